@@ -1,0 +1,26 @@
+// swift-tools-version:6.0
+// FedSim: a discrete-event network simulator for federated fine-tuning with LoRA.
+import PackageDescription
+
+let package = Package(
+    name: "FedSim",
+    products: [
+        .executable(name: "fedsim", targets: ["fedsim"]),
+        .executable(name: "fedsim-bench", targets: ["fedsim-bench"]),
+        .library(name: "Numerics", targets: ["Numerics"]),
+        .library(name: "EventKernel", targets: ["EventKernel"]),
+    ],
+    targets: [
+        // C libraries from Debian (libgsl-dev, libopenblas-dev, liblapacke-dev). Only `Numerics` imports it.
+        .systemLibrary(name: "CNumerics", path: "Sources/CNumerics"),
+        .target(name: "Numerics", dependencies: ["CNumerics"]),
+        .target(name: "EventKernel"),
+        .target(name: "FedSimCLI", dependencies: ["Numerics", "EventKernel"]),
+        .executableTarget(name: "fedsim", dependencies: ["FedSimCLI"]),
+        .executableTarget(name: "fedsim-bench", dependencies: ["Numerics", "EventKernel"]),
+        .testTarget(name: "NumericsTests", dependencies: ["Numerics"]),
+        .testTarget(name: "EventKernelTests", dependencies: ["EventKernel", "Numerics"]),
+        .testTarget(name: "FedSimCLITests", dependencies: ["FedSimCLI"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

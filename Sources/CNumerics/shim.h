@@ -1,0 +1,51 @@
+// The C surface FedSim uses: GSL (random numbers, distributions, CDFs), CBLAS through GSL's
+// header (the symbols come from OpenBLAS at link time) and LAPACKE. Do not include OpenBLAS's
+// own cblas.h here: its enums clash with gsl_cblas.h.
+#ifndef FEDSIM_CNUMERICS_SHIM_H
+#define FEDSIM_CNUMERICS_SHIM_H
+
+#include <stdint.h>
+#include <string.h>
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_rng.h>
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_math.h>
+#include <gsl/gsl_cblas.h>
+#include <lapacke.h>
+
+// GSL's generator types are C globals, which Swift 6 rejects as not concurrency-safe;
+// hand them out from functions instead.
+static inline const gsl_rng_type *fedsim_rng_mt19937(void) { return gsl_rng_mt19937; }
+static inline const gsl_rng_type *fedsim_rng_taus2(void) { return gsl_rng_taus2; }
+
+// GSL's default error handler aborts the process. FedSim validates parameters itself and
+// reports errors as Swift errors, so the handler is switched off once, before any GSL call.
+static inline void fedsim_gsl_quiet_errors(void) { gsl_set_error_handler_off(); }
+
+// Full-state seeding. gsl_rng_set() takes an unsigned long but mt19937 and taus2 keep only
+// 32 bits of it, so a million derived streams would collide (birthday bound ~ 2^16). We
+// write the whole state instead. The layouts below are those of GSL's mt.c and taus.c
+// (unchanged since GSL 1.0); the Numerics tests check the result against gsl_rng_set for
+// the documented equivalences.
+typedef struct { unsigned long mt[624]; int mti; } fedsim_mt_state;
+typedef struct { unsigned long s1, s2, s3; } fedsim_taus_state;
+
+/// Fills an mt19937 state from 624 32-bit words; the next draw regenerates the block.
+static inline void fedsim_mt19937_set_state(gsl_rng *r, const uint32_t *words) {
+    fedsim_mt_state *s = (fedsim_mt_state *)r->state;
+    int nonzero = 0;
+    for (int i = 0; i < 624; i++) { s->mt[i] = words[i]; nonzero |= (words[i] != 0); }
+    if (!nonzero) s->mt[0] = 0x80000000UL; // the all-zero state is the one forbidden state
+    s->mti = 624;
+}
+
+/// Fills a taus2 state from three 32-bit words, lifting each component above its lower bound.
+static inline void fedsim_taus2_set_state(gsl_rng *r, const uint32_t *words) {
+    fedsim_taus_state *s = (fedsim_taus_state *)r->state;
+    s->s1 = words[0] < 2 ? words[0] + 2 : words[0];
+    s->s2 = words[1] < 8 ? words[1] + 8 : words[1];
+    s->s3 = words[2] < 16 ? words[2] + 16 : words[2];
+}
+
+#endif

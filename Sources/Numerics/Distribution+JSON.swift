@@ -1,0 +1,229 @@
+import Foundation
+
+/// The JSON form of a distribution.
+///
+/// ```
+/// 12 | "10Mbps"                                          constant
+/// {"dist": "constant", "value": Q}
+/// {"dist": "uniform", "min": Q, "max": Q}
+/// {"dist": "normal", "mean": Q, "sd": Q, "min"?: Q, "max"?: Q}    truncated when min/max are given
+/// {"dist": "lognormal", "median": Q, "p90": Q} | {"median": Q, "sigma": x} | {"mu": x, "sigma": x}
+/// {"dist": "gamma", "shape": x, "scale": Q}
+/// {"dist": "weibull", "shape": x, "scale": Q}
+/// {"dist": "pareto", "shape": x, "scale": Q}
+/// {"dist": "exponential", "mean": Q}
+/// {"dist": "empirical", "values": [Q…], "weights"?: [x…], "method"?: "resample"|"interpolate"}
+/// {"dist": "empirical", "trace": {"file": "f.csv", "column": "name or index", "unit"?: "Mbps"}, "method"?: …}
+/// {"dist": "mixture", "components": [{"weight": x, <a distribution's keys>}, …]}
+/// ```
+/// `Q` is a quantity (`Quantity`): a string with a unit or a number in the base unit; `x` a plain
+/// number. All quantities of one distribution share a dimension. `mu` is the natural log of the
+/// median in the base unit.
+extension Distribution: Codable {
+    /// `userInfo` key: the folder that relative trace paths are resolved against (a `String`).
+    public static let baseDirectoryKey = CodingUserInfoKey(rawValue: "fedsim.baseDirectory")!
+
+    public init(from decoder: any Decoder) throws {
+        if let single = try? decoder.singleValueContainer(), !single.decodeNil() {
+            if let number = try? single.decode(Double.self) {
+                self = try Distribution(.constant(number)).validated(at: KeyPathText.render(decoder.codingPath))
+                return
+            }
+            if let text = try? single.decode(String.self) {
+                let path = KeyPathText.render(decoder.codingPath)
+                guard let (dimension, value) = Quantity.parseAnyDimension(text) else {
+                    throw InputError(.invalidValue(expected: "a quantity such as \"10Mbps\" or a distribution object",
+                                                   found: "\"\(text)\""), at: path)
+                }
+                self = Distribution(.constant(value), dimension: dimension)
+                return
+            }
+        }
+        let container: KeyedDecodingContainer<DynamicKey>
+        do {
+            container = try decoder.container(keyedBy: DynamicKey.self)
+        } catch {
+            throw InputError(.invalidValue(expected: "a number, a quantity string or a distribution object {\"dist\": …}",
+                                           found: "another JSON type"), at: KeyPathText.render(decoder.codingPath))
+        }
+        let baseDirectory = decoder.userInfo[Distribution.baseDirectoryKey] as? String
+        self = try Distribution.decode(container, extraKeys: [], baseDirectory: baseDirectory)
+    }
+
+    /// Decodes a distribution object; `extraKeys` are keys the caller owns (e.g. a mixture's `weight`).
+    public static func decode(_ c: KeyedDecodingContainer<DynamicKey>, extraKeys: [String],
+                              baseDirectory: String?) throws -> Distribution {
+        var reader = ParameterReader(container: c)
+        let name = try reader.string("dist")
+        let kind: Kind
+        switch name {
+        case "constant":
+            try reader.allow(["value"], extraKeys)
+            kind = .constant(try reader.quantity("value"))
+        case "uniform":
+            try reader.allow(["min", "max"], extraKeys)
+            kind = .uniform(low: try reader.quantity("min"), high: try reader.quantity("max"))
+        case "normal":
+            try reader.allow(["mean", "sd", "min", "max"], extraKeys)
+            kind = .normal(mean: try reader.quantity("mean"), sd: try reader.quantity("sd"),
+                           low: try reader.optionalQuantity("min"), high: try reader.optionalQuantity("max"))
+        case "lognormal":
+            try reader.allow(["mu", "sigma", "median", "p90"], extraKeys)
+            kind = try decodeLognormal(&reader)
+        case "gamma", "weibull", "pareto":
+            try reader.allow(["shape", "scale"], extraKeys)
+            let shape = try reader.number("shape"), scale = try reader.quantity("scale")
+            kind = name == "gamma" ? .gamma(shape: shape, scale: scale)
+                : name == "weibull" ? .weibull(shape: shape, scale: scale) : .pareto(shape: shape, scale: scale)
+        case "exponential":
+            try reader.allow(["mean"], extraKeys)
+            kind = .exponential(mean: try reader.quantity("mean"))
+        case "empirical":
+            try reader.allow(["values", "weights", "method", "trace"], extraKeys)
+            kind = .empirical(try decodeEmpirical(&reader, baseDirectory: baseDirectory))
+        case "mixture":
+            try reader.allow(["components"], extraKeys)
+            kind = .mixture(try decodeMixture(&reader, baseDirectory: baseDirectory))
+        default:
+            throw InputError(.unknownName(kind: "distribution", name: name,
+                                          suggestion: Suggestion.nearest(to: name, in: familyNames), valid: familyNames),
+                             at: reader.path("dist"))
+        }
+        return try Distribution(kind, dimension: reader.dimension).validated(at: KeyPathText.render(c.codingPath))
+    }
+
+    private static func decodeLognormal(_ reader: inout ParameterReader) throws -> Kind {
+        if reader.has("mu") {
+            guard !reader.has("median") else {
+                throw InputError(.invalidValue(expected: "either 'mu' or 'median', not both", found: "both"), at: reader.path("mu"))
+            }
+            if reader.has("p90") { throw InputError(.invalidValue(expected: "'p90' only with 'median'", found: "'p90' with 'mu'"), at: reader.path("p90")) }
+            return .lognormal(mu: try reader.number("mu"), sigma: try reader.number("sigma"))
+        }
+        guard reader.has("median") else { throw InputError(.missingKey("median"), at: reader.path()) }
+        let median = try reader.quantity("median")
+        guard median > 0 else {
+            throw InputError(.invalidValue(expected: "a positive median", found: Quantity.shortest(median)), at: reader.path("median"))
+        }
+        if reader.has("p90") {
+            if reader.has("sigma") { throw InputError(.invalidValue(expected: "either 'p90' or 'sigma', not both", found: "both"), at: reader.path("sigma")) }
+            let p90 = try reader.quantity("p90")
+            guard p90 > median else {
+                throw InputError(.invalidValue(expected: "p90 greater than median (\(Quantity.shortest(median)))",
+                                               found: Quantity.shortest(p90)), at: reader.path("p90"))
+            }
+            return .lognormal(mu: log(median), sigma: (log(p90) - log(median)) / z90)
+        }
+        guard reader.has("sigma") else { throw InputError(.missingKey("p90"), at: reader.path()) }
+        return .lognormal(mu: log(median), sigma: try reader.number("sigma"))
+    }
+
+    private static func decodeEmpirical(_ reader: inout ParameterReader, baseDirectory: String?) throws -> EmpiricalTable {
+        let methodName = try reader.optionalString("method") ?? EmpiricalTable.Method.resample.rawValue
+        guard let method = EmpiricalTable.Method(rawValue: methodName) else {
+            let valid = EmpiricalTable.Method.allCases.map(\.rawValue)
+            throw InputError(.unknownName(kind: "method", name: methodName, suggestion: Suggestion.nearest(to: methodName, in: valid),
+                                          valid: valid), at: reader.path("method"))
+        }
+        let weights = try reader.optionalNumbers("weights")
+        if weights != nil && method == .interpolate {
+            throw InputError(.invalidValue(expected: "no weights with method 'interpolate'", found: "weights"), at: reader.path("weights"))
+        }
+        let values: [Double]
+        var source: EmpiricalTable.TraceSource?
+        switch (reader.has("values"), reader.has("trace")) {
+        case (true, true):
+            throw InputError(.invalidValue(expected: "either 'values' or 'trace', not both", found: "both"), at: reader.path("trace"))
+        case (false, false):
+            throw InputError(.missingKey("values"), at: reader.path())
+        case (true, false):
+            values = try reader.quantities("values")
+        case (false, true):
+            let trace = try reader.trace("trace")
+            source = trace
+            let raw = try EmpiricalTable.readColumn(file: trace.file, column: trace.column, relativeTo: baseDirectory,
+                                                    keyPath: reader.path("trace"))
+            values = try reader.scaleTraceValues(raw, unit: trace.unit)
+        }
+        if let weights {
+            guard weights.count == values.count else {
+                throw InputError(.invalidValue(expected: "\(values.count) weights (one per value)", found: "\(weights.count)"),
+                                 at: reader.path("weights"))
+            }
+            if let bad = weights.first(where: { !($0 > 0) || !$0.isFinite }) {
+                throw InputError(.invalidValue(expected: "positive weights", found: Quantity.shortest(bad)), at: reader.path("weights"))
+            }
+        }
+        return EmpiricalTable(values: values, weights: weights, method: method, source: source)
+    }
+
+    private static func decodeMixture(_ reader: inout ParameterReader, baseDirectory: String?) throws -> [Component] {
+        guard reader.has("components") else { throw InputError(.missingKey("components"), at: reader.path()) }
+        var list: UnkeyedDecodingContainer
+        do { list = try reader.container.nestedUnkeyedContainer(forKey: DynamicKey("components")) } catch {
+            throw InputError(.invalidValue(expected: "an array of components", found: KeyPathText.describe(reader.container, DynamicKey("components"))),
+                             at: reader.path("components"))
+        }
+        var components: [Component] = []
+        while !list.isAtEnd {
+            let index = list.currentIndex
+            let here = reader.path("components") + "[\(index)]"
+            let item: KeyedDecodingContainer<DynamicKey>
+            do { item = try list.nestedContainer(keyedBy: DynamicKey.self) } catch {
+                throw InputError(.invalidValue(expected: "a component object {\"weight\": w, \"dist\": …}", found: "another JSON type"), at: here)
+            }
+            let itemReader = ParameterReader(container: item)
+            let weight = try itemReader.number("weight")
+            guard weight > 0, weight.isFinite else {
+                throw InputError(.invalidValue(expected: "a positive weight", found: Quantity.shortest(weight)), at: itemReader.path("weight"))
+            }
+            let distribution = try decode(item, extraKeys: ["weight"], baseDirectory: baseDirectory)
+            if let d = distribution.dimension { try reader.note(d, at: here) }
+            components.append(Component(weight: weight, distribution: distribution))
+        }
+        guard !components.isEmpty else {
+            throw InputError(.invalidValue(expected: "at least one component", found: "an empty array"), at: reader.path("components"))
+        }
+        return components
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: DynamicKey.self)
+        try encodeFields(into: &c)
+    }
+
+    /// Writes the canonical JSON fields (used by mixtures to inline components).
+    func encodeFields(into c: inout KeyedEncodingContainer<DynamicKey>) throws {
+        func q(_ key: String, _ value: Double) throws {
+            if let dimension { try c.encode(Quantity.format(value, as: dimension), forKey: DynamicKey(key)) } else { try c.encode(value, forKey: DynamicKey(key)) }
+        }
+        try c.encode(name, forKey: DynamicKey("dist"))
+        switch kind {
+        case let .constant(v): try q("value", v)
+        case let .uniform(low, high): try q("min", low); try q("max", high)
+        case let .normal(mean, sd, low, high):
+            try q("mean", mean); try q("sd", sd)
+            if let low { try q("min", low) }
+            if let high { try q("max", high) }
+        case let .lognormal(mu, sigma):
+            if dimension != nil { try q("median", exp(mu)) } else { try c.encode(mu, forKey: DynamicKey("mu")) }
+            try c.encode(sigma, forKey: DynamicKey("sigma"))
+        case let .gamma(shape, scale), let .weibull(shape, scale), let .pareto(shape, scale):
+            try c.encode(shape, forKey: DynamicKey("shape")); try q("scale", scale)
+        case let .exponential(mean): try q("mean", mean)
+        case let .empirical(table):
+            try c.encode(table.method.rawValue, forKey: DynamicKey("method"))
+            if let source = table.source { try c.encode(source, forKey: DynamicKey("trace")) } else {
+                if let dimension { try c.encode(table.values.map { Quantity.format($0, as: dimension) }, forKey: DynamicKey("values")) } else { try c.encode(table.values, forKey: DynamicKey("values")) }
+                if let weights = table.weights { try c.encode(weights, forKey: DynamicKey("weights")) }
+            }
+        case let .mixture(components):
+            var list = c.nestedUnkeyedContainer(forKey: DynamicKey("components"))
+            for component in components {
+                var item = list.nestedContainer(keyedBy: DynamicKey.self)
+                try item.encode(component.weight, forKey: DynamicKey("weight"))
+                try component.distribution.encodeFields(into: &item)
+            }
+        }
+    }
+}

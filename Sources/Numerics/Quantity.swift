@@ -1,0 +1,188 @@
+import Foundation
+
+/// Physical quantities in user input: one scheme everywhere.
+///
+/// A quantity is written either as a string with a unit suffix (`"10Mbps"`, `"80ms"`, `"16MB"`,
+/// `"30TFLOPS"`, `"8%"`) or as a bare number in the dimension's base unit (bit/s, seconds, bytes,
+/// FLOP/s, FLOP, or a plain number). Decimal prefixes are powers of 1000; `KiB`, `MiB`, `GiB`,
+/// `TiB` are powers of 1024. Internally every value is held in its base unit.
+public enum Quantity {
+    /// What a number measures.
+    public enum Dimension: String, Sendable, CaseIterable, Codable {
+        case bitRate = "bit-rate"
+        case duration
+        case bytes
+        case flopRate = "flop-rate"
+        case flops
+        case dimensionless
+
+        /// The unit a bare number is taken in.
+        public var baseUnit: String {
+            switch self {
+            case .bitRate: return "bps"
+            case .duration: return "s"
+            case .bytes: return "B"
+            case .flopRate: return "FLOPS"
+            case .flops: return "FLOP"
+            case .dimensionless: return ""
+            }
+        }
+
+        /// An example string, used in error messages.
+        public var example: String {
+            switch self {
+            case .bitRate: return "\"10Mbps\""
+            case .duration: return "\"80ms\""
+            case .bytes: return "\"16MB\""
+            case .flopRate: return "\"30TFLOPS\""
+            case .flops: return "\"2TFLOP\""
+            case .dimensionless: return "a number"
+            }
+        }
+
+        /// Accepted suffixes and their factors to the base unit, longest first for parsing.
+        var units: [(suffix: String, factor: Double)] {
+            switch self {
+            case .bitRate:
+                return [("Tbps", 1e12), ("Gbps", 1e9), ("Mbps", 1e6), ("kbps", 1e3), ("Kbps", 1e3), ("bps", 1),
+                        ("TB/s", 8e12), ("GB/s", 8e9), ("MB/s", 8e6), ("kB/s", 8e3), ("KB/s", 8e3), ("B/s", 8)]
+            case .duration:
+                return [("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("min", 60), ("s", 1), ("h", 3600), ("d", 86400)]
+            case .bytes:
+                return [("TiB", 1_099_511_627_776), ("GiB", 1_073_741_824), ("MiB", 1_048_576), ("KiB", 1024),
+                        ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3), ("KB", 1e3), ("B", 1)]
+            case .flopRate:
+                return [("PFLOPS", 1e15), ("TFLOPS", 1e12), ("GFLOPS", 1e9), ("MFLOPS", 1e6), ("kFLOPS", 1e3), ("FLOPS", 1)]
+            case .flops:
+                return [("PFLOP", 1e15), ("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6), ("kFLOP", 1e3), ("FLOP", 1)]
+            case .dimensionless:
+                return [("%", 0.01)]
+            }
+        }
+
+        /// Units used when printing, largest first.
+        var displayUnits: [(suffix: String, factor: Double)] {
+            switch self {
+            case .bitRate: return [("Tbps", 1e12), ("Gbps", 1e9), ("Mbps", 1e6), ("kbps", 1e3), ("bps", 1)]
+            case .duration: return [("s", 1), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)]
+            case .bytes: return [("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3), ("B", 1)]
+            case .flopRate: return [("PFLOPS", 1e15), ("TFLOPS", 1e12), ("GFLOPS", 1e9), ("MFLOPS", 1e6), ("FLOPS", 1)]
+            case .flops: return [("PFLOP", 1e15), ("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6), ("FLOP", 1)]
+            case .dimensionless: return []
+            }
+        }
+    }
+
+    /// Splits `"12.5Mbps"` into its number and unit suffix (suffix may be empty).
+    static func split(_ text: String) -> (number: Double, suffix: String)? {
+        let trimmed = text.trimmingCharactersInWhitespace()
+        var end = trimmed.startIndex
+        for index in trimmed.indices {
+            let c = trimmed[index]
+            if c.isNumber || c == "." || c == "-" || c == "+" || ((c == "e" || c == "E") && index != trimmed.startIndex && trimmed[trimmed.index(after: index)...].first.map { $0.isNumber || $0 == "-" || $0 == "+" } == true) {
+                end = trimmed.index(after: index)
+            } else {
+                break
+            }
+        }
+        guard end != trimmed.startIndex, let number = Double(trimmed[..<end]) else { return nil }
+        return (number, trimmed[end...].trimmingCharactersInWhitespace())
+    }
+
+    /// The value of `text` in the base unit of `dimension`, or nil when it is not a quantity of that dimension.
+    public static func parse(_ text: String, as dimension: Dimension) -> Double? {
+        guard let (number, suffix) = split(text), number.isFinite else { return nil }
+        if suffix.isEmpty { return number }
+        for unit in dimension.units where unit.suffix == suffix { return number * unit.factor }
+        // Prefix letters are forgiven their case for rates, sizes and FLOPs ("10mbps", "1gb").
+        if dimension != .duration && dimension != .dimensionless {
+            for unit in dimension.units where unit.suffix.lowercased() == suffix.lowercased() && unit.suffix != "B/s" {
+                return number * unit.factor
+            }
+        }
+        return nil
+    }
+
+    /// The dimension whose units include the suffix of `text`, and the value in its base unit.
+    /// A bare number gives `(nil, number)`.
+    public static func parseAnyDimension(_ text: String) -> (dimension: Dimension?, value: Double)? {
+        guard let (number, suffix) = split(text), number.isFinite else { return nil }
+        if suffix.isEmpty { return (nil, number) }
+        for dimension in Dimension.allCases {
+            if let value = parse(text, as: dimension) { return (dimension, value) }
+        }
+        return nil
+    }
+
+    /// `value` (in the base unit) written with the largest unit that represents it exactly, e.g. `"10Mbps"`.
+    public static func format(_ value: Double, as dimension: Dimension) -> String {
+        guard value.isFinite, value != 0 else { return "\(shortest(value))\(dimension.baseUnit)" }
+        for unit in dimension.displayUnits where abs(value) >= unit.factor {
+            let scaled = value / unit.factor
+            if scaled * unit.factor == value { return "\(shortest(scaled))\(unit.suffix)" }
+        }
+        return "\(shortest(value))\(dimension.baseUnit)"
+    }
+
+    /// `value` rounded for people, e.g. `"12.3 Mbps"`, with `digits` significant digits.
+    public static func humanReadable(_ value: Double, as dimension: Dimension, digits: Int = 3) -> String {
+        guard value.isFinite, value != 0, dimension != .dimensionless else { return significant(value, digits) }
+        if dimension == .duration {
+            if value >= 86400 { return significant(value / 86400, digits) + " d" }
+            if value >= 3600 { return significant(value / 3600, digits) + " h" }
+            if value >= 60 { return significant(value / 60, digits) + " min" }
+        }
+        for unit in dimension.displayUnits where abs(value) >= unit.factor {
+            return significant(value / unit.factor, digits) + " " + unit.suffix
+        }
+        let last = dimension.displayUnits.last!
+        return significant(value / last.factor, digits) + " " + last.suffix
+    }
+
+    /// The shortest decimal that reads back as exactly `value`, without a trailing ".0".
+    public static func shortest(_ value: Double) -> String {
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return "\(value)"
+    }
+
+    /// `value` with `digits` significant digits.
+    public static func significant(_ value: Double, _ digits: Int) -> String {
+        guard value.isFinite, value != 0 else { return shortest(value) }
+        let magnitude = Int(floor(log10(abs(value))))
+        let decimals = max(0, digits - 1 - magnitude)
+        return formatFixed(value, decimals: decimals)
+    }
+
+    /// `value` with a fixed number of decimals (no Foundation formatter, so output is locale-free).
+    public static func formatFixed(_ value: Double, decimals: Int) -> String {
+        guard value.isFinite else { return "\(value)" }
+        var scale = 1.0
+        for _ in 0..<decimals { scale *= 10 }
+        let rounded = (abs(value) * scale).rounded()
+        let sign = value < 0 && rounded != 0 ? "-" : ""
+        if decimals == 0 { return sign + String(format0: rounded) }
+        let whole = (rounded / scale).rounded(.down)
+        let frac = rounded - whole * scale
+        var fracText = String(format0: frac)
+        while fracText.count < decimals { fracText = "0" + fracText }
+        return sign + String(format0: whole) + "." + fracText
+    }
+}
+
+extension String {
+    /// A whole-number Double written without exponent or decimals.
+    init(format0 value: Double) {
+        if value < 9.2e18 { self = String(Int64(value)) } else { self = "\(value)" }
+    }
+
+    func trimmingCharactersInWhitespace() -> String {
+        var s = Substring(self)
+        while let c = s.first, c.isWhitespace { s = s.dropFirst() }
+        while let c = s.last, c.isWhitespace { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+extension Substring {
+    func trimmingCharactersInWhitespace() -> String { String(self).trimmingCharactersInWhitespace() }
+}

@@ -1,0 +1,72 @@
+/// The identity of one random stream: (scenario seed, purpose, index).
+///
+/// Derivation (documented in docs/RANDOM-STREAMS.md and fixed: changing it changes every result):
+/// 1. `purposeHash = FNV-1a-64(UTF-8 bytes of purpose)`.
+/// 2. `key = mix(mix(mix(seed) ^ purposeHash) ^ index)`, where `mix` is SplitMix64's finaliser
+///    applied to `x + 0x9E3779B97F4A7C15`.
+/// 3. The generator's whole state is filled from a SplitMix64 sequence started at `key`
+///    (624 words for mt19937, 3 for taus2).
+///
+/// Each stream depends only on its own triple, so adding a client (a new index) or a purpose
+/// never shifts the draws of another stream.
+public struct StreamKey: Hashable, Sendable, CustomStringConvertible {
+    /// The scenario seed.
+    public var seed: UInt64
+    /// What the stream is for, e.g. `"population.downlink"` or `"dropout"`.
+    public var purpose: String
+    /// Which member of the family, e.g. a client or a round number.
+    public var index: UInt64
+
+    /// Creates the key of stream `index` of `purpose` under `seed`.
+    public init(seed: UInt64, purpose: String, index: UInt64 = 0) {
+        self.seed = seed
+        self.purpose = purpose
+        self.index = index
+    }
+
+    /// The 64-bit value every state word is derived from.
+    public var derivedKey: UInt64 {
+        var x = SplitMix64.mix(seed &+ SplitMix64.gamma)
+        x = SplitMix64.mix((x ^ StreamKey.fnv1a64(purpose)) &+ SplitMix64.gamma)
+        return SplitMix64.mix((x ^ index) &+ SplitMix64.gamma)
+    }
+
+    /// FNV-1a, 64-bit, over the UTF-8 bytes of `text`.
+    public static func fnv1a64(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        return hash
+    }
+
+    public var description: String { "\(purpose)#\(index)@seed\(seed)" }
+}
+
+/// SplitMix64 (Steele, Lea, Flood 2014): a tiny generator used only to expand a 64-bit key into
+/// generator state words.
+public struct SplitMix64: Sendable {
+    /// The golden-ratio increment.
+    public static let gamma: UInt64 = 0x9E37_79B9_7F4A_7C15
+    /// The current state.
+    public private(set) var state: UInt64
+
+    /// Starts a sequence at `seed`.
+    public init(seed: UInt64) { state = seed }
+
+    /// The finaliser: a bijective avalanche mix of 64 bits.
+    @inlinable
+    public static func mix(_ value: UInt64) -> UInt64 {
+        var z = value
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// The next 64-bit value.
+    public mutating func next() -> UInt64 {
+        state &+= SplitMix64.gamma
+        return SplitMix64.mix(state)
+    }
+}
