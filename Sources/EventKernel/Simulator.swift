@@ -31,18 +31,18 @@ public final class Simulator {
     }
 
     /// The current simulated time.
-    public private(set) var now: SimTime = .zero
+    @exclusivity(unchecked) public private(set) var now: SimTime = .zero
     /// Number of events that have fired.
-    public private(set) var firedCount: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var firedCount: UInt64 = 0
     /// Number of events scheduled and neither fired nor cancelled.
     public var pendingCount: Int { livePending }
-    @usableFromInline var livePending = 0
+    @exclusivity(unchecked) @usableFromInline var livePending = 0
 
-    @usableFromInline var queue: QuaternaryHeap
-    @usableFromInline var slots: ContiguousArray<Slot> = []
-    @usableFromInline var freeSlots: [UInt32] = []
-    @usableFromInline var nextSequence: UInt64 = 0
-    @usableFromInline var staleEntries = 0
+    @exclusivity(unchecked) @usableFromInline var queue: QuaternaryHeap
+    @exclusivity(unchecked) @usableFromInline var slots: ContiguousArray<Slot> = []
+    @exclusivity(unchecked) @usableFromInline var freeSlots: [UInt32] = []
+    @exclusivity(unchecked) @usableFromInline var nextSequence: UInt64 = 0
+    @exclusivity(unchecked) @usableFromInline var staleEntries = 0
     private var stopRequested = false
 
     /// A simulator at time zero with an empty queue.

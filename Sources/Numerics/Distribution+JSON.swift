@@ -206,7 +206,7 @@ extension Distribution: Codable {
             if let low { try q("min", low) }
             if let high { try q("max", high) }
         case let .lognormal(mu, sigma):
-            if dimension != nil { try q("median", exp(mu)) } else { try c.encode(mu, forKey: DynamicKey("mu")) }
+            if dimension != nil { try q("median", Quantity.roundedToSignificant(exp(mu), 15)) } else { try c.encode(mu, forKey: DynamicKey("mu")) }
             try c.encode(sigma, forKey: DynamicKey("sigma"))
         case let .gamma(shape, scale), let .weibull(shape, scale), let .pareto(shape, scale):
             try c.encode(shape, forKey: DynamicKey("shape")); try q("scale", scale)

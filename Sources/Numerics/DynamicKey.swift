@@ -17,7 +17,7 @@ public enum KeyPathText {
     public static func render(_ path: [any CodingKey]) -> String {
         var text = ""
         for key in path {
-            if let index = key.intValue, key.stringValue == String(index) {
+            if let index = key.intValue {
                 text += "[\(index)]"
             } else {
                 text += text.isEmpty ? key.stringValue : "." + key.stringValue

@@ -145,6 +145,13 @@ public enum Quantity {
         return "\(value)"
     }
 
+    /// `value` rounded to `digits` significant digits (for derived values such as exp(log(x))).
+    public static func roundedToSignificant(_ value: Double, _ digits: Int) -> Double {
+        guard value.isFinite, value != 0 else { return value }
+        let text = String(format: "%.\(digits - 1)e", value)
+        return Double(text) ?? value
+    }
+
     /// `value` with `digits` significant digits.
     public static func significant(_ value: Double, _ digits: Int) -> String {
         guard value.isFinite, value != 0 else { return shortest(value) }

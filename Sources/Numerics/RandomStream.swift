@@ -30,12 +30,14 @@ public final class RandomStream {
         case .mt19937:
             guard let r = gsl_rng_alloc(fedsim_rng_mt19937()) else { fatalError("gsl_rng_alloc: out of memory") }
             rng = r
+            precondition(gsl_rng_size(r) == MemoryLayout<fedsim_mt_state>.size, "GSL's mt19937 state layout changed")
             var words = [UInt32](repeating: 0, count: 624)
             RandomStream.fill(&words, from: key.derivedKey)
             words.withUnsafeBufferPointer { fedsim_mt19937_set_state(rng, $0.baseAddress) }
         case .taus2:
             guard let r = gsl_rng_alloc(fedsim_rng_taus2()) else { fatalError("gsl_rng_alloc: out of memory") }
             rng = r
+            precondition(gsl_rng_size(r) == MemoryLayout<fedsim_taus_state>.size, "GSL's taus2 state layout changed")
             var words = [UInt32](repeating: 0, count: 3)
             RandomStream.fill(&words, from: key.derivedKey)
             words.withUnsafeBufferPointer { fedsim_taus2_set_state(rng, $0.baseAddress) }
