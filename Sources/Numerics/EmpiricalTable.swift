@@ -57,8 +57,16 @@ public struct EmpiricalTable: Sendable, Equatable {
         sortedCumulativeWeights = cumulative.map { $0 / sum }
     }
 
-    /// The weighted mean.
+    /// The mean of the distribution the table samples: the weighted mean of the values for
+    /// `resample`, the mean of the piecewise-linear inverse CDF for `interpolate`.
     public var mean: Double {
+        if method == .interpolate {
+            let n = sortedValues.count
+            guard n > 1 else { return sortedValues[0] }
+            var sum = 0.0
+            for i in 0..<(n - 1) { sum += (sortedValues[i] + sortedValues[i + 1]) / 2 }
+            return sum / Double(n - 1)
+        }
         guard let weights else { return values.reduce(0, +) / Double(values.count) }
         let total = weights.reduce(0, +)
         return zip(values, weights).reduce(0) { $0 + $1.0 * $1.1 } / total

@@ -64,6 +64,9 @@ public enum Suggestion {
     /// - Complexity: O(candidates × |word| × |candidate|).
     public static func nearest(to word: String, in candidates: [String]) -> String? {
         let lowered = word.lowercased()
+        // A typed prefix of exactly one candidate ("interp" → "interpolate") is a clear intent.
+        let prefixed = candidates.filter { $0.lowercased().hasPrefix(lowered) && lowered.count >= 3 }
+        if prefixed.count == 1 { return prefixed[0] }
         var best: (String, Int)?
         for candidate in candidates {
             let d = editDistance(lowered, candidate.lowercased())
