@@ -1,14 +1,42 @@
 import Foundation
-import Numerics
 
-let r1 = HoldBenchmark(pending: 1000, events: 5_000_000, seed: 1).run()
-print("N=1000", r1.eventsPerSecond, r1.seconds)
-let r2 = HoldBenchmark(pending: 1_000_000, events: 3_000_000, seed: 1).run()
-print("N=1e6", r2.eventsPerSecond, r2.seconds)
-do {
-    let s = Numerics.RandomStream(seed: 1, purpose: "x")
-    let t0 = DispatchTime.now().uptimeNanoseconds
-    var acc = 0.0
-    for _ in 0..<5_000_000 { acc += s.exponential(mean: 1) }
-    print("exp ns/draw", Double(DispatchTime.now().uptimeNanoseconds - t0) / 5e6, acc)
+// fedsim-bench [--python PATH] [--peers DIR] [--quick] [NAME…]
+// Runs each benchmark, then prints one table: ours, the peer's figure from the same invocation, the ratio.
+
+let benchmarks: [any Benchmark.Type] = [KernelBenchmark.self]
+
+var context = BenchContext(python: nil, peers: "Tests/Peers", quick: false)
+var selected: [String] = []
+var arguments = Array(CommandLine.arguments.dropFirst())
+while !arguments.isEmpty {
+    let argument = arguments.removeFirst()
+    switch argument {
+    case "--python": context.python = arguments.isEmpty ? nil : arguments.removeFirst()
+    case "--peers": context.peers = arguments.isEmpty ? context.peers : arguments.removeFirst()
+    case "--quick": context.quick = true
+    case "-h", "--help":
+        print("usage: fedsim-bench [--python PATH] [--peers DIR] [--quick] [NAME…]")
+        for b in benchmarks { print("  \(b.name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(b.summary)") }
+        exit(0)
+    default:
+        guard benchmarks.contains(where: { $0.name == argument }) else {
+            FileHandle.standardError.write(Data("fedsim-bench: unknown benchmark or option '\(argument)'\n".utf8))
+            exit(2)
+        }
+        selected.append(argument)
+    }
+}
+
+var rows: [BenchRow] = []
+for benchmark in benchmarks where selected.isEmpty || selected.contains(benchmark.name) {
+    FileHandle.standardError.write(Data("bench: \(benchmark.name): \(benchmark.summary)\n".utf8))
+    rows += benchmark.run(context)
+}
+
+print("| benchmark | metric | ours | peer | peer figure | ratio | goal |")
+print("|---|---|---:|---|---:|---:|---|")
+for row in rows {
+    let peer = row.peer.map(formatRate) ?? "n/a"
+    let ratio = row.ratio.map { String(format: "%.1f×", $0) } ?? "n/a"
+    print("| \(row.benchmark) | \(row.metric) | \(formatRate(row.ours)) | \(row.peerName) | \(peer) | \(ratio) | \(row.verdict) |")
 }

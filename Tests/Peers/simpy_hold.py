@@ -5,7 +5,7 @@ timed, and both reported: `process` (N generator processes, each `yield env.time
 loop; how SimPy models are written) and `callback` (bare Timeout events with a callback that
 schedules the next one; SimPy's cheapest path). Prints one JSON object.
 
-usage: simpy_hold.py PENDING EVENTS SEED
+usage: simpy_hold.py PENDING EVENTS SEED [both|process|callback]
 """
 import json
 import random
@@ -58,8 +58,11 @@ def run_callback(pending, events, seed):
 
 def main():
     pending, events, seed = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    which = sys.argv[4] if len(sys.argv) > 4 else "both"
     out = {"pending": pending, "events": events, "simpy": simpy.__version__}
     for name, fn in (("process", run_process), ("callback", run_callback)):
+        if which not in ("both", name):
+            continue
         seconds = fn(pending, events, seed)
         out[name] = {"seconds": seconds, "events_per_second": events / seconds}
     print(json.dumps(out))

@@ -1,0 +1,55 @@
+# FedSim — make setup | build | run | test | bench | clean
+# Every target that needs the Debian packages calls `setup` first; `setup` is quiet when all are present.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+DEBIAN_PACKAGES := libgsl-dev libopenblas-dev liblapacke-dev zlib1g-dev dataset-fashion-mnist gnuplot-nox
+SWIFT ?= swift
+VENV := .build/bench-venv
+PYTHON ?= python3
+FEDSIM := .build/release/fedsim
+
+.PHONY: setup build run test bench bench-venv clean
+
+setup:
+	@missing=""; \
+	for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make setup: installing$$missing" >&2; \
+	  sudo=""; if [ "$$(id -u)" -ne 0 ]; then sudo="sudo"; fi; \
+	  $$sudo apt-get update -qq >/dev/null; \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+build: setup
+	@$(SWIFT) build -c release --product fedsim 2>&1 | { grep -Ev '^(\[|Building|Compiling|Write|Emitting|Planning|Linking)' || true; }
+
+# Until `fedsim run` lands (scenario runner, issues 5–6), `make run` shows what the default
+# Web-mix downlink distribution produces and writes it under Reports/distributions/.
+run: build
+	@mkdir -p Reports/distributions
+	@tmp=$$(mktemp Reports/distributions/.web-mix-downlink.XXXXXX); \
+	$(FEDSIM) distribution @Scenarios/distributions/web-mix-downlink.json --json > "$$tmp" && mv "$$tmp" Reports/distributions/web-mix-downlink.json
+	@$(FEDSIM) distribution @Scenarios/distributions/web-mix-downlink.json
+	@echo "Report: Reports/distributions/web-mix-downlink.json"
+
+test: setup
+	@$(SWIFT) build --build-tests 2>&1 | { grep -Ev '^(\[|Building|Compiling|Write|Emitting|Planning|Linking)' || true; }
+	$(SWIFT) test --skip-build 2>&1 | tail -n 25
+
+# Peers (SimPy, numpy) live in a virtualenv from PyPI; used by the bench only, never by FedSim.
+bench-venv: $(VENV)/.installed
+$(VENV)/.installed:
+	@$(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install -q --disable-pip-version-check simpy==4.1.2 numpy
+	@touch $@
+
+bench: setup bench-venv
+	@$(SWIFT) build -c release --product fedsim-bench 2>&1 | { grep -Ev '^(\[|Building|Compiling|Write|Emitting|Planning|Linking)' || true; }
+	.build/release/fedsim-bench --python $(VENV)/bin/python --peers Tests/Peers $(BENCH_ARGS)
+
+clean:
+	rm -rf .build

@@ -1,0 +1,68 @@
+import Foundation
+
+/// What every benchmark gets: where the peers' Python lives, and whether to run the short version.
+struct BenchContext {
+    /// The virtualenv's Python, or nil to skip peers.
+    var python: String?
+    /// The folder holding the peers' scripts.
+    var peers: String
+    /// Fewer events, for a quick look (the goals are judged on the full run).
+    var quick: Bool
+
+    /// Runs `script args…` with the peer Python and decodes its one-line JSON output.
+    func runPeer(_ script: String, _ arguments: [String]) -> [String: Any]? {
+        guard let python else { return nil }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [peers + "/" + script] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        do { try process.run() } catch {
+            FileHandle.standardError.write(Data("bench: cannot start \(python): \(error)\n".utf8))
+            return nil
+        }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            FileHandle.standardError.write(Data("bench: peer \(script) failed with status \(process.terminationStatus)\n".utf8))
+            return nil
+        }
+        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+    }
+}
+
+/// One benchmark: a name for selection on the command line, and a run that prints its rows.
+protocol Benchmark {
+    static var name: String { get }
+    static var summary: String { get }
+    static func run(_ context: BenchContext) -> [BenchRow]
+}
+
+/// One line of the results table: our figure, the peer's, the ratio, the goal.
+struct BenchRow {
+    var benchmark: String
+    var metric: String
+    var ours: Double
+    var peer: Double?
+    var peerName: String
+    var goal: Double?
+
+    var ratio: Double? { peer.map { ours / $0 } }
+    var verdict: String {
+        guard let ratio, let goal else { return "" }
+        return ratio >= goal ? "meets ≥\(Int(goal))×" : "below ≥\(Int(goal))×"
+    }
+}
+
+/// Wall-clock seconds of `body`.
+func measureSeconds(_ body: () -> Void) -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+func formatRate(_ value: Double) -> String {
+    if value >= 1e6 { return String(format: "%.2f M", value / 1e6) }
+    if value >= 1e3 { return String(format: "%.1f k", value / 1e3) }
+    return String(format: "%.1f", value)
+}

