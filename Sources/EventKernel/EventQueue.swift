@@ -1,35 +1,46 @@
-/// One entry of the pending-event set: when, in which order among equal times, and which slot.
+/// One entry of the pending-event set: when, and a key that orders equal times and names the slot.
+///
+/// Packed into one 128-bit integer, `time bits << 64 | sequence << 24 | slot`, so that the
+/// (time, sequence) order is a single unsigned comparison that compiles to branch-free code:
+/// simulated times are never negative, and the IEEE-754 bit patterns of non-negative doubles
+/// order like the doubles. 16 bytes, so four siblings of the 4-ary heap fill one cache line.
 @frozen
 public struct QueuedEvent: Sendable, Equatable {
-    /// When the event fires, in simulated seconds.
-    public var time: Double
-    /// Insertion order; breaks ties so that equal times fire first-in, first-out.
-    public var sequence: UInt64
-    /// The simulator's slot holding the action.
-    public var slot: UInt32
-    /// The slot's generation when scheduled; a mismatch means cancelled or rescheduled.
-    public var generation: UInt32
+    /// The packed entry.
+    public var packed: UInt128
 
-    /// Creates an entry.
+    /// Bits that hold the slot: at most 2^24 (16.7 M) events pending at once.
+    public static let slotBits: UInt64 = 24
+    /// The largest sequence number: 2^40 (1.1 × 10^12) events scheduled in one run.
+    public static let maxSequence: UInt64 = (1 << 40) - 1
+    /// The largest slot number.
+    public static let maxSlot: UInt32 = (1 << 24) - 1
+
+    /// Creates an entry; `time` must be ≥ 0 (−0 is read as +0).
     @inlinable
-    public init(time: Double, sequence: UInt64, slot: UInt32, generation: UInt32) {
-        self.time = time
-        self.sequence = sequence
-        self.slot = slot
-        self.generation = generation
+    public init(time: Double, sequence: UInt64, slot: UInt32) {
+        let key = sequence << QueuedEvent.slotBits | UInt64(slot)
+        packed = UInt128((time + 0.0).bitPattern) << 64 | UInt128(key)
     }
+
+    /// When the event fires, in simulated seconds.
+    @inlinable public var time: Double { Double(bitPattern: UInt64(truncatingIfNeeded: packed >> 64)) }
+    /// `sequence << 24 | slot`.
+    @inlinable public var key: UInt64 { UInt64(truncatingIfNeeded: packed) }
+    /// The insertion order.
+    @inlinable public var sequence: UInt64 { key >> QueuedEvent.slotBits }
+    /// The simulator's slot.
+    @inlinable public var slot: UInt32 { UInt32(truncatingIfNeeded: key & ((1 << QueuedEvent.slotBits) - 1)) }
 
     /// Strict (time, sequence) order.
     @inlinable @inline(__always)
-    public static func precedes(_ a: QueuedEvent, _ b: QueuedEvent) -> Bool {
-        a.time < b.time || (a.time == b.time && a.sequence < b.sequence)
-    }
+    public static func precedes(_ a: QueuedEvent, _ b: QueuedEvent) -> Bool { a.packed < b.packed }
 }
 
 /// The pending-event set behind a small interface (after ns-3's `Scheduler`): insert, peek,
 /// remove the next, is-empty. A different structure (calendar queue, ladder queue) is one
 /// conforming type.
-public protocol EventQueue {
+public protocol EventQueue: AnyObject {
     /// Number of entries, including stale ones the simulator has not yet skipped.
     var count: Int { get }
     /// Whether no entry is left.
@@ -37,102 +48,150 @@ public protocol EventQueue {
     /// The earliest entry by (time, sequence), if any.
     func peek() -> QueuedEvent?
     /// Adds an entry.
-    mutating func insert(_ event: QueuedEvent)
+    func insert(_ event: QueuedEvent)
     /// Removes and returns the earliest entry by (time, sequence).
-    mutating func removeNext() -> QueuedEvent?
+    func removeNext() -> QueuedEvent?
     /// Keeps only entries for which `isLive` holds, then restores the queue order.
-    mutating func compact(keeping isLive: (QueuedEvent) -> Bool)
+    func compact(keeping isLive: (QueuedEvent) -> Bool)
 }
 
-/// An array-backed 4-ary min-heap of `QueuedEvent`.
+/// A cache-aligned 4-ary min-heap of `QueuedEvent` (LaMarca & Ladner 1996).
 ///
-/// Four children per node halve the tree height of a binary heap and keep siblings in one cache
-/// line (4 × 24 bytes), which is what matters once the heap outgrows the cache.
-@frozen
-public struct QuaternaryHeap: EventQueue {
-    @usableFromInline var storage: ContiguousArray<QueuedEvent>
+/// Entries are 16 bytes and the array is offset so that the four children of every node share
+/// one 64-byte cache line: a removal touches one line per level, log₄ n levels. Storage is one
+/// manually managed buffer, so the hot loops carry no copy-on-write or bounds checks.
+public final class QuaternaryHeap: EventQueue {
+    /// Node i lives at `base[i + offset]`; children of i (4i+1…4i+4) then start on a line boundary.
+    @usableFromInline static let offset = 3
+    @exclusivity(unchecked) @usableFromInline var base: UnsafeMutablePointer<QueuedEvent>
+    @exclusivity(unchecked) @usableFromInline var capacity: Int
+    /// Where the speculative grandchild loads go, so the optimiser keeps them.
+    @exclusivity(unchecked) @usableFromInline var prefetchSink: UInt64 = 0
+    /// Number of entries.
+    public var count: Int { size }
+    @exclusivity(unchecked) @usableFromInline var size = 0
 
-    /// An empty heap.
-    public init() { storage = [] }
-
-    /// An empty heap with room for `capacity` entries.
-    public init(reservingCapacity capacity: Int) {
-        storage = []
-        storage.reserveCapacity(capacity)
+    /// An empty heap with room for `capacity` entries before it grows.
+    public init(reservingCapacity capacity: Int = 64) {
+        self.capacity = max(capacity, 16)
+        base = QuaternaryHeap.allocate(self.capacity)
     }
 
-    @inlinable public var count: Int { storage.count }
-    @inlinable public var isEmpty: Bool { storage.isEmpty }
+    deinit { UnsafeMutableRawPointer(base - QuaternaryHeap.offset).deallocate() }
+
+    @usableFromInline static func allocate(_ capacity: Int) -> UnsafeMutablePointer<QueuedEvent> {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: (capacity + offset) * MemoryLayout<QueuedEvent>.stride, alignment: 64)
+        return raw.bindMemory(to: QueuedEvent.self, capacity: capacity + offset) + offset
+    }
+
+    @usableFromInline func grow() {
+        let bigger = QuaternaryHeap.allocate(capacity * 2)
+        bigger.moveInitialize(from: base, count: count)
+        UnsafeMutableRawPointer(base - QuaternaryHeap.offset).deallocate()
+        base = bigger
+        capacity *= 2
+    }
+
+    public var isEmpty: Bool { count == 0 }
 
     /// - Complexity: O(1).
-    @inlinable public func peek() -> QueuedEvent? { storage.first }
+    @inlinable public func peek() -> QueuedEvent? { count > 0 ? base[0] : nil }
 
     /// - Complexity: O(log₄ n).
     @inlinable
-    public mutating func insert(_ event: QueuedEvent) {
-        storage.append(event)
-        storage.withUnsafeMutableBufferPointer { heap in
-            var hole = heap.count - 1
-            while hole > 0 {
-                let parent = (hole - 1) >> 2
-                guard QueuedEvent.precedes(event, heap[parent]) else { break }
-                heap[hole] = heap[parent]
-                hole = parent
-            }
-            heap[hole] = event
+    public func insert(_ event: QueuedEvent) {
+        if size == capacity { grow() }
+        var hole = size
+        size += 1
+        while hole > 0 {
+            let parent = (hole &- 1) >> 2
+            guard QueuedEvent.precedes(event, base[parent]) else { break }
+            base[hole] = base[parent]
+            hole = parent
         }
+        base[hole] = event
     }
 
     /// - Complexity: O(log₄ n).
     @inlinable
-    public mutating func removeNext() -> QueuedEvent? {
-        guard let last = storage.popLast() else { return nil }
-        guard !storage.isEmpty else { return last }
-        let first = storage[0]
-        storage.withUnsafeMutableBufferPointer { heap in
-            QuaternaryHeap.siftDown(last, from: 0, in: heap)
-        }
+    public func removeNext() -> QueuedEvent? {
+        guard count > 0 else { return nil }
+        let first = base[0]
+        size -= 1
+        if size > 0 { siftDown(base[size], from: 0) }
         return first
     }
 
-    /// Places `event` at `start` and moves it down until both heap rules hold.
+    /// 1 if `condition`, else 0, without a branch.
     @inlinable @inline(__always)
-    static func siftDown(_ event: QueuedEvent, from start: Int, in heap: UnsafeMutableBufferPointer<QueuedEvent>) {
-        let n = heap.count
+    static func bit(_ condition: Bool) -> Int { unsafeBitCast(condition, to: UInt8.self) == 0 ? 0 : 1 }
+
+    /// `x` if `condition`, else `y`, without a branch.
+    @inlinable @inline(__always)
+    static func select(_ condition: Bool, _ x: Int, _ y: Int) -> Int { y ^ ((x ^ y) & (0 &- bit(condition))) }
+
+    /// Places `event` at `start` and moves it down until every parent precedes its children.
+    @inlinable @inline(__always)
+    func siftDown(_ event: QueuedEvent, from start: Int) {
+        let n = size
         var hole = start
         while true {
-            let firstChild = 4 * hole + 1
-            if firstChild >= n { break }
-            var best = firstChild
-            let end = min(firstChild + 4, n)
-            var c = firstChild + 1
-            while c < end {
-                if QueuedEvent.precedes(heap[c], heap[best]) { best = c }
-                c += 1
+            let first = 4 &* hole &+ 1
+            if first &+ 3 < n {
+                // Touch the four grandchild groups now, so that their cache misses overlap with
+                // this level's comparisons instead of following one another (large heaps only).
+                let grandchildren = 4 &* first &+ 1
+                if grandchildren &+ 15 < n {
+                    prefetchSink = base[grandchildren].key ^ base[grandchildren &+ 4].key
+                        ^ base[grandchildren &+ 8].key ^ base[grandchildren &+ 12].key
+                }
+                // Full group: a branch-light tournament over the four siblings.
+                // Index arithmetic instead of conditionals: which child wins is unpredictable,
+                // and a mispredicted branch costs more than the whole comparison.
+                let a = first &+ QuaternaryHeap.bit(QueuedEvent.precedes(base[first &+ 1], base[first]))
+                let b = first &+ 2 &+ QuaternaryHeap.bit(QueuedEvent.precedes(base[first &+ 3], base[first &+ 2]))
+                let best = QuaternaryHeap.select(QueuedEvent.precedes(base[b], base[a]), b, a)
+                guard QueuedEvent.precedes(base[best], event) else { break }
+                base[hole] = base[best]
+                hole = best
+            } else {
+                if first < n {
+                    var best = first
+                    var c = first &+ 1
+                    while c < n {
+                        if QueuedEvent.precedes(base[c], base[best]) { best = c }
+                        c &+= 1
+                    }
+                    if QueuedEvent.precedes(base[best], event) {
+                        base[hole] = base[best]
+                        hole = best
+                    }
+                }
+                break
             }
-            guard QueuedEvent.precedes(heap[best], event) else { break }
-            heap[hole] = heap[best]
-            hole = best
         }
-        heap[hole] = event
+        base[hole] = event
     }
 
     /// - Complexity: O(n) (filter, then Floyd's bottom-up heap construction).
-    public mutating func compact(keeping isLive: (QueuedEvent) -> Bool) {
-        storage.removeAll(where: { !isLive($0) })
-        storage.withUnsafeMutableBufferPointer { heap in
-            guard heap.count > 1 else { return }
-            var i = (heap.count - 2) >> 2
-            while i >= 0 {
-                QuaternaryHeap.siftDown(heap[i], from: i, in: heap)
-                i -= 1
-            }
+    public func compact(keeping isLive: (QueuedEvent) -> Bool) {
+        var kept = 0
+        for i in 0..<count where isLive(base[i]) {
+            base[kept] = base[i]
+            kept += 1
+        }
+        size = kept
+        guard size > 1 else { return }
+        var i = (count - 2) >> 2
+        while i >= 0 {
+            siftDown(base[i], from: i)
+            i -= 1
         }
     }
 
     /// Whether every parent precedes its children (for tests; O(n)).
     public var satisfiesHeapOrder: Bool {
-        for i in 1..<max(1, storage.count) where QueuedEvent.precedes(storage[i], storage[(i - 1) >> 2]) { return false }
+        for i in 1..<max(1, count) where QueuedEvent.precedes(base[i], base[(i - 1) >> 2]) { return false }
         return true
     }
 }

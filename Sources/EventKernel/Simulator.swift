@@ -3,87 +3,135 @@
 @frozen
 public struct EventHandle: Hashable, Sendable {
     @usableFromInline let slot: UInt32
-    @usableFromInline let generation: UInt32
-    @inlinable init(slot: UInt32, generation: UInt32) {
+    @usableFromInline let sequence: UInt64
+    @inlinable init(slot: UInt32, sequence: UInt64) {
         self.slot = slot
-        self.generation = generation
+        self.sequence = sequence
     }
 }
 
 /// The discrete-event simulator: a clock and a pending-event set (after ns-3's `Simulator` and
 /// SimPy's `Environment`). It knows nothing of what the events mean.
 ///
-/// Events fire in (time, insertion) order, so equal times keep FIFO order. Cancelling is O(1): the
-/// event's slot changes generation and the queue skips its entry when it surfaces; stale entries
-/// are purged in one O(n) pass when they outnumber the live ones. Rescheduling (a flow whose finish
-/// time moves) keeps the action and pushes one new entry.
+/// Events fire in (time, insertion) order, so equal times keep FIFO order. Each pending event
+/// owns a slot holding its action and the sequence number of its live queue entry; an entry whose
+/// sequence no longer matches its slot is stale (cancelled or moved) and is skipped when it
+/// surfaces. Cancelling is O(1); rescheduling (a flow whose finish time moves) keeps the action
+/// and pushes one new entry; stale entries are purged in one O(n) pass once they outnumber the
+/// live ones.
+///
+/// Limits: 2^24 (16.7 M) events pending at once, 2^40 events scheduled per run.
 public final class Simulator {
     /// What an event does when it fires; it may schedule, cancel and reschedule others.
     public typealias Action = () -> Void
 
+    /// One slot: the action and the sequence of the slot's live queue entry, side by side so that
+    /// firing an event touches one cache line. (A struct also keeps the closure at its natural
+    /// abstraction: a bare `Action?` in pointer memory is re-abstracted through a heap-allocated
+    /// thunk on every store.)
     @usableFromInline struct Slot {
         @usableFromInline var action: Action?
-        @usableFromInline var generation: UInt32
-        @usableFromInline init(action: Action?, generation: UInt32) {
+        @usableFromInline var liveSequence: UInt64
+        @inlinable init(_ action: Action?, liveSequence: UInt64) {
             self.action = action
-            self.generation = generation
+            self.liveSequence = liveSequence
         }
     }
 
+    /// The sequence a free or cancelled slot holds: no entry matches it.
+    @usableFromInline static let noEntry = UInt64.max
+
     /// The current simulated time.
-    @exclusivity(unchecked) public private(set) var now: SimTime = .zero
+    public var now: SimTime { SimTime(seconds: clock) }
     /// Number of events that have fired.
     @exclusivity(unchecked) public private(set) var firedCount: UInt64 = 0
     /// Number of events scheduled and neither fired nor cancelled.
     public var pendingCount: Int { livePending }
-    @exclusivity(unchecked) @usableFromInline var livePending = 0
 
-    @exclusivity(unchecked) @usableFromInline var queue: QuaternaryHeap
-    @exclusivity(unchecked) @usableFromInline var slots: ContiguousArray<Slot> = []
-    @exclusivity(unchecked) @usableFromInline var freeSlots: [UInt32] = []
+    @exclusivity(unchecked) @usableFromInline var clock = 0.0
+    @exclusivity(unchecked) @usableFromInline var livePending = 0
+    @usableFromInline let queue: QuaternaryHeap
+    /// Per slot: the action, and the sequence of the slot's live entry (`noEntry` when none).
+    @exclusivity(unchecked) @usableFromInline var slots: UnsafeMutablePointer<Slot>
+    @exclusivity(unchecked) @usableFromInline var slotCapacity: Int
+    @exclusivity(unchecked) @usableFromInline var slotCount = 0
+    @exclusivity(unchecked) @usableFromInline var freeSlots: UnsafeMutablePointer<UInt32>
+    @exclusivity(unchecked) @usableFromInline var freeCount = 0
     @exclusivity(unchecked) @usableFromInline var nextSequence: UInt64 = 0
     @exclusivity(unchecked) @usableFromInline var staleEntries = 0
-    private var stopRequested = false
+    @exclusivity(unchecked) private var stopRequested = false
 
     /// A simulator at time zero with an empty queue.
     public init(expectedPendingEvents: Int = 0) {
-        queue = QuaternaryHeap(reservingCapacity: expectedPendingEvents)
-        slots.reserveCapacity(expectedPendingEvents)
+        let capacity = max(64, expectedPendingEvents)
+        queue = QuaternaryHeap(reservingCapacity: capacity)
+        slotCapacity = capacity
+        slots = .allocate(capacity: capacity)
+        freeSlots = .allocate(capacity: capacity)
+    }
+
+    deinit {
+        slots.deinitialize(count: slotCount)
+        slots.deallocate()
+        freeSlots.deallocate()
+    }
+
+    @usableFromInline func growSlots() {
+        precondition(slotCount <= Int(QueuedEvent.maxSlot), "more than 2^24 events pending at once")
+        let capacity = slotCapacity * 2
+        let newSlots = UnsafeMutablePointer<Slot>.allocate(capacity: capacity)
+        newSlots.moveInitialize(from: slots, count: slotCount)
+        slots.deallocate()
+        slots = newSlots
+        let newFree = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity)
+        newFree.moveInitialize(from: freeSlots, count: freeCount)
+        freeSlots.deallocate()
+        freeSlots = newFree
+        slotCapacity = capacity
+    }
+
+    /// Takes a sequence number for a new entry.
+    @inlinable @inline(__always)
+    func takeSequence() -> UInt64 {
+        let sequence = nextSequence
+        precondition(sequence <= QueuedEvent.maxSequence, "more than 2^40 events scheduled in one run")
+        nextSequence = sequence &+ 1
+        return sequence
     }
 
     /// Schedules `action` at absolute time `time` (not before `now`).
     /// - Complexity: O(log n).
     @discardableResult @inlinable
     public func schedule(at time: SimTime, _ action: @escaping Action) -> EventHandle {
-        precondition(time >= now, "cannot schedule an event in the past (\(time) < \(now))")
-        precondition(!time.seconds.isNaN, "cannot schedule an event at NaN")
-        let slot: UInt32
-        if let reused = freeSlots.popLast() {
-            slot = reused
-            slots[Int(slot)].action = action
+        precondition(time.seconds >= clock, "cannot schedule an event in the past (\(time) < \(now))")
+        let slot: Int
+        if freeCount > 0 {
+            freeCount &-= 1
+            slot = Int(freeSlots[freeCount])
+            slots[slot].action = action
         } else {
-            precondition(slots.count < Int(UInt32.max), "too many pending events")
-            slot = UInt32(slots.count)
-            slots.append(Slot(action: action, generation: 0))
+            if slotCount == slotCapacity { growSlots() }
+            slot = slotCount
+            slotCount &+= 1
+            (slots + slot).initialize(to: Slot(action, liveSequence: Simulator.noEntry))
         }
-        let generation = slots[Int(slot)].generation
-        queue.insert(QueuedEvent(time: time.seconds, sequence: nextSequence, slot: slot, generation: generation))
-        nextSequence &+= 1
-        livePending += 1
-        return EventHandle(slot: slot, generation: generation)
+        let sequence = takeSequence()
+        slots[slot].liveSequence = sequence
+        queue.insert(QueuedEvent(time: time.seconds, sequence: sequence, slot: UInt32(truncatingIfNeeded: slot)))
+        livePending &+= 1
+        return EventHandle(slot: UInt32(truncatingIfNeeded: slot), sequence: sequence)
     }
 
     /// Schedules `action` after `delay` (≥ 0) from now.
     /// - Complexity: O(log n).
     @discardableResult @inlinable
     public func schedule(after delay: SimDuration, _ action: @escaping Action) -> EventHandle {
-        schedule(at: now + delay, action)
+        schedule(at: SimTime(seconds: clock + delay.seconds), action)
     }
 
     /// Whether `handle`'s event is still waiting to fire.
     public func isPending(_ handle: EventHandle) -> Bool {
-        Int(handle.slot) < slots.count && slots[Int(handle.slot)].generation == handle.generation
-            && slots[Int(handle.slot)].action != nil
+        Int(handle.slot) < slotCount && slots[Int(handle.slot)].liveSequence == handle.sequence
     }
 
     /// Cancels `handle`'s event; returns false if it already fired or was cancelled.
@@ -91,9 +139,7 @@ public final class Simulator {
     @discardableResult
     public func cancel(_ handle: EventHandle) -> Bool {
         guard isPending(handle) else { return false }
-        retire(slot: handle.slot)
-        freeSlots.append(handle.slot)
-        livePending -= 1
+        release(slot: Int(handle.slot))
         noteStaleEntry()
         return true
     }
@@ -104,14 +150,12 @@ public final class Simulator {
     @discardableResult
     public func reschedule(_ handle: EventHandle, to time: SimTime) -> EventHandle? {
         guard isPending(handle) else { return nil }
-        precondition(time >= now, "cannot reschedule an event into the past (\(time) < \(now))")
-        let slot = Int(handle.slot)
-        slots[slot].generation &+= 1
-        let generation = slots[slot].generation
-        queue.insert(QueuedEvent(time: time.seconds, sequence: nextSequence, slot: handle.slot, generation: generation))
-        nextSequence &+= 1
+        precondition(time.seconds >= clock, "cannot reschedule an event into the past (\(time) < \(now))")
+        let sequence = takeSequence()
+        slots[Int(handle.slot)].liveSequence = sequence
+        queue.insert(QueuedEvent(time: time.seconds, sequence: sequence, slot: handle.slot))
         noteStaleEntry()
-        return EventHandle(slot: handle.slot, generation: generation)
+        return EventHandle(slot: handle.slot, sequence: sequence)
     }
 
     /// Makes `run` return after the event being processed.
@@ -125,22 +169,18 @@ public final class Simulator {
         stopRequested = false
         let start = firedCount
         while !stopRequested, let next = queue.peek(), next.time <= limit.seconds {
-            fireNext()
+            _ = queue.removeNext()
+            fire(next)
         }
-        if !stopRequested, limit.seconds.isFinite, limit > now { now = limit }
+        if !stopRequested, limit.seconds.isFinite, limit.seconds > clock { clock = limit.seconds }
         return firedCount - start
     }
 
     /// Fires the next live event, if any; returns whether one fired.
     @discardableResult
     public func step() -> Bool {
-        while let next = queue.peek() {
-            if slots[Int(next.slot)].generation == next.generation {
-                fireNext()
-                return true
-            }
-            _ = queue.removeNext()
-            staleEntries -= 1
+        while let next = queue.removeNext() {
+            if fire(next) { return true }
         }
         return false
     }
@@ -148,42 +188,46 @@ public final class Simulator {
     /// The time of the next live event, if any.
     public var nextEventTime: SimTime? {
         while let next = queue.peek() {
-            if slots[Int(next.slot)].generation == next.generation { return SimTime(seconds: next.time) }
+            if slots[Int(next.slot)].liveSequence == next.sequence { return SimTime(seconds: next.time) }
             _ = queue.removeNext()
             staleEntries -= 1
         }
         return nil
     }
 
-    @inline(__always)
-    private func fireNext() {
-        let entry = queue.removeNext()!
+    /// Runs `entry`'s action if the entry is live; returns whether it was.
+    @inline(__always) @discardableResult
+    private func fire(_ entry: QueuedEvent) -> Bool {
         let slot = Int(entry.slot)
-        guard slots[slot].generation == entry.generation else {
+        guard slots[slot].liveSequence == entry.sequence else {
             staleEntries -= 1
-            return
+            return false
         }
-        let action = slots[slot].action!
-        retire(slot: entry.slot)
-        freeSlots.append(entry.slot)
-        livePending -= 1
-        now = SimTime(seconds: entry.time)
-        firedCount += 1
+        let action = slots[slot].action.take()!
+        slots[slot].liveSequence = Simulator.noEntry
+        freeSlots[freeCount] = UInt32(truncatingIfNeeded: slot)
+        freeCount &+= 1
+        livePending &-= 1
+        clock = entry.time
+        firedCount &+= 1
         action()
+        return true
     }
 
     @inline(__always)
-    private func retire(slot: UInt32) {
-        slots[Int(slot)].action = nil
-        slots[Int(slot)].generation &+= 1
+    private func release(slot: Int) {
+        slots[slot].action = nil
+        slots[slot].liveSequence = Simulator.noEntry
+        freeSlots[freeCount] = UInt32(truncatingIfNeeded: slot)
+        freeCount &+= 1
+        livePending &-= 1
     }
 
-    @usableFromInline
-    func noteStaleEntry() {
+    private func noteStaleEntry() {
         staleEntries += 1
         if staleEntries > 1024 && staleEntries > queue.count / 2 {
-            let slots = self.slots
-            queue.compact { slots[Int($0.slot)].generation == $0.generation }
+            let live = slots
+            queue.compact { live[Int($0.slot)].liveSequence == $0.sequence }
             staleEntries = 0
         }
     }

@@ -26,7 +26,7 @@ final class HoldBenchmark {
         simulator = Simulator(expectedPendingEvents: pending)
         stream = RandomStream(seed: seed, purpose: "bench.hold")
         remaining = events
-        action = { [unowned self] in self.hold() }
+        action = { [unowned(unsafe) self] in self.hold() }
     }
 
     private func hold() {

@@ -20,13 +20,13 @@ final class QuaternaryHeapTests: XCTestCase {
     func testAgainstSortedReference() {
         for seed in 0..<50 {
             var rng = TestRNG(state: UInt64(seed))
-            var heap = QuaternaryHeap()
+            let heap = QuaternaryHeap()
             var reference: [QueuedEvent] = []
             var sequence: UInt64 = 0
             for _ in 0..<2000 {
                 if rng.unit() < 0.6 || reference.isEmpty {
                     // Coarse times make ties common, so FIFO order is exercised.
-                    let event = QueuedEvent(time: Double(rng.below(50)), sequence: sequence, slot: UInt32(sequence % 1000), generation: 0)
+                    let event = QueuedEvent(time: Double(rng.below(50)), sequence: sequence, slot: UInt32(sequence % 1000))
                     sequence += 1
                     heap.insert(event)
                     reference.append(event)
@@ -45,9 +45,9 @@ final class QuaternaryHeapTests: XCTestCase {
 
     func testCompactKeepsOrderAndOnlyLiveEntries() {
         var rng = TestRNG(state: 7)
-        var heap = QuaternaryHeap()
+        let heap = QuaternaryHeap()
         for i in 0..<5000 {
-            heap.insert(QueuedEvent(time: rng.unit(), sequence: UInt64(i), slot: UInt32(i), generation: 0))
+            heap.insert(QueuedEvent(time: rng.unit(), sequence: UInt64(i), slot: UInt32(i)))
         }
         heap.compact { $0.slot % 3 != 0 }
         XCTAssertTrue(heap.satisfiesHeapOrder)
