@@ -136,19 +136,10 @@ extension Matrix {
     /// - Throws: `.dimensionMismatch`, `.nonFinite`, or `.singular(info:)`.
     /// - Complexity: O(n³ + n² · b.cols).
     public func solve(_ b: Matrix) throws(LinearAlgebraError) -> Matrix {
-        try checkSolveShapes(b, "solve")
-        try requireFinite("solve")
-        try b.requireFinite("solve")
-        let (n, nrhs) = (rows, b.cols)
-        guard n > 0, nrhs > 0 else { return Matrix.zeros(rows: n, cols: nrhs) }
-        let (n32, nrhs32) = (try Self.lapackInt(n), try Self.lapackInt(nrhs))
-        var a = storage
-        var x = b.storage
-        var pivots = [Int32](repeating: 0, count: n)
-        let info = LAPACKE_sgesv(LAPACK_ROW_MAJOR, n32, nrhs32, &a, n32, &pivots, &x, nrhs32)
-        if info > 0 { throw .singular(info: info) }
-        guard info == 0 else { throw .lapack(routine: "sgesv", info: info) }
-        return Matrix(rows: n, cols: nrhs, storage: x)
+        try solveSquare(b, name: "solve", routine: "sgesv", failure: { .singular(info: $0) }) { n32, nrhs32, a, x in
+            var pivots = [Int32](repeating: 0, count: Int(n32))
+            return LAPACKE_sgesv(LAPACK_ROW_MAJOR, n32, nrhs32, &a, n32, &pivots, &x, nrhs32)
+        }
     }
 
     /// Solves `self · x = b` for symmetric positive definite `self` by Cholesky (`sposv`), e.g.
@@ -156,18 +147,9 @@ extension Matrix {
     /// - Throws: `.dimensionMismatch`, `.nonFinite`, or `.notPositiveDefinite(info:)`.
     /// - Complexity: O(n³ / 3 + n² · b.cols), about half the cost of `solve(_:)`.
     public func solveSymmetricPositiveDefinite(_ b: Matrix) throws(LinearAlgebraError) -> Matrix {
-        try checkSolveShapes(b, "solveSymmetricPositiveDefinite")
-        try requireFinite("solveSymmetricPositiveDefinite")
-        try b.requireFinite("solveSymmetricPositiveDefinite")
-        let (n, nrhs) = (rows, b.cols)
-        guard n > 0, nrhs > 0 else { return Matrix.zeros(rows: n, cols: nrhs) }
-        let (n32, nrhs32) = (try Self.lapackInt(n), try Self.lapackInt(nrhs))
-        var a = storage
-        var x = b.storage
-        let info = LAPACKE_sposv(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "U")), n32, nrhs32, &a, n32, &x, nrhs32)
-        if info > 0 { throw .notPositiveDefinite(info: info) }
-        guard info == 0 else { throw .lapack(routine: "sposv", info: info) }
-        return Matrix(rows: n, cols: nrhs, storage: x)
+        try solveSquare(b, name: "solveSymmetricPositiveDefinite", routine: "sposv", failure: { .notPositiveDefinite(info: $0) }) { n32, nrhs32, a, x in
+            LAPACKE_sposv(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "U")), n32, nrhs32, &a, n32, &x, nrhs32)
+        }
     }
 
     // MARK: Internal helpers
@@ -200,5 +182,26 @@ extension Matrix {
         guard b.rows == rows else {
             throw .dimensionMismatch("\(operation): right-hand side has \(b.rows) rows, matrix is \(rows)×\(cols)")
         }
+    }
+}
+
+extension Matrix {
+    /// The shared frame of the square solves: shape and finiteness checks, copies for LAPACK, and
+    /// the mapping of `info` (> 0 → `failure`, < 0 → `.lapack`).
+    fileprivate func solveSquare(_ b: Matrix, name: String, routine: String,
+                                 failure: (Int32) -> LinearAlgebraError,
+                                 _ call: (Int32, Int32, inout [Float], inout [Float]) -> Int32) throws(LinearAlgebraError) -> Matrix {
+        try checkSolveShapes(b, name)
+        try requireFinite(name)
+        try b.requireFinite(name)
+        let (n, nrhs) = (rows, b.cols)
+        guard n > 0, nrhs > 0 else { return Matrix.zeros(rows: n, cols: nrhs) }
+        let (n32, nrhs32) = (try Self.lapackInt(n), try Self.lapackInt(nrhs))
+        var a = storage
+        var x = b.storage
+        let info = call(n32, nrhs32, &a, &x)
+        if info > 0 { throw failure(info) }
+        guard info == 0 else { throw .lapack(routine: routine, info: info) }
+        return Matrix(rows: n, cols: nrhs, storage: x)
     }
 }

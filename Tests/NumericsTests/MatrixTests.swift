@@ -14,17 +14,11 @@ import Numerics
 // contributes error.
 private let eps = Double(Float.ulpOfOne)
 
-/// SplitMix64 (Steele, Lea & Flood 2014): a tiny deterministic generator so failures reproduce.
-private struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Numerics' SplitMix64 with the draws these tests need, so failures reproduce.
+private struct TestGenerator {
+    var base: SplitMix64
+    init(seed: UInt64) { base = SplitMix64(seed: seed) }
+    mutating func next() -> UInt64 { base.next() }
     /// Uniform in [-1, 1) on the 2⁻²³ grid.
     mutating func symmetric() -> Float { Float(next() >> 40) * 0x1p-23 - 1 }
     /// Uniform integer in `range` (modulo bias is irrelevant here).
@@ -90,7 +84,7 @@ final class MatrixTests: XCTestCase {
     }
 
     func testTranspose() {
-        var rng = SplitMix64(seed: 1)
+        var rng = TestGenerator(seed: 1)
         for (r, c) in [(1, 1), (3, 5), (33, 70), (64, 31), (0, 4)] {
             let a = rng.matrix(r, c)
             let t = a.transposed()
@@ -105,7 +99,7 @@ final class MatrixTests: XCTestCase {
         XCTAssertEqual(m.frobeniusNorm(), 13)
         XCTAssertEqual(m.rowNorms(), [5, 12])
         XCTAssertEqual(m.columnNorms(), [3, Float((16.0 + 144.0).squareRoot())])
-        var rng = SplitMix64(seed: 2)
+        var rng = TestGenerator(seed: 2)
         let a = rng.matrix(37, 23)
         let exact = a.storage.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
         XCTAssertEqual(Double(a.frobeniusNorm()), exact, accuracy: exact * eps)  // one final rounding
@@ -162,7 +156,7 @@ final class MatrixTests: XCTestCase {
 
     func testGemmAllTransposesAlphaBetaAgainstNaiveLoops() {
         for seed in UInt64(0)..<60 {
-            var rng = SplitMix64(seed: seed)
+            var rng = TestGenerator(seed: seed)
             let m = rng.int(1...33), n = rng.int(1...33), k = rng.int(1...33)
             let alpha = 2 * rng.symmetric(), beta = seed % 3 == 0 ? 0 : 2 * rng.symmetric()
             for (tA, tB) in [(false, false), (true, false), (false, true), (true, true)] {
@@ -186,7 +180,7 @@ final class MatrixTests: XCTestCase {
     }
 
     func testGemmBetaZeroIgnoresNaNAndEmptyInnerDimension() {
-        var rng = SplitMix64(seed: 99)
+        var rng = TestGenerator(seed: 99)
         let a = rng.matrix(5, 4), b = rng.matrix(4, 6)
         var c = Matrix(rows: 5, cols: 6, storage: [Float](repeating: .nan, count: 30))
         Matrix.gemm(a, b, into: &c)
@@ -200,7 +194,7 @@ final class MatrixTests: XCTestCase {
     }
 
     func testMultipliedOperatorGramAndGemv() {
-        var rng = SplitMix64(seed: 7)
+        var rng = TestGenerator(seed: 7)
         let a = rng.matrix(17, 9), b = rng.matrix(9, 12), x = rng.matrix(17, 1).storage
         let tol = 8 * 17 * eps  // entries are ≤ 1, so |A||B| ≤ k ≤ 17; see the header
         XCTAssertLessThanOrEqual(maxDeviation(a, false, b, false, from: a * b), tol)
@@ -222,7 +216,7 @@ final class MatrixTests: XCTestCase {
 
     func testQROrthonormalUpperTriangularAndReconstructs() throws {
         for seed in UInt64(0)..<25 {
-            var rng = SplitMix64(seed: 1000 + seed)
+            var rng = TestGenerator(seed: 1000 + seed)
             let n = rng.int(1...24), m = n + rng.int(0...24)
             let a = rng.matrix(m, n)
             let (q, r) = try a.qr()
@@ -259,7 +253,7 @@ final class MatrixTests: XCTestCase {
 
     func testSVDPropertiesTallAndWideBothDrivers() throws {
         for seed in UInt64(0)..<20 {
-            var rng = SplitMix64(seed: 2000 + seed)
+            var rng = TestGenerator(seed: 2000 + seed)
             let a = rng.matrix(rng.int(1...30), rng.int(1...30))
             try checkSVD(a, driver: .divideAndConquer, "gesdd seed \(seed) \(a.rows)×\(a.cols)")
             try checkSVD(a, driver: .qrIteration, "gesvd seed \(seed) \(a.rows)×\(a.cols)")
@@ -267,7 +261,7 @@ final class MatrixTests: XCTestCase {
     }
 
     func testSVDRecoversKnownSingularValues() throws {
-        var rng = SplitMix64(seed: 3)
+        var rng = TestGenerator(seed: 3)
         let sigma: [Float] = [10, 5, 2, 1, 0.5, 0.1, 0]   // includes an exact rank deficiency
         let k = sigma.count
         for (m, n) in [(20, 7), (7, 15), (7, 7), (30, 12)] {
@@ -293,7 +287,7 @@ final class MatrixTests: XCTestCase {
 
     func testSolveGeneralWellConditioned() throws {
         for seed in UInt64(0)..<25 {
-            var rng = SplitMix64(seed: 4000 + seed)
+            var rng = TestGenerator(seed: 4000 + seed)
             let n = rng.int(1...40), nrhs = rng.int(1...5)
             // Strictly diagonally dominant: |aᵢᵢ| ≥ 2n−1 > Σⱼ≠ᵢ|aᵢⱼ| + n, so ‖A⁻¹‖∞ ≤ 1/n and κ∞(A) ≤ 3.
             var a = rng.matrix(n, n)
@@ -313,7 +307,7 @@ final class MatrixTests: XCTestCase {
 
     func testSolveSymmetricPositiveDefiniteRidge() throws {
         for seed in UInt64(0)..<20 {
-            var rng = SplitMix64(seed: 5000 + seed)
+            var rng = TestGenerator(seed: 5000 + seed)
             let n = rng.int(1...30), m = rng.int(1...40)
             let g = rng.matrix(m, n)
             let spd = g.gram() + .identity(n)        // ridge normal matrix GᵀG + I, λ_min ≥ 1
@@ -343,7 +337,7 @@ final class MatrixTests: XCTestCase {
             XCTAssertEqual($0 as? LinearAlgebraError, .singular(info: 2))
         }
         // Zero second column: the second LU pivot is exactly zero whatever the row exchanges.
-        var rng = SplitMix64(seed: 6)
+        var rng = TestGenerator(seed: 6)
         var zeroColumn = rng.matrix(4, 4)
         for i in 0..<4 { zeroColumn[i, 1] = 0 }
         XCTAssertThrowsError(try zeroColumn.solve(rng.matrix(4, 1))) {
@@ -357,7 +351,7 @@ final class MatrixTests: XCTestCase {
     }
 
     func testDimensionMismatchAndNonFiniteThrow() {
-        var rng = SplitMix64(seed: 8)
+        var rng = TestGenerator(seed: 8)
         let wide = rng.matrix(3, 5), square = rng.matrix(4, 4)
         func assertMismatch(_ body: @autoclosure () throws -> Any, line: UInt = #line) {
             XCTAssertThrowsError(try body(), line: line) { error in
