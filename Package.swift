@@ -9,17 +9,22 @@ let package = Package(
         .executable(name: "fedsim-bench", targets: ["fedsim-bench"]),
         .library(name: "Numerics", targets: ["Numerics"]),
         .library(name: "EventKernel", targets: ["EventKernel"]),
+        .library(name: "Codec", targets: ["Codec"]),
     ],
     targets: [
         // C libraries from Debian (libgsl-dev, libopenblas-dev, liblapacke-dev). Only `Numerics` imports it.
         .systemLibrary(name: "CNumerics", path: "Sources/CNumerics"),
         .target(name: "Numerics", dependencies: ["CNumerics"]),
         .target(name: "EventKernel"),
-        .target(name: "FedSimCLI", dependencies: ["Numerics", "EventKernel"]),
+        // zlib from Debian (zlib1g-dev): CRC-32 for the wire format, gzip for datasets.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(name: "Codec", dependencies: ["Numerics", "CZlib"]),
+        .target(name: "FedSimCLI", dependencies: ["Numerics", "EventKernel", "Codec"]),
         .executableTarget(name: "fedsim", dependencies: ["FedSimCLI"]),
-        .executableTarget(name: "fedsim-bench", dependencies: ["Numerics", "EventKernel"]),
+        .executableTarget(name: "fedsim-bench", dependencies: ["Numerics", "EventKernel", "Codec"]),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics"]),
         .testTarget(name: "EventKernelTests", dependencies: ["EventKernel", "Numerics"]),
+        .testTarget(name: "CodecTests", dependencies: ["Codec", "Numerics"]),
         .testTarget(name: "FedSimCLITests", dependencies: ["FedSimCLI"]),
     ],
     swiftLanguageModes: [.v6]
