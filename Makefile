@@ -38,7 +38,7 @@ run: build
 
 test: setup
 	@$(SWIFT) build --build-tests 2>&1 | { grep -Ev '^(\[|Building|Compiling|Write|Emitting|Planning|Linking)' || true; }
-	@$(SWIFT) test --skip-build > .build/test.log 2>&1; status=$$?; \
+	@status=0; $(SWIFT) test --skip-build > .build/test.log 2>&1 || status=$$?; \
 	grep -E "error:|failed|Executed [0-9]+ tests" .build/test.log | grep -v "0 failures" | tail -n 40 || true; \
 	grep -E "Executed [0-9]+ tests" .build/test.log | tail -n 1; \
 	[ $$status -eq 0 ] && echo "make test: all tests passed (log: .build/test.log)" || { echo "make test: FAILED (log: .build/test.log)"; exit $$status; }
