@@ -1,0 +1,186 @@
+import Numerics
+
+/// `fedsrd`: Sparsify (importance-aware top-k up), Reconstruct (full-rank ΔW = Σ p_i ΔW_i on the
+/// server), Decompose (alternating ridge fits back into sparse δB, δA broadcast down).
+/// The server works on ΔW in factored form; `denseServer` forms it (the test oracle).
+public struct FedSRDCodec: Codec {
+    public static let name = "fedsrd"
+    public static let wireID: UInt8 = 2
+    public static let summary = "FedSRD: importance top-k up; reconstruct ΔW, decompose into sparse δB, δA down"
+    public let options: CodecOptions
+    public init(options: CodecOptions) { self.options = options }
+
+    public func encode(delta: LoRAAdapter, global: LoRAAdapter, round: Int, state: inout ClientCodecState) throws -> EncodedUpdate {
+        try ImportanceEncoder.encode(delta: delta, global: global, round: round, options: options, codecID: Self.wireID, state: &state)
+    }
+
+    public func aggregate(_ updates: [WeightedUpdate], global: LoRAAdapter, round: Int) throws -> AggregationResult {
+        let operators = try reconstruct(updates, global: global)
+        let fit = try decompose(operators, global: global)
+        let tensors = fit.delta.layers.enumerated().flatMap { i, layer in
+            [WireTensor(layer: i, matrix: .a, rows: layer.a.rows, cols: layer.a.cols, indices: fit.indices[i].a, values: fit.indices[i].a.map { $0.map { layer.a.storage[Int($0)] } } ?? layer.a.storage),
+             WireTensor(layer: i, matrix: .b, rows: layer.b.rows, cols: layer.b.cols, indices: fit.indices[i].b, values: fit.indices[i].b.map { $0.map { layer.b.storage[Int($0)] } } ?? layer.b.storage)]
+        }
+        let broadcast = WireMessage(codecID: Self.wireID, kind: .delta, round: UInt32(truncatingIfNeeded: round), valueType: options.valueType, tensors: tensors).encoded()
+        return AggregationResult(broadcast: broadcast, global: try apply(broadcast: broadcast, to: global), residual: fit.residual,
+                                 guardEvents: fit.guardEvents, kept: CodecSupport.keptSummary(tensors))
+    }
+
+    public func apply(broadcast: [UInt8], to global: LoRAAdapter) throws -> LoRAAdapter {
+        CodecSupport.applied(try CodecSupport.decode(broadcast, shapes: global.shapes, codecID: Self.wireID, kind: .delta), to: global)
+    }
+
+    public func plan(shapes: [LoRALayerShape], keptFraction f: KeptFraction) -> (upload: [TensorPlan], download: [TensorPlan]) {
+        (CodecPlans.sparse(shapes, a: f.uploadA, b: f.uploadB, minSparseEntries: options.minSparseEntries),
+         CodecPlans.sparse(shapes, a: f.downloadA, b: f.downloadB, minSparseEntries: options.minSparseEntries))
+    }
+
+    /// Reconstruct: per layer, ΔW = Σ p_i (ΔB̃_i·A + B̂_i·ΔÃ_i), B̂_i = B + ΔB̃_i, factored or dense.
+    func reconstruct(_ updates: [WeightedUpdate], global: LoRAAdapter, codecID: UInt8 = FedSRDCodec.wireID) throws -> [any UpdateOperator] {
+        let p = try CodecSupport.weights(updates)
+        let shapes = global.shapes
+        let deltas = try updates.map {
+            CodecSupport.densified(try CodecSupport.decode($0.bytes, shapes: shapes, codecID: codecID, kind: .update), shapes: shapes)
+        }
+        return global.layers.enumerated().map { layerIndex, g in
+            let r = g.shape.rank
+            var u = Matrix.zeros(rows: g.shape.outFeatures, cols: (deltas.count + 1) * r)
+            var vt = Matrix.zeros(rows: (deltas.count + 1) * r, cols: g.shape.inFeatures)
+            var sumDeltaB = Matrix.zeros(rows: g.shape.outFeatures, cols: r)
+            for (i, d) in deltas.enumerated() {
+                let layer = d.layers[layerIndex]
+                sumDeltaB.add(layer.b, scaledBy: p[i])
+                let bHat = (g.b + layer.b) * p[i]
+                u.setColumns(from: bHat, at: (i + 1) * r)
+                vt.setRows(from: layer.a, at: (i + 1) * r)
+            }
+            u.setColumns(from: sumDeltaB, at: 0)
+            vt.setRows(from: g.a, at: 0)
+            let factored = FactoredUpdate(u: u, vt: vt)
+            return options.denseServer ? DenseUpdate(w: factored.dense()) : factored
+        }
+    }
+
+    /// The fitted broadcast: sparse δB, δA per layer, their kept indices (nil = dense), residual, guard events.
+    struct Fit {
+        var delta: LoRAAdapter
+        var indices: [(a: [UInt32]?, b: [UInt32]?)]
+        var residual: Double
+        var layerResiduals: [Double]
+        var guardEvents: Int
+    }
+
+    /// Decompose: J alternations of ridge fits, each followed by the kurtosis-rule top-k across layers.
+    func decompose(_ operators: [any UpdateOperator], global: LoRAAdapter) throws -> Fit {
+        let rule = options.downloadRule
+        let layers = global.layers
+        // ΔW·Aᵀ never changes (A is the global A).
+        let wAt = zip(operators, layers).map { $0.timesTransposed($1.a) }
+        let gramA = layers.map { l -> Matrix in
+            let lambda = Float(options.ridge * l.a.frobeniusNormSquared() / Double(l.shape.rank))
+            return l.a.multiplied(by: l.a, transposeOther: true).addingToDiagonal(lambda)
+        }
+        var deltaA = layers.map { Matrix.zeros(rows: $0.a.rows, cols: $0.a.cols) }
+        var deltaB = layers.map { Matrix.zeros(rows: $0.b.rows, cols: $0.b.cols) }
+        var keptA = [[UInt32]?](repeating: nil, count: layers.count), keptB = keptA
+        var wStar = [Matrix]()  // B*ᵀ·ΔW of the last δA step, reused by the residual
+        for _ in 0..<max(1, options.iterations) {
+            // δB ← (ΔW − B·δA)·Aᵀ·(A·Aᵀ + λ_A I)⁻¹
+            for l in layers.indices {
+                let m = wAt[l] - layers[l].b.multiplied(by: deltaA[l].multiplied(by: layers[l].a, transposeOther: true))
+                deltaB[l] = try gramA[l].solveSymmetricPositiveDefinite(m.transposed()).transposed()
+            }
+            let scoresB = layers.indices.map { CodecSupport.importanceB(deltaB[$0], a: layers[$0].a) }
+            let countsB = rule.keptCounts(kinds: layers.map { _ in .b }, scores: scoresB)
+            for l in layers.indices { (deltaB[l], keptB[l]) = Self.sparsify(deltaB[l], scoresB[l], countsB[l]) }
+            // δA ← (B*ᵀB* + λ_B I)⁻¹·B*ᵀ·(ΔW − δB·A)
+            wStar = []
+            for l in layers.indices {
+                let bStar = layers[l].b + deltaB[l]
+                let bStarTW = operators[l].transposedTimes(bStar)
+                wStar.append(bStarTW)
+                let normSquared = bStar.frobeniusNormSquared()
+                guard normSquared > 0 else {
+                    deltaA[l] = .zeros(rows: deltaA[l].rows, cols: deltaA[l].cols)
+                    continue
+                }
+                let rhs = bStarTW - bStar.multiplied(by: deltaB[l], transposeSelf: true).multiplied(by: layers[l].a)
+                let lambda = Float(options.ridge * normSquared / Double(layers[l].shape.rank))
+                deltaA[l] = try bStar.gram().addingToDiagonal(lambda).solveSymmetricPositiveDefinite(rhs)
+            }
+            let scoresA = layers.indices.map { CodecSupport.importanceA(deltaA[$0], b: layers[$0].b + deltaB[$0]) }
+            let countsA = rule.keptCounts(kinds: layers.map { _ in .a }, scores: scoresA)
+            for l in layers.indices { (deltaA[l], keptA[l]) = Self.sparsify(deltaA[l], scoresA[l], countsA[l]) }
+        }
+        // Guard and residual, from r × r Grams and the products already at hand.
+        var guardEvents = 0
+        var residualSquared = 0.0, totalSquared = 0.0
+        var layerResiduals: [Double] = []
+        for l in layers.indices {
+            let a = layers[l].a, bStar = layers[l].b + deltaB[l]
+            let wNorm = operators[l].frobeniusNormSquared()
+            var parts = FitNorms(deltaB: deltaB[l], a: a, bStar: bStar, deltaA: deltaA[l], wAt: wAt[l], bStarTW: wStar[l])
+            var halvings = 0
+            while parts.fitNormSquared > 4 * wNorm && wNorm > 0 && halvings < 64 {
+                deltaA[l] = deltaA[l] * 0.5
+                parts = FitNorms(deltaB: deltaB[l], a: a, bStar: bStar, deltaA: deltaA[l], wAt: wAt[l], bStarTW: wStar[l])
+                halvings += 1
+            }
+            if halvings > 0 { guardEvents += 1 }
+            let res = max(wNorm - 2 * parts.innerWithW + parts.fitNormSquared, 0)
+            residualSquared += res
+            totalSquared += wNorm
+            layerResiduals.append(wNorm > 0 ? (res / wNorm).squareRoot() : 0)
+        }
+        var delta = LoRAAdapter.zeros(global.shapes)
+        for l in layers.indices {
+            delta.layers[l].a = deltaA[l]
+            delta.layers[l].b = deltaB[l]
+        }
+        return Fit(delta: delta, indices: layers.indices.map { (keptA[$0], keptB[$0]) },
+                   residual: totalSquared > 0 ? (residualSquared / totalSquared).squareRoot() : 0,
+                   layerResiduals: layerResiduals, guardEvents: guardEvents)
+    }
+
+    /// Keeps the `k` most important entries (all of them, with nil indices, when k covers the matrix).
+    static func sparsify(_ m: Matrix, _ scores: [Float], _ k: Int) -> (Matrix, [UInt32]?) {
+        guard k < m.count else { return (m, nil) }
+        let indices = TopK.indices(of: scores, k: k)
+        return (m.keepingOnly(indices), indices)
+    }
+}
+
+/// ‖F‖² and ⟨ΔW, F⟩ for F = δB·A + B*·δA, from r × r Grams and ΔW·Aᵀ, B*ᵀ·ΔW.
+struct FitNorms {
+    let fitNormSquared: Double
+    let innerWithW: Double
+
+    init(deltaB: Matrix, a: Matrix, bStar: Matrix, deltaA: Matrix, wAt: Matrix, bStarTW: Matrix) {
+        let aaT = a.multiplied(by: a, transposeOther: true)                 // r × r
+        let dBtdB = deltaB.gram()                                           // r × r
+        let dAdAt = deltaA.multiplied(by: deltaA, transposeOther: true)     // r × r
+        let bStarGram = bStar.gram()                                        // r × r
+        let dBtBStar = deltaB.multiplied(by: bStar, transposeSelf: true)    // r × r
+        let dAaT = deltaA.multiplied(by: a, transposeOther: true)           // r × r
+        // ‖δB·A‖² = ⟨δBᵀδB, AAᵀ⟩; ‖B*δA‖² = ⟨B*ᵀB*, δAδAᵀ⟩; ⟨δB·A, B*·δA⟩ = ⟨δBᵀB*, (δA·Aᵀ)ᵀ⟩.
+        fitNormSquared = dBtdB.dot(aaT) + bStarGram.dot(dAdAt) + 2 * dBtBStar.dot(dAaT.transposed())
+        innerWithW = wAt.dot(deltaB) + bStarTW.dot(deltaA)
+    }
+}
+
+extension Matrix {
+    /// ‖self‖²_F in Double.
+    func frobeniusNormSquared() -> Double { storage.reduce(0) { $0 + Double($1) * Double($1) } }
+
+    /// Writes `block`'s columns into columns `start…` of self (same row count).
+    mutating func setColumns(from block: Matrix, at start: Int) {
+        for i in 0..<rows {
+            for j in 0..<block.cols { storage[i * cols + start + j] = block.storage[i * block.cols + j] }
+        }
+    }
+
+    /// Writes `block`'s rows into rows `start…` of self (same column count).
+    mutating func setRows(from block: Matrix, at start: Int) {
+        storage.replaceSubrange((start * cols)..<((start + block.rows) * cols), with: block.storage)
+    }
+}

@@ -1,0 +1,138 @@
+import Numerics
+
+/// `fedsrd-e`: FedSRD's client step; on the server no reconstruction and no decomposition:
+/// δB = Σ p_i ΔB̃_i, δA = Σ p_i ΔÃ_i (union of supports), re-sparsified by importance (δB against A,
+/// δA against B + δB) to the download budget. O(non-zeros + d·r).
+public struct FedSRDECodec: Codec {
+    public static let name = "fedsrd-e"
+    public static let wireID: UInt8 = 3
+    public static let summary = "FedSRD-e: importance top-k up; average sparse factors, re-sparsify by importance down"
+    public let options: CodecOptions
+    public init(options: CodecOptions) { self.options = options }
+
+    public func encode(delta: LoRAAdapter, global: LoRAAdapter, round: Int, state: inout ClientCodecState) throws -> EncodedUpdate {
+        try ImportanceEncoder.encode(delta: delta, global: global, round: round, options: options, codecID: Self.wireID, state: &state)
+    }
+
+    public func aggregate(_ updates: [WeightedUpdate], global: LoRAAdapter, round: Int) throws -> AggregationResult {
+        let average = try FactorAverage.average(updates, shapes: global.shapes, codecID: Self.wireID)
+        let rule = options.downloadRule
+        let layers = global.layers
+        let scoresB = layers.indices.map { CodecSupport.importanceB(average.layers[$0].b, a: layers[$0].a) }
+        let countsB = rule.keptCounts(kinds: layers.map { _ in .b }, scores: scoresB)
+        let tensorsB = layers.indices.map { CodecSupport.sparsified(average.layers[$0].b, scores: scoresB[$0], k: countsB[$0], layer: $0, matrix: .b) }
+        let scoresA = layers.indices.map { l -> [Float] in
+            let bStar = layers[l].b + Matrix(rows: tensorsB[l].rows, cols: tensorsB[l].cols, storage: tensorsB[l].densified())
+            return CodecSupport.importanceA(average.layers[l].a, b: bStar)
+        }
+        let countsA = rule.keptCounts(kinds: layers.map { _ in .a }, scores: scoresA)
+        let tensorsA = layers.indices.map { CodecSupport.sparsified(average.layers[$0].a, scores: scoresA[$0], k: countsA[$0], layer: $0, matrix: .a) }
+        let tensors = layers.indices.flatMap { [tensorsA[$0], tensorsB[$0]] }
+        let broadcast = WireMessage(codecID: Self.wireID, kind: .delta, round: UInt32(truncatingIfNeeded: round), valueType: options.valueType, tensors: tensors).encoded()
+        let next = try apply(broadcast: broadcast, to: global)
+        var residual: Double?
+        if options.reportResidual {
+            // Costs the reconstruction FedSRD-e exists to avoid; off by default.
+            let operators = try FedSRDCodec(options: options).reconstructForeign(updates, global: global, codecID: Self.wireID)
+            residual = Self.residual(operators, from: global, to: next)
+        }
+        return AggregationResult(broadcast: broadcast, global: next, residual: residual, kept: CodecSupport.keptSummary(tensors))
+    }
+
+    public func apply(broadcast: [UInt8], to global: LoRAAdapter) throws -> LoRAAdapter {
+        CodecSupport.applied(try CodecSupport.decode(broadcast, shapes: global.shapes, codecID: Self.wireID, kind: .delta), to: global)
+    }
+
+    public func plan(shapes: [LoRALayerShape], keptFraction f: KeptFraction) -> (upload: [TensorPlan], download: [TensorPlan]) {
+        FedSRDCodec(options: options).plan(shapes: shapes, keptFraction: f)
+    }
+
+    /// ‖ΔW − (B'A' − BA)‖ / ‖ΔW‖ over all layers, dense per layer.
+    static func residual(_ operators: [any UpdateOperator], from before: LoRAAdapter, to after: LoRAAdapter) -> Double {
+        var num = 0.0, den = 0.0
+        for (l, op) in operators.enumerated() {
+            let w = op.dense()
+            let fitted = after.layers[l].product() - before.layers[l].product()
+            num += (w - fitted).frobeniusNormSquared()
+            den += w.frobeniusNormSquared()
+        }
+        return den > 0 ? (num / den).squareRoot() : 0
+    }
+}
+
+/// `topk`: magnitude top-k of ΔB and ΔA at fixed ρ = α; FedAvg on the factors; magnitude top-k of the
+/// averaged delta for download. Shows what importance-awareness buys over magnitude.
+public struct TopKCodec: Codec {
+    public static let name = "topk"
+    public static let wireID: UInt8 = 4
+    public static let summary = "magnitude top-k of ΔA, ΔB at ρ = α; FedAvg on factors; top-k of the average down"
+    public let options: CodecOptions
+    public init(options: CodecOptions) { self.options = options }
+
+    var fixedUploadRule: SparsityRule { var r = options.uploadRule; r.adaptive = false; return r }
+    var fixedDownloadRule: SparsityRule { var r = options.downloadRule; r.adaptive = false; return r }
+
+    public func encode(delta: LoRAAdapter, global: LoRAAdapter, round: Int, state: inout ClientCodecState) throws -> EncodedUpdate {
+        try CodecSupport.requireSameShapes(delta, global, "update vs global")
+        try CodecSupport.requireFinite(delta, "update")
+        let intended = CodecSupport.withResidual(delta, state, enabled: options.residual)
+        let tensors = magnitudeTopK(intended, rule: fixedUploadRule)
+        let bytes = WireMessage(codecID: Self.wireID, kind: .update, round: UInt32(truncatingIfNeeded: round), valueType: options.valueType, tensors: tensors).encoded()
+        try CodecSupport.recordResidual(intended, sent: bytes, codecID: Self.wireID, state: &state, enabled: options.residual)
+        return EncodedUpdate(bytes: bytes, kept: CodecSupport.keptSummary(tensors))
+    }
+
+    public func aggregate(_ updates: [WeightedUpdate], global: LoRAAdapter, round: Int) throws -> AggregationResult {
+        let average = try FactorAverage.average(updates, shapes: global.shapes, codecID: Self.wireID)
+        let tensors = magnitudeTopK(average, rule: fixedDownloadRule)
+        let broadcast = WireMessage(codecID: Self.wireID, kind: .delta, round: UInt32(truncatingIfNeeded: round), valueType: options.valueType, tensors: tensors).encoded()
+        return AggregationResult(broadcast: broadcast, global: try apply(broadcast: broadcast, to: global), residual: nil,
+                                 kept: CodecSupport.keptSummary(tensors))
+    }
+
+    public func apply(broadcast: [UInt8], to global: LoRAAdapter) throws -> LoRAAdapter {
+        CodecSupport.applied(try CodecSupport.decode(broadcast, shapes: global.shapes, codecID: Self.wireID, kind: .delta), to: global)
+    }
+
+    public func plan(shapes: [LoRALayerShape], keptFraction f: KeptFraction) -> (upload: [TensorPlan], download: [TensorPlan]) {
+        let up = 1 - options.sparsity, down = 1 - (options.downloadSparsity ?? options.sparsity)
+        return (CodecPlans.sparse(shapes, a: up, b: up, minSparseEntries: options.minSparseEntries),
+                CodecPlans.sparse(shapes, a: down, b: down, minSparseEntries: options.minSparseEntries))
+    }
+
+    func magnitudeTopK(_ adapter: LoRAAdapter, rule: SparsityRule) -> [WireTensor] {
+        let matrices = adapter.layers.flatMap { [$0.a, $0.b] }
+        let scores = matrices.map(CodecSupport.magnitudes)
+        let kinds = adapter.layers.flatMap { _ in [LoRAMatrix.a, .b] }
+        let counts = rule.keptCounts(kinds: kinds, scores: scores)
+        return matrices.indices.map { CodecSupport.sparsified(matrices[$0], scores: scores[$0], k: counts[$0], layer: $0 / 2, matrix: kinds[$0]) }
+    }
+}
+
+/// Σ p_i of the decoded factor deltas (FedAvg on factors, union of supports).
+enum FactorAverage {
+    static func average(_ updates: [WeightedUpdate], shapes: [LoRALayerShape], codecID: UInt8) throws -> LoRAAdapter {
+        let p = try CodecSupport.weights(updates)
+        var sum = LoRAAdapter.zeros(shapes)
+        for (update, weight) in zip(updates, p) {
+            let message = try CodecSupport.decode(update.bytes, shapes: shapes, codecID: codecID, kind: .update)
+            for t in message.tensors {
+                sum.layers[t.layer][t.matrix].storage.withUnsafeMutableBufferPointer { s in
+                    if let indices = t.indices {
+                        for (i, index) in indices.enumerated() { s[Int(index)] += weight * t.values[i] }
+                    } else {
+                        for i in 0..<t.values.count { s[i] += weight * t.values[i] }
+                    }
+                }
+            }
+        }
+        return sum
+    }
+}
+
+extension FedSRDCodec {
+    /// Reconstruction of updates encoded by a sibling codec (FedSRD-e shares the client step).
+    func reconstructForeign(_ updates: [WeightedUpdate], global: LoRAAdapter, codecID: UInt8) throws -> [any UpdateOperator] {
+        try reconstruct(updates, global: global, codecID: codecID)
+    }
+}

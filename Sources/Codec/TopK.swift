@@ -1,0 +1,142 @@
+/// Top-k selection in O(n) expected time (quickselect for the threshold, then one pass), with ties
+/// broken by the lower flat index so the result is deterministic.
+public enum TopK {
+    /// Sorted indices of the `k` largest `scores`; among equal scores the lower indices win.
+    /// - Complexity: O(n) expected.
+    public static func indices(of scores: [Float], k: Int) -> [UInt32] {
+        let n = scores.count
+        guard k < n else { return (0..<n).map { UInt32($0) } }
+        guard k > 0 else { return [] }
+        var scratch = scores
+        let threshold = scratch.withUnsafeMutableBufferPointer { select($0, rank: n - k) }
+        var greater = 0
+        for s in scores where s > threshold { greater += 1 }
+        var ties = k - greater
+        var out = [UInt32]()
+        out.reserveCapacity(k)
+        for (i, s) in scores.enumerated() {
+            if s > threshold {
+                out.append(UInt32(i))
+            } else if s == threshold && ties > 0 {
+                out.append(UInt32(i))
+                ties -= 1
+            }
+        }
+        return out
+    }
+
+    /// The value that would sit at position `rank` if `values` were sorted ascending (values are
+    /// permuted). Hoare partitioning around a median of three; switches to sorting small ranges.
+    static func select(_ values: UnsafeMutableBufferPointer<Float>, rank: Int) -> Float {
+        var lo = 0, hi = values.count - 1
+        while hi - lo > 16 {
+            let mid = lo + (hi - lo) / 2
+            // Median of three as the pivot value.
+            let a = values[lo], b = values[mid], c = values[hi]
+            let pivot = max(min(a, b), min(max(a, b), c))
+            var i = lo, j = hi
+            while i <= j {
+                while values[i] < pivot { i += 1 }
+                while values[j] > pivot { j -= 1 }
+                if i <= j {
+                    values.swapAt(i, j)
+                    i += 1
+                    j -= 1
+                }
+            }
+            if rank <= j { hi = j } else if rank >= i { lo = i } else { return values[rank] }
+        }
+        // Small range: insertion sort.
+        if lo < hi {
+            for x in (lo + 1)...hi {
+                let v = values[x]
+                var y = x - 1
+                while y >= lo && values[y] > v {
+                    values[y + 1] = values[y]
+                    y -= 1
+                }
+                values[y + 1] = v
+            }
+        }
+        return values[rank]
+    }
+}
+
+/// Statistics of importance scores used by the adaptive sparsity rule.
+public enum ImportanceStatistics {
+    /// Pearson kurtosis E[(x−μ)⁴]/σ⁴ (not excess; 3 for a normal), or nil when σ = 0.
+    public static func kurtosis(_ values: [Float]) -> Double? {
+        guard values.count > 1 else { return nil }
+        var mean = 0.0
+        for v in values { mean += Double(v) }
+        mean /= Double(values.count)
+        var m2 = 0.0, m4 = 0.0
+        for v in values {
+            let d = Double(v) - mean
+            let d2 = d * d
+            m2 += d2
+            m4 += d2 * d2
+        }
+        m2 /= Double(values.count)
+        m4 /= Double(values.count)
+        guard m2 > 0, m2.isFinite, m4.isFinite else { return nil }
+        return m4 / (m2 * m2)
+    }
+}
+
+/// The kurtosis rule of FedSRD: per matrix, ρ_m = clamp(α + γ·(ln κ_m − mean ln κ), ρ_min, ρ_max),
+/// the mean taken over the sparsified matrices of the same kind in one message.
+public struct SparsityRule: Sendable, Equatable {
+    /// α: the target average sparsity.
+    public var alpha: Double
+    /// Whether ρ adapts to each matrix's kurtosis (false: ρ = α everywhere).
+    public var adaptive: Bool
+    /// γ, ρ_min, ρ_max of the rule.
+    public var gamma: Double
+    public var rhoMin: Double
+    public var rhoMax: Double
+    /// Tensors with fewer entries are sent dense.
+    public var minSparseEntries: Int
+
+    /// Creates a rule.
+    public init(alpha: Double, adaptive: Bool, gamma: Double = 0.1, rhoMin: Double = 0.5, rhoMax: Double = 0.99, minSparseEntries: Int = 1024) {
+        self.alpha = alpha
+        self.adaptive = adaptive
+        self.gamma = gamma
+        self.rhoMin = rhoMin
+        self.rhoMax = rhoMax
+        self.minSparseEntries = minSparseEntries
+    }
+
+    /// Values kept of `count` at sparsity ρ: max(1, round((1 − ρ)·count)).
+    public static func kept(count: Int, sparsity rho: Double) -> Int {
+        min(count, max(1, Int(((1 - rho) * Double(count)).rounded())))
+    }
+
+    /// The sparsity of each tensor: 0 for small (dense) tensors.
+    public func sparsities(kinds: [LoRAMatrix], scores: [[Float]]) -> [Double] {
+        let sparse = scores.map { $0.count >= minSparseEntries }
+        guard adaptive else { return sparse.map { $0 ? alpha : 0 } }
+        let logKurtosis: [Double?] = zip(scores, sparse).map { s, isSparse in
+            isSparse ? ImportanceStatistics.kurtosis(s).map { log($0) } : nil
+        }
+        var sums: [LoRAMatrix: (Double, Int)] = [:]
+        for (kind, lk) in zip(kinds, logKurtosis) {
+            if let lk { sums[kind, default: (0, 0)].0 += lk; sums[kind, default: (0, 0)].1 += 1 }
+        }
+        return zip(zip(kinds, logKurtosis), sparse).map { pair, isSparse in
+            guard isSparse else { return 0 }
+            guard let lk = pair.1, let (sum, n) = sums[pair.0] else { return alpha }
+            return min(max(alpha + gamma * (lk - sum / Double(n)), rhoMin), rhoMax)
+        }
+    }
+
+    /// Kept counts for each tensor (all of a small tensor).
+    public func keptCounts(kinds: [LoRAMatrix], scores: [[Float]]) -> [Int] {
+        zip(sparsities(kinds: kinds, scores: scores), scores).map { rho, s in
+            rho == 0 ? s.count : SparsityRule.kept(count: s.count, sparsity: rho)
+        }
+    }
+}
+
+import Foundation
