@@ -147,19 +147,18 @@ public struct WireMessage: Sendable, Equatable {
         return w.bytes
     }
 
+    /// Appends `values` little-endian in `type`, in bulk.
     static func writeValues(_ values: [Float], as type: ValueType, into w: inout ByteWriter) {
         switch type {
-        case .f32: for v in values { w.u32(v.bitPattern) }
+        case .f32:
+            let bits = values.map { $0.bitPattern.littleEndian }
+            bits.withUnsafeBytes { w.bytes.append(contentsOf: $0) }
         case .f16:
-            for v in values {
-                let bits = Float16(v).bitPattern
-                w.u8(UInt8(truncatingIfNeeded: bits)); w.u8(UInt8(truncatingIfNeeded: bits >> 8))
-            }
+            let bits = values.map { Float16($0).bitPattern.littleEndian }
+            bits.withUnsafeBytes { w.bytes.append(contentsOf: $0) }
         case .bf16:
-            for v in values {
-                let bits = ValueType.floatToBFloat16(v)
-                w.u8(UInt8(truncatingIfNeeded: bits)); w.u8(UInt8(truncatingIfNeeded: bits >> 8))
-            }
+            let bits = values.map { ValueType.floatToBFloat16($0).littleEndian }
+            bits.withUnsafeBytes { w.bytes.append(contentsOf: $0) }
         }
     }
 
