@@ -57,7 +57,7 @@ public struct EncodedUpdate: Sendable {
     /// The bytes on the wire.
     public var bytes: [UInt8]
     /// Values sent per tensor, in message order, with the tensor's size.
-    public var kept: [(matrix: LoRAMatrix, kept: Int, count: Int)]
+    public var kept: [(layer: Int, matrix: LoRAMatrix, kept: Int, count: Int)]
     /// Total values sent / total entries of the update.
     public var keptFraction: Double {
         let k = kept.reduce(0) { $0 + $1.kept }, n = kept.reduce(0) { $0 + $1.count }
@@ -86,7 +86,7 @@ public struct AggregationResult: Sendable {
     /// Times the guard halved δA (FedSRD).
     public var guardEvents: Int = 0
     /// Values broadcast per tensor.
-    public var kept: [(matrix: LoRAMatrix, kept: Int, count: Int)]
+    public var kept: [(layer: Int, matrix: LoRAMatrix, kept: Int, count: Int)]
 }
 
 /// Decoding or aggregation failed.

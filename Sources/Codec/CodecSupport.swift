@@ -55,8 +55,8 @@ enum CodecSupport {
                           indices: indices, values: indices.map { values.storage[Int($0)] })
     }
 
-    static func keptSummary(_ tensors: [WireTensor]) -> [(matrix: LoRAMatrix, kept: Int, count: Int)] {
-        tensors.map { ($0.matrix, $0.kept, $0.length) }
+    static func keptSummary(_ tensors: [WireTensor]) -> [(layer: Int, matrix: LoRAMatrix, kept: Int, count: Int)] {
+        tensors.map { ($0.layer, $0.matrix, $0.kept, $0.length) }
     }
 
     /// Decodes `bytes` and checks codec and kind.

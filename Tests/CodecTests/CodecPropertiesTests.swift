@@ -143,8 +143,8 @@ final class CodecPropertiesTests: XCTestCase {
             let ratio = Double(srdUp[0].bytes.count + srdDown.broadcast.count) / Double(loraUp[0].bytes.count + loraDown.broadcast.count)
             XCTAssertLessThanOrEqual(ratio, 0.2, "\(type): ratio \(ratio)")
             // The size function at the measured kept counts is exact.
-            let plan = srdUp[0].kept.enumerated().map { i, k in
-                TensorPlan(layer: i / 2, matrix: k.matrix, rows: shapes[i / 2].dimensions(k.matrix).rows, cols: shapes[i / 2].dimensions(k.matrix).cols, kept: k.kept)
+            let plan = srdUp[0].kept.map { k in
+                TensorPlan(layer: k.layer, matrix: k.matrix, rows: shapes[k.layer].dimensions(k.matrix).rows, cols: shapes[k.layer].dimensions(k.matrix).cols, kept: k.kept)
             }
             XCTAssertEqual(FedSRDCodec.messageBytes(plan, valueType: type), srdUp[0].bytes.count)
             XCTAssertEqual(lora.payloadBytes(shapes: shapes).upload, loraUp[0].bytes.count)

@@ -1,0 +1,77 @@
+import CNumerics
+
+/// A Double row-major matrix for accuracy-critical reductions (norms of differences of low-rank
+/// products), with products on BLAS (`cblas_dgemm`).
+public struct DoubleMatrix: Sendable, Equatable {
+    /// Row count.
+    public let rows: Int
+    /// Column count.
+    public let cols: Int
+    /// Row-major values.
+    public var storage: [Double]
+
+    /// Zeros.
+    public init(rows: Int, cols: Int) {
+        self.rows = rows
+        self.cols = cols
+        storage = [Double](repeating: 0, count: rows * cols)
+    }
+
+    /// The Float matrix `m`, widened.
+    public init(_ m: Matrix) {
+        rows = m.rows
+        cols = m.cols
+        storage = m.storage.map(Double.init)
+    }
+
+    /// Places the columns of `block` (same rows), scaled by `scale`, at column `start`.
+    public mutating func setColumns(_ block: Matrix, at start: Int, scale: Double = 1) {
+        precondition(block.rows == rows && start + block.cols <= cols, "setColumns: block does not fit")
+        for i in 0..<rows {
+            for j in 0..<block.cols { storage[i * cols + start + j] = scale * Double(block.storage[i * block.cols + j]) }
+        }
+    }
+
+    /// Places the rows of `block` (same columns), scaled by `scale`, at row `start`.
+    public mutating func setRows(_ block: Matrix, at start: Int, scale: Double = 1) {
+        precondition(block.cols == cols && start + block.rows <= rows, "setRows: block does not fit")
+        for i in 0..<block.rows {
+            for j in 0..<cols { storage[(start + i) * cols + j] = scale * Double(block.storage[i * cols + j]) }
+        }
+    }
+
+    /// op(self) · op(other) with `cblas_dgemm`.
+    /// - Complexity: O(m·n·k).
+    public func multiplied(by other: DoubleMatrix, transposeSelf: Bool = false, transposeOther: Bool = false) -> DoubleMatrix {
+        let m = transposeSelf ? cols : rows, k = transposeSelf ? rows : cols
+        let k2 = transposeOther ? other.cols : other.rows, n = transposeOther ? other.rows : other.cols
+        precondition(k == k2, "DoubleMatrix product: inner dimensions \(k) and \(k2) differ")
+        var out = DoubleMatrix(rows: m, cols: n)
+        guard m > 0, n > 0, k > 0 else { return out }
+        storage.withUnsafeBufferPointer { a in
+            other.storage.withUnsafeBufferPointer { b in
+                out.storage.withUnsafeMutableBufferPointer { c in
+                    cblas_dgemm(CblasRowMajor, transposeSelf ? CblasTrans : CblasNoTrans, transposeOther ? CblasTrans : CblasNoTrans,
+                                Int32(m), Int32(n), Int32(k), 1, a.baseAddress, Int32(max(1, cols)), b.baseAddress, Int32(max(1, other.cols)),
+                                0, c.baseAddress, Int32(max(1, n)))
+                }
+            }
+        }
+        return out
+    }
+
+    /// Σ self ∘ other.
+    public func dot(_ other: DoubleMatrix) -> Double {
+        precondition(storage.count == other.storage.count, "dot: sizes differ")
+        var sum = 0.0
+        for i in 0..<storage.count { sum += storage[i] * other.storage[i] }
+        return sum
+    }
+
+    /// ‖U·V‖²_F for U = self (p × m) and V (m × q), as ⟨UᵀU, V·Vᵀ⟩: O((p + q)·m²), no p × q product.
+    public func productNormSquared(_ v: DoubleMatrix) -> Double {
+        let gu = multiplied(by: self, transposeSelf: true)
+        let gv = v.multiplied(by: v, transposeOther: true)
+        return max(0, gu.dot(gv))
+    }
+}
