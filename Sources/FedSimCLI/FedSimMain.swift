@@ -7,6 +7,7 @@ public enum FedSimMain {
 
     /// Every subcommand, in the order `--help` lists them. Only working subcommands are listed.
     public static let commands: [any Command.Type] = [
+        CodecCommand.self,
         DistributionCommand.self,
     ]
 
