@@ -78,7 +78,7 @@ public enum PEFTAdapter {
     /// `fileName` identifies the file in errors.
     public static func loraAdapter(from file: SafeTensorsFile, fileName: String) throws(PEFTError) -> LoRAAdapter {
         var keys: [String: [LoRAMatrix: [String]]] = [:]
-        for name in file.tensors.keys {
+        for name in file.sortedNames {
             guard let (module, matrix) = parseKey(name) else { continue }
             keys[module, default: [:]][matrix, default: []].append(name)
         }

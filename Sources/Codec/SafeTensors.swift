@@ -182,7 +182,8 @@ public struct SafeTensorsFile: Sendable, Equatable {
         let dataSize = raw.count - headerEnd
         var result = SafeTensorsFile()
         var layout: [(name: String, begin: Int, end: Int)] = []
-        for (name, value) in entries {
+        // In name order, so that the first error reported is the same on every run.
+        for (name, value) in entries.sorted(by: { Self.byteOrder($0.key, $1.key) }) {
             if name == "__metadata__" {
                 result.metadata = try metadata(value, file: file)
                 continue
@@ -219,7 +220,7 @@ public struct SafeTensorsFile: Sendable, Equatable {
                                 expected: "an object of strings", found: value.summary)
         }
         var out: [String: String] = [:]
-        for (key, item) in pairs {
+        for (key, item) in pairs.sorted(by: { Self.byteOrder($0.key, $1.key) }) {
             guard case let .string(text) = item else {
                 throw .invalidField(file: file, tensor: "__metadata__", field: key, expected: "a string", found: item.summary)
             }

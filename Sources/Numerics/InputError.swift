@@ -53,6 +53,8 @@ public struct InputError: Error, Equatable, Sendable, CustomStringConvertible {
             let hint = suggestion.map { " (did you mean '\($0)'?)" } ?? ""
             return "\(where_): unknown \(kind) '\(name)'\(hint); valid: \(valid.joined(separator: ", "))"
         case let .file(path, reason):
+            // A whole-file problem needs no key path; readers often name the file themselves.
+            if keyPath.isEmpty && file == nil { return reason.hasPrefix(path) ? reason : "\(path): \(reason)" }
             return "\(where_): file '\(path)': \(reason)"
         }
     }

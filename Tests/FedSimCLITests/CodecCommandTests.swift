@@ -1,0 +1,143 @@
+import Codec
+import FedSimCLI
+import Foundation
+import Numerics
+import XCTest
+
+final class CodecCommandTests: XCTestCase {
+    var folder = ""
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("fedsim-codec-cli-\(getpid())-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: folder) }
+
+    func run(_ arguments: [String]) -> (status: Int32, out: String, err: String) {
+        let capture = CapturedConsole()
+        let status = FedSimMain.run(arguments, console: capture.console)
+        return (status, capture.out, capture.err)
+    }
+
+    func adapter(seed: UInt64, shift: Float = 0, rank: Int = 4) -> LoRAAdapter {
+        let shapes = (0..<2).map { LoRALayerShape(name: "base_model.model.model.layers.\($0).self_attn.q_proj", inFeatures: 64, outFeatures: 48, rank: rank) }
+        var a = LoRAAdapter.initialised(shapes, stream: RandomStream(seed: 1, purpose: "test.init"))
+        let stream = RandomStream(seed: seed, purpose: "test.delta")
+        for l in a.layers.indices {
+            a.layers[l].b = Matrix(rows: 48, cols: rank) { _, _ in Float(stream.standardNormal()) * 0.01 + shift }
+            a.layers[l].a.storage = a.layers[l].a.storage.map { $0 + Float(stream.standardNormal()) * 0.001 * (shift == 0 ? 0 : 1) }
+        }
+        return a
+    }
+
+    func save(_ adapter: LoRAAdapter, _ name: String, dtype: SafeTensorsDType = .f32) throws -> String {
+        let path = folder + "/" + name
+        try PEFTAdapter.safetensors(from: adapter, dtype: dtype).write(to: path)
+        return path
+    }
+
+    func testAllCodecsOnRealFilesAsJSON() throws {
+        let before = try save(adapter(seed: 1), "before.safetensors")
+        let after1 = try save(adapter(seed: 2, shift: 0.001), "after1.safetensors")
+        let after2 = try save(adapter(seed: 3, shift: 0.002), "after2.safetensors", dtype: .bf16)
+        let r = run(["codec", before, after1, after2, "--json", "--sparsity", "0.8", "--layers"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let object = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+        let codecs = object["codecs"] as! [[String: Any]]
+        XCTAssertEqual(codecs.map { $0["name"] as! String }, CodecRegistry.names)
+        let lora = codecs[0]
+        XCTAssertEqual(lora["ratio_to_lora"] as! Double, 1, accuracy: 1e-12)
+        XCTAssertEqual(lora["client_rel_error"] as! [Double], [0, 0])
+        for c in codecs {
+            XCTAssertEqual((c["upload_bytes"] as! [Int]).count, 2)
+            XCTAssertNotNil(c["aggregate_rel_error"] as? Double)
+            XCTAssertEqual((c["layers"] as! [Any]).count, 2)
+        }
+        let fedsrd = codecs[1]
+        XCTAssertNotNil(fedsrd["residual"] as? Double)
+        // Layers of 64×4 and 48×4 are below min_sparse_entries (1024): sent dense, so no saving here.
+        XCTAssertEqual(fedsrd["ratio_to_lora"] as! Double, 1, accuracy: 0.01)
+    }
+
+    func testCatalogTableAndJSON() throws {
+        let r = run(["codec", "--catalog", "llama-2-7b", "--rank", "16", "--targets", "q,v", "--json", "--values", "bf16"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let object = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+        XCTAssertEqual(object["lora_parameters"] as? Int, 8_388_608)
+        let codecs = object["codecs"] as! [[String: Any]]
+        let lora = codecs.first { $0["name"] as? String == "lora" }!, fedsrd = codecs.first { $0["name"] as? String == "fedsrd" }!
+        // Dense bf16: 2 bytes per parameter plus headers.
+        XCTAssertEqual(Double(lora["upload_bytes"] as! Int), 2 * 8_388_608, accuracy: 2 * 8_388_608 * 0.001)
+        XCTAssertLessThanOrEqual(fedsrd["ratio_to_lora"] as! Double, 0.2)
+        let table = run(["codec", "--catalog", "mistral-7b", "--rank", "8", "--targets", "q,k,v,o"])
+        XCTAssertEqual(table.status, 0)
+        XCTAssertTrue(table.out.contains("fedsrd"))
+        let bad = run(["codec", "--catalog", "llama-2-7", "--rank", "16", "--targets", "q,v"])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.err.contains("did you mean 'llama-2-7b'"), bad.err)
+        let badTarget = run(["codec", "--catalog", "llama-2-7b", "--rank", "16", "--targets", "q,x"])
+        XCTAssertEqual(badTarget.status, 2)
+        XCTAssertTrue(badTarget.err.contains("targets[1]"), badTarget.err)
+    }
+
+    /// Bad adapters: exit 2, naming the file, the tensor or module, and what was expected.
+    func testBadAdaptersExitTwoNamingFileAndTensor() throws {
+        let good = adapter(seed: 1)
+        let before = try save(good, "before.safetensors")
+        func expectError(_ path: String, _ fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
+            let r = run(["codec", before, path])
+            XCTAssertEqual(r.status, 2, r.err, file: file, line: line)
+            XCTAssertEqual(r.out, "", file: file, line: line)
+            for fragment in fragments { XCTAssertTrue(r.err.contains(fragment), "'\(r.err)' lacks '\(fragment)'", file: file, line: line) }
+        }
+        // Missing B for a module.
+        var missing = PEFTAdapter.safetensors(from: good, dtype: .f32)
+        missing.tensors.removeValue(forKey: "base_model.model.model.layers.1.self_attn.q_proj.lora_B.weight")
+        let missingPath = folder + "/missing.safetensors"
+        try missing.write(to: missingPath)
+        expectError(missingPath, ["missing.safetensors", "layers.1.self_attn.q_proj", "lora_B"])
+        // Mismatched ranks between A and B.
+        var ranks = PEFTAdapter.safetensors(from: good, dtype: .f32)
+        let key = "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"
+        ranks.tensors[key] = .init(dtype: .f32, shape: [48, 3], values: [Float](repeating: 0, count: 144))
+        let ranksPath = folder + "/ranks.safetensors"
+        try ranks.write(to: ranksPath)
+        expectError(ranksPath, ["ranks.safetensors", "layers.0.self_attn.q_proj"])
+        // Shapes differ between BEFORE and AFTER.
+        expectError(try save(adapter(seed: 2, rank: 8), "rank8.safetensors"), ["rank8.safetensors"])
+        // Unsupported dtype, truncated file, header length past the end, non-finite values.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: before))
+        let headerLength = Int(bytes[0]) | Int(bytes[1]) << 8
+        let header = String(decoding: bytes[8..<(8 + headerLength)], as: UTF8.self)
+        let i64 = header.replacingOccurrences(of: "\"F32\"", with: "\"I64\"")
+        try (bytes[0..<8] + Data(i64.utf8) + bytes[(8 + headerLength)...]).write(to: URL(fileURLWithPath: folder + "/i64.safetensors"))
+        expectError(folder + "/i64.safetensors", ["i64.safetensors", "I64"])
+        try bytes.prefix(5).write(to: URL(fileURLWithPath: folder + "/short.safetensors"))
+        expectError(folder + "/short.safetensors", ["short.safetensors"])
+        var past = bytes
+        past[0] = 0xFF; past[1] = 0xFF; past[2] = 0xFF
+        try past.write(to: URL(fileURLWithPath: folder + "/past.safetensors"))
+        expectError(folder + "/past.safetensors", ["past.safetensors"])
+        // The writer refuses NaN, so patch the bytes of a valid file: the last value of the last tensor.
+        var patched = bytes
+        let nanBits = Float.nan.bitPattern
+        for b in 0..<4 { patched[patched.count - 4 + b] = UInt8(truncatingIfNeeded: nanBits >> UInt32(8 * b)) }
+        try patched.write(to: URL(fileURLWithPath: folder + "/nan.safetensors"))
+        expectError(folder + "/nan.safetensors", ["nan.safetensors", "NaN"])
+        expectError(folder + "/absent.safetensors", ["absent.safetensors"])
+    }
+
+    func testUsageErrors() {
+        XCTAssertEqual(run(["codec"]).status, 2)
+        XCTAssertEqual(run(["codec", "a.safetensors"]).status, 2)
+        let sparsity = run(["codec", "a", "b", "--sparsity", "1.5"])
+        XCTAssertEqual(sparsity.status, 2)
+        XCTAssertTrue(sparsity.err.contains("[0, 1)"))
+        let codec = run(["codec", "a", "b", "--codec", "fedsdr"])
+        XCTAssertEqual(codec.status, 2)
+        XCTAssertTrue(codec.err.contains("did you mean 'fedsrd'"), codec.err)
+        XCTAssertEqual(run(["codec", "a", "b", "--weights", "1,2"]).status, 2)
+        XCTAssertEqual(run(["codec", "--catalog", "gpt2", "--targets", "c_attn"]).status, 2)
+    }
+}
