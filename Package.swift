@@ -19,13 +19,15 @@ let package = Package(
         // zlib from Debian (zlib1g-dev): CRC-32 for the wire format, gzip for datasets.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "Codec", dependencies: ["Numerics", "CZlib"]),
-        .target(name: "FedSimCLI", dependencies: ["Numerics", "EventKernel", "Codec"]),
+        .target(name: "Network", dependencies: ["Numerics", "EventKernel"]),
+        .target(name: "FedSimCLI", dependencies: ["Numerics", "EventKernel", "Codec", "Network"]),
         .executableTarget(name: "fedsim", dependencies: ["FedSimCLI"]),
-        .executableTarget(name: "fedsim-bench", dependencies: ["Numerics", "EventKernel", "Codec"]),
+        .executableTarget(name: "fedsim-bench", dependencies: ["Numerics", "EventKernel", "Codec", "Network"]),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics"]),
         .testTarget(name: "EventKernelTests", dependencies: ["EventKernel", "Numerics"]),
         .testTarget(name: "CodecTests", dependencies: ["Codec", "Numerics"]),
-        .testTarget(name: "FedSimCLITests", dependencies: ["FedSimCLI"]),
+        .testTarget(name: "NetworkTests", dependencies: ["Network", "EventKernel", "Numerics"]),
+        .testTarget(name: "FedSimCLITests", dependencies: ["FedSimCLI", "Codec", "Numerics"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -8,6 +8,9 @@ public struct EventHandle: Hashable, Sendable {
         self.slot = slot
         self.sequence = sequence
     }
+
+    /// A handle that never refers to a pending event (cancelling it does nothing).
+    public static let none = EventHandle(slot: .max, sequence: .max)
 }
 
 /// The discrete-event simulator: a clock and a pending-event set (after ns-3's `Simulator` and
