@@ -39,25 +39,59 @@ public struct FedSRDCodec: Codec {
     func reconstruct(_ updates: [WeightedUpdate], global: LoRAAdapter, codecID: UInt8 = FedSRDCodec.wireID) throws -> [any UpdateOperator] {
         let p = try CodecSupport.weights(updates)
         let shapes = global.shapes
-        let deltas = try updates.map {
-            CodecSupport.densified(try CodecSupport.decode($0.bytes, shapes: shapes, codecID: codecID, kind: .update), shapes: shapes)
-        }
-        return global.layers.enumerated().map { layerIndex, g in
+        let messages = try updates.map { try CodecSupport.decode($0.bytes, shapes: shapes, codecID: codecID, kind: .update) }
+        let n = messages.count
+        // U = [Σ p_i ΔB̃_i | p_1 B̂_1 | … | p_n B̂_n], Vᵀ = [A; ΔÃ_1; …; ΔÃ_n]: start from the parts that
+        // do not depend on the messages, then scatter each message's (sparse) values straight in.
+        var us: [Matrix] = [], vts: [Matrix] = []
+        for g in global.layers {
             let r = g.shape.rank
-            var u = Matrix.zeros(rows: g.shape.outFeatures, cols: (deltas.count + 1) * r)
-            var vt = Matrix.zeros(rows: (deltas.count + 1) * r, cols: g.shape.inFeatures)
-            var sumDeltaB = Matrix.zeros(rows: g.shape.outFeatures, cols: r)
-            for (i, d) in deltas.enumerated() {
-                let layer = d.layers[layerIndex]
-                sumDeltaB.add(layer.b, scaledBy: p[i])
-                let bHat = (g.b + layer.b) * p[i]
-                u.setColumns(from: bHat, at: (i + 1) * r)
-                vt.setRows(from: layer.a, at: (i + 1) * r)
-            }
-            u.setColumns(from: sumDeltaB, at: 0)
+            var u = Matrix.zeros(rows: g.shape.outFeatures, cols: (n + 1) * r)
+            for (i, weight) in p.enumerated() { u.setColumns(from: g.b * weight, at: (i + 1) * r) }
+            var vt = Matrix.zeros(rows: (n + 1) * r, cols: g.shape.inFeatures)
             vt.setRows(from: g.a, at: 0)
+            us.append(u)
+            vts.append(vt)
+        }
+        for (i, message) in messages.enumerated() {
+            let weight = p[i]
+            for t in message.tensors {
+                let r = shapes[t.layer].rank
+                if t.matrix == .a {
+                    // ΔÃ_i fills rows (i+1)r … of Vᵀ.
+                    let offset = (i + 1) * r * t.cols
+                    vts[t.layer].storage.withUnsafeMutableBufferPointer { v in
+                        Self.scatter(t, into: v) { offset + $0 }
+                    }
+                } else {
+                    // ΔB̃_i adds p_i·ΔB̃_i to column block 0 (the sum) and to block i+1 (p_i·B̂_i).
+                    let cols = (n + 1) * r
+                    us[t.layer].storage.withUnsafeMutableBufferPointer { u in
+                        Self.scatter(t, into: u, scale: weight) { flat in
+                            let row = flat / r, col = flat % r
+                            return row * cols + col
+                        }
+                        Self.scatter(t, into: u, scale: weight) { flat in
+                            let row = flat / r, col = flat % r
+                            return row * cols + (i + 1) * r + col
+                        }
+                    }
+                }
+            }
+        }
+        return zip(us, vts).map { u, vt in
             let factored = FactoredUpdate(u: u, vt: vt)
             return options.denseServer ? DenseUpdate(w: factored.dense()) : factored
+        }
+    }
+
+    /// Adds `scale ×` the tensor's values at `position(flat index)` of `buffer`.
+    @inline(__always)
+    static func scatter(_ t: WireTensor, into buffer: UnsafeMutableBufferPointer<Float>, scale: Float = 1, position: (Int) -> Int) {
+        if let indices = t.indices {
+            for (k, index) in indices.enumerated() { buffer[position(Int(index))] += scale * t.values[k] }
+        } else {
+            for k in 0..<t.values.count { buffer[position(k)] += scale * t.values[k] }
         }
     }
 

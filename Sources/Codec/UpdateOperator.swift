@@ -27,7 +27,7 @@ struct FactoredUpdate: UpdateOperator {
     func transposedTimes(_ m: Matrix) -> Matrix { m.multiplied(by: u, transposeSelf: true).multiplied(by: vt) }
     /// Σ (UᵀU) ∘ (VᵀV), accumulated in Double.
     func frobeniusNormSquared() -> Double {
-        let gu = u.gram()
+        let gu = u.multiplied(by: u, transposeSelf: true)
         let gv = vt.multiplied(by: vt, transposeOther: true)
         var sum = 0.0
         for i in 0..<gu.storage.count { sum += Double(gu.storage[i]) * Double(gv.storage[i]) }
