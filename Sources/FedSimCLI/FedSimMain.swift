@@ -9,6 +9,8 @@ public enum FedSimMain {
     public static let commands: [any Command.Type] = [
         CodecCommand.self,
         DistributionCommand.self,
+        NetCommand.self,
+        ProfilesCommand.self,
     ]
 
     static var help: String {

@@ -8,6 +8,7 @@ import Foundation
 /// {"dist": "uniform", "min": Q, "max": Q}
 /// {"dist": "normal", "mean": Q, "sd": Q, "min"?: Q, "max"?: Q}    truncated when min/max are given
 /// {"dist": "lognormal", "median": Q, "p90": Q} | {"median": Q, "sigma": x} | {"mu": x, "sigma": x}
+/// {"dist": "lognormal", "p10": Q, "median": Q, "p90": Q}          two-piece: its own spread each side
 /// {"dist": "gamma", "shape": x, "scale": Q}
 /// {"dist": "weibull", "shape": x, "scale": Q}
 /// {"dist": "pareto", "shape": x, "scale": Q}
@@ -68,7 +69,7 @@ extension Distribution: Codable {
             kind = .normal(mean: try reader.quantity("mean"), sd: try reader.quantity("sd"),
                            low: try reader.optionalQuantity("min"), high: try reader.optionalQuantity("max"))
         case "lognormal":
-            try reader.allow(["mu", "sigma", "median", "p90"], extraKeys)
+            try reader.allow(["mu", "sigma", "median", "p90", "p10"], extraKeys)
             kind = try decodeLognormal(&reader)
         case "gamma", "weibull", "pareto":
             try reader.allow(["shape", "scale"], extraKeys)
@@ -98,6 +99,7 @@ extension Distribution: Codable {
                 throw InputError(.invalidValue(expected: "either 'mu' or 'median', not both", found: "both"), at: reader.path("mu"))
             }
             if reader.has("p90") { throw InputError(.invalidValue(expected: "'p90' only with 'median'", found: "'p90' with 'mu'"), at: reader.path("p90")) }
+            if reader.has("p10") { throw InputError(.invalidValue(expected: "'p10' only with 'median' and 'p90'", found: "'p10' with 'mu'"), at: reader.path("p10")) }
             return .lognormal(mu: try reader.number("mu"), sigma: try reader.number("sigma"))
         }
         guard reader.has("median") else { throw InputError(.missingKey("median"), at: reader.path()) }
@@ -112,8 +114,17 @@ extension Distribution: Codable {
                 throw InputError(.invalidValue(expected: "p90 greater than median (\(Quantity.shortest(median)))",
                                                found: Quantity.shortest(p90)), at: reader.path("p90"))
             }
+            if reader.has("p10") {
+                let p10 = try reader.quantity("p10")
+                guard p10 > 0, p10 < median else {
+                    throw InputError(.invalidValue(expected: "p10 positive and less than median (\(Quantity.shortest(median)))",
+                                                   found: Quantity.shortest(p10)), at: reader.path("p10"))
+                }
+                return .splitLognormal(mu: log(median), sigmaBelow: (log(median) - log(p10)) / z90, sigmaAbove: (log(p90) - log(median)) / z90)
+            }
             return .lognormal(mu: log(median), sigma: (log(p90) - log(median)) / z90)
         }
+        if reader.has("p10") { throw InputError(.missingKey("p90"), at: reader.path()) }
         guard reader.has("sigma") else { throw InputError(.missingKey("p90"), at: reader.path()) }
         return .lognormal(mu: log(median), sigma: try reader.number("sigma"))
     }
@@ -208,6 +219,10 @@ extension Distribution: Codable {
         case let .lognormal(mu, sigma):
             if dimension != nil { try q("median", Quantity.roundedToSignificant(exp(mu), 15)) } else { try c.encode(mu, forKey: DynamicKey("mu")) }
             try c.encode(sigma, forKey: DynamicKey("sigma"))
+        case let .splitLognormal(mu, below, above):
+            try q("p10", Quantity.roundedToSignificant(exp(mu - below * Distribution.z90), 12))
+            try q("median", Quantity.roundedToSignificant(exp(mu), 15))
+            try q("p90", Quantity.roundedToSignificant(exp(mu + above * Distribution.z90), 12))
         case let .gamma(shape, scale), let .weibull(shape, scale), let .pareto(shape, scale):
             try c.encode(shape, forKey: DynamicKey("shape")); try q("scale", scale)
         case let .exponential(mean): try q("mean", mean)

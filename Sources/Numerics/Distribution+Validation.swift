@@ -31,6 +31,7 @@ extension Distribution {
                 }
             }
         case let .lognormal(mu, sigma): try finite(mu, "mu"); try positive(sigma, "sigma")
+        case let .splitLognormal(mu, below, above): try finite(mu, "median"); try positive(below, "p10"); try positive(above, "p90")
         case let .gamma(shape, scale), let .weibull(shape, scale), let .pareto(shape, scale):
             try positive(shape, "shape"); try positive(scale, "scale")
         case let .exponential(mean): try positive(mean, "mean")

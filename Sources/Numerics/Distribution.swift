@@ -18,6 +18,10 @@ public struct Distribution: Sendable, Equatable {
         case normal(mean: Double, sd: Double, low: Double?, high: Double?)
         /// exp(Normal(mu, sigma)); `mu` is the log of the median in the base unit.
         case lognormal(mu: Double, sigma: Double)
+        /// A two-piece lognormal: exp(mu + σ·Z) with σ = `sigmaBelow` for Z < 0 and `sigmaAbove` for
+        /// Z ≥ 0, so the median is e^mu and each side has its own spread (bandwidths with a heavier
+        /// slow tail, given by p10/median/p90).
+        case splitLognormal(mu: Double, sigmaBelow: Double, sigmaAbove: Double)
         /// Gamma with shape k and scale θ (mean kθ).
         case gamma(shape: Double, scale: Double)
         /// Weibull with shape k and scale λ: P(X > x) = exp(-(x/λ)^k).
@@ -62,7 +66,7 @@ public struct Distribution: Sendable, Equatable {
         case .constant: return "constant"
         case .uniform: return "uniform"
         case .normal: return "normal"
-        case .lognormal: return "lognormal"
+        case .lognormal, .splitLognormal: return "lognormal"
         case .gamma: return "gamma"
         case .weibull: return "weibull"
         case .pareto: return "pareto"
@@ -84,13 +88,19 @@ public struct Distribution: Sendable, Equatable {
         Distribution(.lognormal(mu: log(median), sigma: (log(p90) - log(median)) / z90), dimension: dimension)
     }
 
+    /// A two-piece lognormal given by its 10th percentile, median and 90th percentile.
+    public static func lognormal(p10: Double, median: Double, p90: Double, dimension: Quantity.Dimension? = nil) -> Distribution {
+        Distribution(.splitLognormal(mu: log(median), sigmaBelow: (log(median) - log(p10)) / z90,
+                                     sigmaAbove: (log(p90) - log(median)) / z90), dimension: dimension)
+    }
+
     /// The smallest and largest values the distribution can produce (infinite when unbounded).
     public var support: (low: Double, high: Double) {
         switch kind {
         case let .constant(v): return (v, v)
         case let .uniform(low, high): return (low, high)
         case let .normal(_, _, low, high): return (low ?? -.infinity, high ?? .infinity)
-        case .lognormal, .gamma, .weibull, .exponential: return (0, .infinity)
+        case .lognormal, .splitLognormal, .gamma, .weibull, .exponential: return (0, .infinity)
         case let .pareto(_, scale): return (scale, .infinity)
         case let .empirical(table): return (table.sortedValues.first!, table.sortedValues.last!)
         case let .mixture(components):
@@ -110,6 +120,9 @@ public struct Distribution: Sendable, Equatable {
             let z = Distribution.standardNormalMass(a, b)
             return mean + sd * (gsl_ran_ugaussian_pdf(a) - gsl_ran_ugaussian_pdf(b)) / z
         case let .lognormal(mu, sigma): return exp(mu + sigma * sigma / 2)
+        case let .splitLognormal(mu, below, above):
+            // E[e^{σZ}; Z < 0] = e^{σ²/2}·Φ(−σ), E[e^{σZ}; Z ≥ 0] = e^{σ²/2}·Φ(σ).
+            return exp(mu) * (exp(below * below / 2) * gsl_cdf_ugaussian_P(-below) + exp(above * above / 2) * gsl_cdf_ugaussian_P(above))
         case let .gamma(shape, scale): return shape * scale
         case let .weibull(shape, scale): return scale * tgamma(1 + 1 / shape)
         case let .pareto(shape, scale): return shape > 1 ? shape * scale / (shape - 1) : nil
@@ -139,6 +152,10 @@ public struct Distribution: Sendable, Equatable {
             if t >= b { return 1 }
             return Distribution.standardNormalMass(a, t) / Distribution.standardNormalMass(a, b)
         case let .lognormal(mu, sigma): return x <= 0 ? 0 : gsl_cdf_lognormal_P(x, mu, sigma)
+        case let .splitLognormal(mu, below, above):
+            if x <= 0 { return 0 }
+            let t = log(x) - mu
+            return gsl_cdf_ugaussian_P(t / (t < 0 ? below : above))
         case let .gamma(shape, scale): return x <= 0 ? 0 : gsl_cdf_gamma_P(x, shape, scale)
         case let .weibull(shape, scale): return x <= 0 ? 0 : gsl_cdf_weibull_P(x, scale, shape)
         case let .pareto(shape, scale): return x < scale ? 0 : gsl_cdf_pareto_P(x, shape, scale)
@@ -161,6 +178,9 @@ public struct Distribution: Sendable, Equatable {
             return mean + sd * Distribution.truncatedStandardNormalQuantile(
                 p, low: ((low ?? -.infinity) - mean) / sd, high: ((high ?? .infinity) - mean) / sd)
         case let .lognormal(mu, sigma): return exp(mu + sigma * Distribution.standardNormalQuantile(p))
+        case let .splitLognormal(mu, below, above):
+            let z = Distribution.standardNormalQuantile(p)
+            return exp(mu + (z < 0 ? below : above) * z)
         case let .gamma(shape, scale): return p >= 1 ? .infinity : gsl_cdf_gamma_Pinv(p, shape, scale)
         case let .weibull(shape, scale): return p >= 1 ? .infinity : gsl_cdf_weibull_Pinv(p, scale, shape)
         case let .pareto(shape, scale): return p >= 1 ? .infinity : gsl_cdf_pareto_Pinv(p, shape, scale)

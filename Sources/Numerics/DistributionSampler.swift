@@ -12,6 +12,7 @@ public final class DistributionSampler {
         case normal(Double, Double)
         case truncatedNormal(mean: Double, sd: Double, low: Double, high: Double)
         case lognormal(Double, Double)
+        case splitLognormal(Double, Double, Double)
         case gamma(Double, Double)
         case weibull(shape: Double, scale: Double)
         case pareto(Double, Double)
@@ -39,6 +40,7 @@ public final class DistributionSampler {
                 node = .truncatedNormal(mean: mean, sd: sd, low: ((low ?? -.infinity) - mean) / sd, high: ((high ?? .infinity) - mean) / sd)
             }
         case let .lognormal(mu, sigma): node = .lognormal(mu, sigma)
+        case let .splitLognormal(mu, below, above): node = .splitLognormal(mu, below, above)
         case let .gamma(shape, scale): node = .gamma(shape, scale)
         case let .weibull(shape, scale): node = .weibull(shape: shape, scale: scale)
         case let .pareto(shape, scale): node = .pareto(shape, scale)
@@ -85,6 +87,9 @@ public final class DistributionSampler {
         case let .truncatedNormal(mean, sd, low, high):
             return mean + sd * Distribution.truncatedStandardNormalQuantile(gsl_rng_uniform_pos(r), low: low, high: high)
         case let .lognormal(mu, sigma): return gsl_ran_lognormal(r, mu, sigma)
+        case let .splitLognormal(mu, below, above):
+            let z = gsl_ran_ugaussian(r)
+            return exp(mu + (z < 0 ? below : above) * z)
         case let .gamma(shape, scale): return gsl_ran_gamma(r, shape, scale)
         case let .weibull(shape, scale): return gsl_ran_weibull(r, scale, shape)
         case let .pareto(shape, scale): return gsl_ran_pareto(r, shape, scale)

@@ -70,3 +70,21 @@ public struct SplitMix64: Sendable {
         return SplitMix64.mix(state)
     }
 }
+
+extension StreamKey {
+    /// Draw number `counter` of this key as a counter-based uniform in (0, 1): 53 bits of
+    /// `mix(mix(derivedKey + counter·γ))`. Stateless, so any draw can be made in any order — used
+    /// where a value must be the same whatever happened before it (a client's dropout in a round,
+    /// shared by every arm: common random numbers). Documented in docs/RANDOM-STREAMS.md.
+    @inlinable
+    public func uniform(at counter: UInt64) -> Double {
+        StreamKey.uniform(key: derivedKey, counter: counter)
+    }
+
+    /// `uniform(at:)` for a precomputed `derivedKey` (hot loops derive the key once).
+    @inlinable
+    public static func uniform(key: UInt64, counter: UInt64) -> Double {
+        let bits = SplitMix64.mix(SplitMix64.mix(key &+ counter &* SplitMix64.gamma) &+ SplitMix64.gamma)
+        return (Double(bits >> 11) + 0.5) * 0x1p-53
+    }
+}

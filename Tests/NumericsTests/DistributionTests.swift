@@ -57,6 +57,35 @@ final class DistributionTests: XCTestCase {
         XCTAssertEqual(d.mean!, exp(mu + sigma * sigma / 2), accuracy: 1e-6)
     }
 
+    func testSplitLognormalFromP10MedianP90() throws {
+        // The Starlink downlink percentiles of NETWORK-PROFILES.md.
+        let json = #"{"dist": "lognormal", "p10": "22.81Mbps", "median": "116.77Mbps", "p90": "250.96Mbps"}"#
+        let d = try JSONDecoder().decode(Distribution.self, from: Data(json.utf8))
+        guard case let .splitLognormal(mu, below, above) = d.kind else { return XCTFail("\(d.kind)") }
+        XCTAssertEqual(below, log(116.77 / 22.81) / Distribution.z90, accuracy: 1e-12)
+        XCTAssertEqual(above, log(250.96 / 116.77) / Distribution.z90, accuracy: 1e-12)
+        XCTAssertEqual(d.quantile(0.1), 22.81e6, accuracy: 1e-3)
+        XCTAssertEqual(d.quantile(0.5), 116.77e6, accuracy: 1e-3)
+        XCTAssertEqual(d.quantile(0.9), 250.96e6, accuracy: 1e-3)
+        XCTAssertEqual(d.cdf(d.quantile(0.3)), 0.3, accuracy: 1e-12)
+        // Mean by numerical integration of the quantile function (midpoint rule on 10^6 cells).
+        var sum = 0.0
+        let n = 1_000_000
+        for i in 0..<n { sum += d.quantile((Double(i) + 0.5) / Double(n)) }
+        XCTAssertEqual(d.mean!, sum / Double(n), accuracy: 1e-4 * d.mean!)
+        XCTAssertEqual(exp(mu), 116.77e6, accuracy: 1e-3)
+        check(d, "split-lognormal")
+        // The JSON form round-trips.
+        let again = try JSONDecoder().decode(Distribution.self, from: JSONEncoder().encode(d))
+        XCTAssertEqual(again.quantile(0.1), d.quantile(0.1), accuracy: 1e-3)
+        XCTAssertEqual(again.quantile(0.9), d.quantile(0.9), accuracy: 1e-3)
+        // p10 above the median is refused at its key path.
+        let bad = #"{"dist": "lognormal", "p10": "200Mbps", "median": "116.77Mbps", "p90": "250.96Mbps"}"#
+        XCTAssertThrowsError(try JSONDecoder().decode(Distribution.self, from: Data(bad.utf8))) { error in
+            XCTAssertEqual((error as? InputError)?.keyPath, "p10")
+        }
+    }
+
     func testGammaWeibullParetoExponentialClosedForms() {
         let g = Distribution(.gamma(shape: 2.5, scale: 3))
         check(g, "gamma")

@@ -1,0 +1,136 @@
+import Foundation
+import Network
+import Numerics
+
+/// `fedsim net transfer`: one transfer's time under the network model, phase by phase.
+struct NetCommand: Command {
+    static let name = "net"
+    static let abstract = "Time one transfer under the tcp or fluid model, phase by phase."
+    static let help = """
+    Time one transfer under FedSim's network model (docs/NETWORK-MODEL.md), with its phases:
+    connection set-up, slow start, steady state and the last byte's propagation.
+
+    USAGE:
+      fedsim net transfer --bytes SIZE --rate RATE --rtt TIME [--loss P] [--model tcp|fluid]
+                          [--kept] [--share RATE] [--json]
+
+    OPTIONS:
+      --bytes SIZE     Payload, e.g. 16MB, 4.2MiB, 800kB (bytes if no unit).
+      --rate RATE      The client link's rate in the transfer's direction, e.g. 10Mbps.
+      --rtt TIME       Round-trip time, e.g. 80ms.
+      --loss P         Packet loss rate in [0, 1) (default 0).
+      --model M        tcp (default): handshake + TLS 1.3, slow start from 10 segments, then
+                       min(link, Padhye loss-limited rate, share). fluid: RTT/2 + bytes/rate.
+      --kept           The connection is kept from an earlier transfer: no set-up.
+      --share RATE     A fair share of a busy server link capping the rate (default none).
+      --json           Print one JSON object {"seconds": …, "phases": {…}, …}.
+      -h, --help       Show this help.
+
+    EXAMPLE:
+      fedsim net transfer --bytes 16MB --rate 12Mbps --rtt 60ms --loss 0.002
+    """
+
+    let bytes: Double
+    let link: LinkConditions
+    let model: TransferModel
+    let kept: Bool
+    let share: Double
+    let json: Bool
+
+    init(arguments: [String]) throws {
+        let parsed = try ParsedArguments(arguments, options: ["bytes", "rate", "rtt", "loss", "model", "share"], flags: ["json", "kept"])
+        guard parsed.positional.first == "transfer" else {
+            throw UsageError(parsed.positional.isEmpty ? "missing the action: 'transfer'" : "unknown action '\(parsed.positional[0])' (expected 'transfer')")
+        }
+        guard parsed.positional.count == 1 else { throw UsageError("unexpected argument '\(parsed.positional[1])'") }
+        func quantity(_ name: String, _ dimension: Quantity.Dimension, required: Bool = true, default value: Double = 0) throws -> Double {
+            guard let text = parsed.value(name) else {
+                if required { throw UsageError("missing --\(name) (e.g. \(dimension.example.replacingOccurrences(of: "\"", with: "")))") }
+                return value
+            }
+            guard let v = Quantity.parse(text, as: dimension), v.isFinite else {
+                throw UsageError("--\(name) expects a \(dimension.rawValue) such as \(dimension.example.replacingOccurrences(of: "\"", with: "")), found '\(text)'")
+            }
+            return v
+        }
+        bytes = try quantity("bytes", .bytes)
+        let rate = try quantity("rate", .bitRate), rtt = try quantity("rtt", .duration)
+        let loss = try quantity("loss", .dimensionless, required: false)
+        guard bytes > 0 else { throw UsageError("--bytes must be positive") }
+        guard rate > 0 else { throw UsageError("--rate must be positive") }
+        guard rtt >= 0 else { throw UsageError("--rtt must not be negative") }
+        guard loss >= 0, loss < 1 else { throw UsageError("--loss expects a probability in [0, 1), found \(Quantity.shortest(loss))") }
+        link = LinkConditions(rateBitsPerSecond: rate, rttSeconds: rtt, loss: loss)
+        let modelName = parsed.value("model") ?? "tcp"
+        guard let m = TransferModel(rawValue: modelName) else {
+            throw UsageError("--model expects tcp or fluid, found '\(modelName)'")
+        }
+        model = m
+        kept = parsed.flag("kept")
+        share = parsed.value("share") == nil ? .infinity : try quantity("share", .bitRate)
+        guard share > 0 else { throw UsageError("--share must be positive") }
+        json = parsed.flag("json")
+    }
+
+    func run(console: Console) throws -> Int32 {
+        let t = model.timing(bytes: bytes, link: link, connectionKept: kept, shareBitsPerSecond: share)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            console.print(String(decoding: try encoder.encode(TransferJSON(t, model: model, bytes: bytes, link: link, kept: kept)), as: UTF8.self))
+            return 0
+        }
+        func s(_ x: Double) -> String { Quantity.humanReadable(x, as: .duration) }
+        func r(_ x: Double) -> String { Quantity.humanReadable(x, as: .bitRate) }
+        let b = Quantity.humanReadable(bytes, as: .bytes)
+        console.print("transfer      \(b) at \(r(link.rateBitsPerSecond)), RTT \(s(link.rttSeconds)), loss \(Quantity.shortest(link.loss)) (\(model.rawValue) model)")
+        var table = TextTable(["phase", "seconds", "what"])
+        if model == .tcp {
+            table.add(["set-up", fixed(t.setupSeconds), kept ? "none: connection kept" : "TCP handshake + TLS 1.3 (2 RTT)"])
+            table.add(["slow start", fixed(t.slowStartSeconds),
+                       "\(Quantity.humanReadable(t.slowStartBytes, as: .bytes)) while the window grows from 10 segments to the BDP"])
+        }
+        table.add(["steady state", fixed(t.steadySeconds), "at \(r(t.rateBitsPerSecond)), limited by \(t.limitedBy)"])
+        table.add(["propagation", fixed(t.propagationSeconds), "the last byte's one-way delay (RTT/2)"])
+        table.add(["total", fixed(t.totalSeconds), "goodput \(r(bytes * 8 / t.totalSeconds))"])
+        console.print(table.rendered())
+        return 0
+    }
+
+    private func fixed(_ x: Double) -> String { Quantity.formatFixed(x, decimals: 3) }
+}
+
+/// The `--json` form of `fedsim net transfer`.
+struct TransferJSON: Encodable {
+    struct Phases: Encodable {
+        let setup: Double
+        let slow_start: Double
+        let steady: Double
+        let propagation: Double
+    }
+    let model: String
+    let bytes: Double
+    let rate_bps: Double
+    let rtt_s: Double
+    let loss: Double
+    let connection_kept: Bool
+    let seconds: Double
+    let phases: Phases
+    let slow_start_bytes: Double
+    let steady_rate_bps: Double
+    let limited_by: String
+
+    init(_ t: TransferTiming, model: TransferModel, bytes: Double, link: LinkConditions, kept: Bool) {
+        self.model = model.rawValue
+        self.bytes = bytes
+        rate_bps = link.rateBitsPerSecond
+        rtt_s = link.rttSeconds
+        loss = link.loss
+        connection_kept = kept
+        seconds = t.totalSeconds
+        phases = Phases(setup: t.setupSeconds, slow_start: t.slowStartSeconds, steady: t.steadySeconds, propagation: t.propagationSeconds)
+        slow_start_bytes = t.slowStartBytes
+        steady_rate_bps = t.rateBitsPerSecond
+        limited_by = t.limitedBy
+    }
+}

@@ -1,0 +1,94 @@
+import Numerics
+
+/// What a population is drawn from.
+public struct PopulationSpec: Sendable, Equatable {
+    /// Number of clients.
+    public var clients: Int
+    /// The access network: one profile or a mix (each client draws its leaf profile first).
+    public var network: NetworkProfile
+    /// Device training speed, FLOP/s.
+    public var deviceSpeed: Distribution
+    /// Local training samples per client (rounded to an integer ≥ 1).
+    public var samples: Distribution
+
+    public init(clients: Int, network: NetworkProfile, deviceSpeed: Distribution, samples: Distribution) {
+        self.clients = clients
+        self.network = network
+        self.deviceSpeed = deviceSpeed
+        self.samples = samples
+    }
+}
+
+/// The clients of a run, as a struct of arrays (a million clients take 7 × 8 MB + 1 MB).
+///
+/// Each attribute has its own stream (`population.<attribute>`, index 0), drawn client after
+/// client, so appending clients never changes the earlier ones, and changing one attribute's
+/// distribution never changes another's draws.
+public struct Population: Sendable {
+    /// A loss rate above this is clamped (a link losing half its packets is unusable anyway; it keeps
+    /// a heavy-tailed loss distribution from producing nonsense).
+    public static let maximumLoss = 0.5
+
+    public let count: Int
+    /// Downlink rate, bit/s.
+    public var downlink: [Double]
+    /// Uplink rate, bit/s.
+    public var uplink: [Double]
+    /// Round-trip time, s.
+    public var rtt: [Double]
+    /// Packet loss rate.
+    public var loss: [Double]
+    /// Training speed, FLOP/s.
+    public var speed: [Double]
+    /// Local training samples.
+    public var samples: [Double]
+    /// Index into `profileNames` of each client's (leaf) network profile.
+    public var profile: [UInt16]
+    /// Names of the leaf profiles.
+    public let profileNames: [String]
+
+    /// Draws `spec.clients` clients under `seed`.
+    public init(_ spec: PopulationSpec, seed: UInt64) {
+        let n = spec.clients
+        count = n
+        let leaves = spec.network.leaves
+        profileNames = leaves.map(\.name)
+        func stream(_ what: String) -> RandomStream { RandomStream(seed: seed, purpose: "population.\(what)") }
+
+        // Which leaf each client is on.
+        var profile = [UInt16](repeating: 0, count: n)
+        if leaves.count > 1 {
+            let chooser = DistributionSampler(Distribution(.empirical(EmpiricalTable(
+                values: leaves.indices.map(Double.init), weights: leaves.map(\.weight), method: .resample))))
+            let s = stream("profile")
+            for i in 0..<n { profile[i] = UInt16(chooser.sample(s)) }
+        }
+        self.profile = profile
+
+        func attribute(_ name: String, _ pick: (LinkDistributions) -> Distribution, clamp: ClosedRange<Double>) -> [Double] {
+            let samplers = leaves.map { DistributionSampler(pick($0.link)) }
+            let s = stream(name)
+            var values = [Double](repeating: 0, count: n)
+            values.withUnsafeMutableBufferPointer { out in
+                for i in 0..<n { out[i] = min(max(samplers[Int(profile[i])].sample(s), clamp.lowerBound), clamp.upperBound) }
+            }
+            return values
+        }
+        // Rates and RTTs: at least 1 kbit/s and 0.1 ms, so no draw divides by zero.
+        downlink = attribute("downlink", \.downlink, clamp: 1e3...Double.greatestFiniteMagnitude)
+        uplink = attribute("uplink", \.uplink, clamp: 1e3...Double.greatestFiniteMagnitude)
+        rtt = attribute("rtt", \.rtt, clamp: 1e-4...Double.greatestFiniteMagnitude)
+        loss = attribute("loss", \.loss, clamp: 0...Population.maximumLoss)
+
+        func simple(_ name: String, _ d: Distribution, transform: (Double) -> Double) -> [Double] {
+            let sampler = DistributionSampler(d), s = stream(name)
+            var values = [Double](repeating: 0, count: n)
+            values.withUnsafeMutableBufferPointer { out in
+                for i in 0..<n { out[i] = transform(sampler.sample(s)) }
+            }
+            return values
+        }
+        speed = simple("speed", spec.deviceSpeed) { max($0, 1) }
+        samples = simple("samples", spec.samples) { max(1, $0.rounded()) }
+    }
+}
