@@ -20,7 +20,10 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "Codec", dependencies: ["Numerics", "CZlib"]),
         .target(name: "Network", dependencies: ["Numerics", "EventKernel"]),
-        .target(name: "FedSimCLI", dependencies: ["Numerics", "EventKernel", "Codec", "Network"]),
+        .target(name: "Scenario", dependencies: ["Numerics", "Network", "Codec"]),
+        .target(name: "Federation", dependencies: ["Numerics", "EventKernel", "Network", "Codec", "Scenario"]),
+        .target(name: "Reporting", dependencies: ["Federation", "Scenario", "Numerics"]),
+        .target(name: "FedSimCLI", dependencies: ["Numerics", "EventKernel", "Codec", "Network", "Scenario", "Federation", "Reporting"]),
         .executableTarget(name: "fedsim", dependencies: ["FedSimCLI"]),
         .executableTarget(name: "fedsim-bench", dependencies: ["Numerics", "EventKernel", "Codec", "Network"]),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics"]),
@@ -28,6 +31,8 @@ let package = Package(
         .testTarget(name: "CodecTests", dependencies: ["Codec", "Numerics"]),
         .testTarget(name: "NetworkTests", dependencies: ["Network", "EventKernel", "Numerics"]),
         .testTarget(name: "FedSimCLITests", dependencies: ["FedSimCLI", "Codec", "Numerics"]),
+        .testTarget(name: "ScenarioTests", dependencies: ["Scenario", "Network", "Numerics", "FedSimCLI"]),
+        .testTarget(name: "FederationTests", dependencies: ["Federation", "Scenario", "Network", "EventKernel", "Numerics", "Reporting"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -29,6 +29,8 @@ public final class Console {
     public func print(_ text: String = "") { writeOut(text + "\n") }
     /// Writes `text` and a newline to standard error.
     public func error(_ text: String) { writeErr(text + "\n") }
+    /// Rewrites the progress line on standard error (nil clears it); only call when it is a terminal.
+    public func progress(_ text: String?) { writeErr("\r\u{1B}[K" + (text ?? "")) }
 }
 
 /// A console that keeps what was written, for tests.

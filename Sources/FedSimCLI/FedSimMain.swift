@@ -11,6 +11,8 @@ public enum FedSimMain {
         DistributionCommand.self,
         NetCommand.self,
         ProfilesCommand.self,
+        RunCommand.self,
+        ValidateCommand.self,
     ]
 
     static var help: String {

@@ -100,7 +100,7 @@ extension TransferModel {
     /// bandwidth-delay product R·RTT: round k sends W0·2^k bytes, starting at k·RTT. Returns the time
     /// until the window covers the BDP (or until the last byte leaves, if the transfer is shorter)
     /// and the bytes sent by then.
-    static func slowStart(bytes: Double, rate: Double, rtt: Double, tcp: TCPParameters) -> (seconds: Double, bytes: Double) {
+    public static func slowStart(bytes: Double, rate: Double, rtt: Double, tcp: TCPParameters) -> (seconds: Double, bytes: Double) {
         let w0 = tcp.initialWindowSegments * tcp.mssBytes
         let bdp = rate * rtt / 8
         guard bdp > w0, rtt > 0 else { return (0, 0) }

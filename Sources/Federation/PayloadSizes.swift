@@ -1,0 +1,53 @@
+import Codec
+
+/// The bytes an arm's messages take on the scenario's modelled model, from the codec's exact size
+/// function (no tensors are built).
+///
+/// A client `k` broadcasts behind catches up with the merged sparse deltas, priced at the merged
+/// kept fraction 1 − (1 − f)^k (the supports of successive broadcasts taken as independent), or the
+/// dense adapter if that is smaller or `k` exceeds the codec's history; codecs whose broadcast is
+/// the full adapter (`lora`, `ffa-lora`) cost their broadcast whatever `k`. A client in sync
+/// (`k = 0`, e.g. everyone in the first round, when the initial adapter is known) downloads nothing.
+public struct PayloadSizes: Sendable {
+    public let upload: Int
+    /// The full dense adapter as a broadcast.
+    public let dense: Int
+    /// Index k − 1: bytes to catch up k broadcasts, for k = 1 … history (+1).
+    private let catchUp: [Int]
+
+    public init(codec: any Codec, shapes: [LoRALayerShape]) {
+        let nominal = KeptFraction.nominal(codec.options)
+        let sizes = codec.payloadBytes(shapes: shapes, keptFraction: nominal)
+        upload = sizes.upload
+        let denseBytes = codec.denseAdapterBytes(shapes: shapes)
+        dense = denseBytes
+        let full = codec.payloadBytes(shapes: shapes, keptFraction: KeptFraction(uploadA: nominal.uploadA, uploadB: nominal.uploadB, downloadA: 1, downloadB: 1)).download
+        if full == sizes.download {
+            catchUp = [sizes.download]   // a full broadcast: the same whatever k
+        } else {
+            let history = max(1, codec.options.historyRounds)
+            catchUp = (1...history).map { k in
+                let fa = 1 - pow1m(1 - nominal.downloadA, k), fb = 1 - pow1m(1 - nominal.downloadB, k)
+                let merged = codec.payloadBytes(shapes: shapes, keptFraction: KeptFraction(uploadA: nominal.uploadA, uploadB: nominal.uploadB,
+                                                                                           downloadA: fa, downloadB: fb)).download
+                return min(merged, denseBytes)
+            } + [denseBytes]
+        }
+    }
+
+    /// Bytes to download for a client `k` broadcasts behind.
+    public func download(stale k: Int) -> Int {
+        if k <= 0 { return 0 }
+        return catchUp[min(k, catchUp.count) - 1]
+    }
+
+    /// Download bytes one round behind.
+    public var inSync: Int { download(stale: 1) }
+}
+
+/// (1 − x)^k for the merged fraction, written out to keep Foundation out of this file.
+private func pow1m(_ base: Double, _ k: Int) -> Double {
+    var r = 1.0
+    for _ in 0..<k { r *= base }
+    return r
+}

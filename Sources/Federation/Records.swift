@@ -1,0 +1,80 @@
+/// What happened to one selected client in one round.
+public enum ClientOutcome: String, Sendable, CaseIterable {
+    /// Its upload arrived before the round closed; the server used it.
+    case completed
+    /// Still working when the round closed (quota reached or deadline): its work is discarded.
+    case late
+    /// Went offline or failed during the round: its work is lost.
+    case dropped
+}
+
+/// One selected client in one round (a row of `clients.csv`). Times are seconds of simulated time;
+/// a phase that did not finish has NaN.
+public struct ClientRecord: Sendable {
+    public var round: Int32
+    public var client: Int32
+    public var outcome: ClientOutcome
+    /// Rounds of broadcasts the client had missed (0: in sync, nothing to download).
+    public var staleRounds: Int32
+    public var downloadBytes: Int
+    public var uploadBytes: Int
+    /// Phase durations: download (set-up + slow start + transfer + propagation), local training, upload.
+    public var downloadSeconds: Double
+    public var computeSeconds: Double
+    public var uploadSeconds: Double
+    /// When the client's upload arrived, dropped out, or was cut off by the round's close.
+    public var endSeconds: Double
+}
+
+/// Why a round closed.
+public enum RoundClose: String, Sendable {
+    /// K uploads arrived.
+    case quota
+    /// The deadline passed first.
+    case deadline
+    /// Every selected client finished or dropped before K arrived (no deadline, or before it).
+    case exhausted
+    /// No client was available to select.
+    case empty
+}
+
+/// One round of one arm (a row of `rounds.csv`).
+public struct RoundRecord: Sendable {
+    public var round: Int
+    public var startSeconds: Double
+    /// When the round closed (last counted upload, deadline, or exhaustion).
+    public var closeSeconds: Double
+    /// When the next round can start: close + aggregation (aggregation only when the round counted).
+    public var endSeconds: Double
+    public var available: Int
+    public var selected: Int
+    public var completed: Int
+    public var dropped: Int
+    public var late: Int
+    /// Whether enough uploads arrived for the server to aggregate (`min_completions`).
+    public var aggregated: Bool
+    public var close: RoundClose
+    /// Bytes of the transfers that completed in this round.
+    public var bytesUp: Int
+    public var bytesDown: Int
+    /// Version of the global adapter after this round (rounds that aggregated).
+    public var version: Int
+}
+
+/// Everything one arm produced.
+public struct ArmResult: Sendable {
+    public var name: String
+    public var codec: String
+    public var uploadBytesPerClient: Int
+    /// Download bytes for a client one round behind (the common case) and for a fully stale one.
+    public var downloadBytesInSync: Int
+    public var downloadBytesDense: Int
+    public var rounds: [RoundRecord]
+    public var clients: [ClientRecord]
+    /// Events the kernel fired.
+    public var events: UInt64
+
+    public var simulatedSeconds: Double { rounds.last?.endSeconds ?? 0 }
+    public var bytesUp: Int { rounds.reduce(0) { $0 + $1.bytesUp } }
+    public var bytesDown: Int { rounds.reduce(0) { $0 + $1.bytesDown } }
+}

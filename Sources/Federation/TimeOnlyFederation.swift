@@ -1,0 +1,325 @@
+import Codec
+import EventKernel
+import Foundation
+import Network
+import Numerics
+import Scenario
+
+/// A federation run without learning: every round's selection, downloads, local training,
+/// uploads, dropouts, deadline and aggregation are timed events on one `Simulator`, with the
+/// payload sizes of each arm's codec on the scenario's modelled model.
+///
+/// All arms share the population and every per-(round, client) draw (common random numbers): the
+/// dropout draws are counter-based (`availability.dropout`, client, round), the on/off timelines
+/// are per client, selection is drawn from a per-round stream. Arms can still select different
+/// clients when their rounds start at different times (sessions) or have different availability.
+public final class TimeOnlyFederation {
+    public let scenario: Scenario
+    public let population: Population
+
+    /// Samples the population of `scenario` (or takes `population` if given).
+    public init(scenario: Scenario, population: Population? = nil) {
+        self.scenario = scenario
+        self.population = population ?? Population(PopulationSpec(
+            clients: scenario.population.clients, network: scenario.network.profile,
+            deviceSpeed: scenario.population.deviceSpeed, samples: scenario.population.samples), seed: scenario.seed)
+    }
+
+    /// Runs one arm. `recordClients` keeps a row per selected client and round; `progress` is
+    /// called after each round with (round, simulated seconds).
+    public func run(arm: Scenario.Arm, recordClients: Bool = true, progress: ((Int, Double) -> Void)? = nil) throws -> ArmResult {
+        let codec = try CodecRegistry.make(arm.codec, options: arm.options)
+        let payload = PayloadSizes(codec: codec, shapes: scenario.workload.payload.shapes)
+        let run = ArmRun(scenario: scenario, population: population, payload: payload, recordClients: recordClients, progress: progress)
+        run.start()
+        return ArmResult(name: arm.name, codec: arm.codec, uploadBytesPerClient: payload.upload, downloadBytesInSync: payload.inSync,
+                         downloadBytesDense: payload.dense, rounds: run.rounds, clients: run.clientRows, events: run.simulator.firedCount)
+    }
+}
+
+/// The state of one arm's run.
+final class ArmRun {
+    let scenario: Scenario
+    let population: Population
+    let payload: PayloadSizes
+    let recordClients: Bool
+    let progress: ((Int, Double) -> Void)?
+    let simulator: Simulator
+    let egress: SharedLink
+    let ingress: SharedLink
+    let tcp = TCPParameters()
+    let model: TransferModel
+    let flopsPerSample: Double
+    let dropoutKey: UInt64
+    let dropout: Double
+    var timeline: SessionTimeline?
+
+    /// Per client: the global version it holds, whether its connection is open.
+    var version: [Int32]
+    var connected: [Bool]
+    var globalVersion: Int32 = 0
+
+    private(set) var rounds: [RoundRecord] = []
+    private(set) var clientRows: [ClientRecord] = []
+
+    // The round in progress.
+    struct Slot {
+        var client: Int
+        var active = true
+        var outcome = ClientOutcome.late
+        var stale: Int32 = 0
+        var downloadBytes = 0
+        var downloadStart = 0.0, downloadEnd = Double.nan, computeEnd = Double.nan, uploadEnd = Double.nan, end = Double.nan
+        var timer = EventHandle.none
+        var dropEvent = EventHandle.none
+        var flow: SharedLink.FlowID?
+        var flowOnEgress = true
+    }
+    var slots: [Slot] = []
+    var round = 0
+    var roundStart = 0.0
+    var available = 0
+    var arrivals = 0
+    var dropped = 0
+    var activeCount = 0
+    var bytesUp = 0
+    var bytesDown = 0
+    var deadlineEvent = EventHandle.none
+    var roundOpen = false
+
+    init(scenario: Scenario, population: Population, payload: PayloadSizes, recordClients: Bool, progress: ((Int, Double) -> Void)?) {
+        self.scenario = scenario
+        self.population = population
+        self.payload = payload
+        self.recordClients = recordClients
+        self.progress = progress
+        simulator = Simulator(expectedPendingEvents: 4 * scenario.selection.selected + 16)
+        egress = SharedLink(capacity: scenario.server.downlink, simulator: simulator)
+        ingress = SharedLink(capacity: scenario.server.uplink, simulator: simulator)
+        model = scenario.network.model
+        let w = scenario.workload
+        flopsPerSample = w.payload.trainingFLOPs(samples: 1, tokensPerSample: w.tokensPerSample, epochs: w.epochs)
+        dropoutKey = StreamKey(seed: scenario.seed, purpose: "availability.dropout").derivedKey
+        dropout = scenario.availability.dropoutPerRound
+        if case let .sessions(s) = scenario.availability {
+            timeline = SessionTimeline(s, clients: population.count, seed: scenario.seed)
+        }
+        version = [Int32](repeating: 0, count: population.count)
+        connected = [Bool](repeating: false, count: population.count)
+    }
+
+    func start() {
+        _ = simulator.schedule(at: .zero) { [unowned self] in self.beginRound() }
+        _ = simulator.run()
+    }
+
+    var now: Double { simulator.now.seconds }
+
+    // MARK: rounds
+
+    func beginRound() {
+        round += 1
+        roundStart = now
+        arrivals = 0; dropped = 0; bytesUp = 0; bytesDown = 0
+        roundOpen = true
+        // Who can be selected.
+        var candidates: [Int]
+        if timeline != nil {
+            candidates = []
+            candidates.reserveCapacity(population.count)
+            for i in 0..<population.count where timeline!.isOnline(i, at: roundStart) { candidates.append(i) }
+        } else {
+            candidates = []
+        }
+        let candidateCount = timeline == nil ? population.count : candidates.count
+        available = candidateCount
+        let m = min(scenario.selection.selected, candidateCount)
+        let stream = RandomStream(seed: scenario.seed, purpose: "selection", index: UInt64(round), algorithm: .taus2)
+        let picked = stream.choose(m, from: candidateCount)
+        slots = picked.map { Slot(client: timeline == nil ? $0 : candidates[$0]) }
+        activeCount = slots.count
+        guard !slots.isEmpty else {
+            // Nobody online: try again a minute later.
+            closeRound(.empty, retryAfter: 60)
+            return
+        }
+        if let deadline = scenario.selection.deadline {
+            deadlineEvent = simulator.schedule(at: SimTime(seconds: roundStart + deadline)) { [unowned self] in self.closeRound(.deadline) }
+        }
+        for s in slots.indices { startClient(s) }
+    }
+
+    /// Nominal (uncontended) time of a client's whole round, for placing a dropout inside it.
+    func nominalWork(_ i: Int, downloadBytes: Int) -> Double {
+        let down = downloadBytes == 0 ? 0 : model.timing(bytes: Double(downloadBytes), link: link(i, up: false),
+                                                          connectionKept: keptConnection(i), tcp: tcp).totalSeconds
+        let up = model.timing(bytes: Double(payload.upload), link: link(i, up: true),
+                              connectionKept: scenario.network.keepConnections, tcp: tcp).totalSeconds
+        return down + computeSeconds(i) + up
+    }
+
+    func link(_ i: Int, up: Bool) -> LinkConditions {
+        LinkConditions(rateBitsPerSecond: up ? population.uplink[i] : population.downlink[i], rttSeconds: population.rtt[i], loss: population.loss[i])
+    }
+
+    func keptConnection(_ i: Int) -> Bool { scenario.network.keepConnections && connected[i] }
+
+    func computeSeconds(_ i: Int) -> Double { population.samples[i] * flopsPerSample / population.speed[i] }
+
+    func startClient(_ s: Int) {
+        let i = slots[s].client
+        let stale = Int(globalVersion - version[i])
+        slots[s].stale = Int32(stale)
+        slots[s].downloadBytes = payload.download(stale: stale)
+        slots[s].downloadStart = now
+        // When (if at all) this client drops out this round.
+        var dropAt = Double.infinity
+        if dropout > 0 {
+            let counter = UInt64(round) << 33 | UInt64(i) << 1
+            if StreamKey.uniform(key: dropoutKey, counter: counter) < dropout {
+                dropAt = now + StreamKey.uniform(key: dropoutKey, counter: counter | 1) * nominalWork(i, downloadBytes: slots[s].downloadBytes)
+            }
+        }
+        if timeline != nil { dropAt = min(dropAt, timeline!.sessionEnd(i, after: now)) }
+        if dropAt.isFinite {
+            slots[s].dropEvent = simulator.schedule(at: SimTime(seconds: max(dropAt, now))) { [unowned self] in self.drop(s) }
+        }
+        if slots[s].downloadBytes == 0 {
+            downloadDone(s)
+        } else {
+            transfer(s, bytes: slots[s].downloadBytes, up: false) { [unowned self] in self.downloadDone(s) }
+        }
+    }
+
+    /// One transfer of the slot's client under the model: set-up and slow start as timers, the rest
+    /// as a flow on the server link (capped by the client link and the loss-limited rate), then
+    /// the last byte's propagation.
+    func transfer(_ s: Int, bytes: Int, up: Bool, done: @escaping () -> Void) {
+        let i = slots[s].client
+        let l = link(i, up: up)
+        let serverLink = up ? ingress : egress
+        let propagation = l.rttSeconds / 2
+        let finishFlow: (Double, Double) -> Void = { [unowned self] bits, cap in
+            guard bits > 0 else {
+                self.slots[s].timer = self.simulator.schedule(after: SimDuration(seconds: propagation)) { done() }
+                return
+            }
+            self.slots[s].flowOnEgress = !up
+            self.slots[s].flow = serverLink.start(bits: bits, cap: cap) { [unowned self] in
+                self.slots[s].flow = nil
+                self.slots[s].timer = self.simulator.schedule(after: SimDuration(seconds: propagation)) { done() }
+            }
+        }
+        switch model {
+        case .fluid:
+            finishFlow(Double(bytes) * 8, l.rateBitsPerSecond)
+        case .tcp:
+            let cap = min(l.rateBitsPerSecond, TransferModel.lossLimitedRate(rttSeconds: l.rttSeconds, loss: l.loss, tcp: tcp))
+            let setup = keptConnection(i) ? 0 : l.rttSeconds * (1 + tcp.tlsRoundTrips)
+            if scenario.network.keepConnections { connected[i] = true }
+            let slow = TransferModel.slowStart(bytes: Double(bytes), rate: cap, rtt: l.rttSeconds, tcp: tcp)
+            let rest = max(0, Double(bytes) - slow.bytes) * 8
+            let lead = setup + slow.seconds
+            if lead > 0 {
+                slots[s].timer = simulator.schedule(after: SimDuration(seconds: lead)) { finishFlow(rest, cap) }
+            } else {
+                finishFlow(rest, cap)
+            }
+        }
+    }
+
+    func downloadDone(_ s: Int) {
+        guard slots[s].active else { return }
+        let i = slots[s].client
+        version[i] = globalVersion
+        slots[s].downloadEnd = now
+        bytesDown += slots[s].downloadBytes
+        slots[s].timer = simulator.schedule(after: SimDuration(seconds: computeSeconds(i))) { [unowned self] in self.computeDone(s) }
+    }
+
+    func computeDone(_ s: Int) {
+        guard slots[s].active else { return }
+        slots[s].computeEnd = now
+        transfer(s, bytes: payload.upload, up: true) { [unowned self] in self.uploadDone(s) }
+    }
+
+    func uploadDone(_ s: Int) {
+        guard slots[s].active else { return }
+        slots[s].uploadEnd = now
+        slots[s].end = now
+        slots[s].outcome = .completed
+        finish(s)
+        arrivals += 1
+        bytesUp += payload.upload
+        if arrivals >= scenario.selection.perRound {
+            closeRound(.quota)
+        } else if activeCount == 0 {
+            closeRound(.exhausted)
+        }
+    }
+
+    func drop(_ s: Int) {
+        guard roundOpen, slots[s].active else { return }
+        slots[s].dropEvent = .none
+        slots[s].outcome = .dropped
+        slots[s].end = now
+        stopWork(s)
+        finish(s)
+        dropped += 1
+        if activeCount == 0 { closeRound(.exhausted) }
+    }
+
+    /// Cancels the slot's timer and flow.
+    func stopWork(_ s: Int) {
+        _ = simulator.cancel(slots[s].timer)
+        slots[s].timer = .none
+        if let flow = slots[s].flow {
+            (slots[s].flowOnEgress ? egress : ingress).cancel(flow)
+            slots[s].flow = nil
+        }
+    }
+
+    func finish(_ s: Int) {
+        slots[s].active = false
+        activeCount -= 1
+        _ = simulator.cancel(slots[s].dropEvent)
+        slots[s].dropEvent = .none
+    }
+
+    func closeRound(_ reason: RoundClose, retryAfter: Double = 0) {
+        guard roundOpen else { return }
+        roundOpen = false
+        let close = now
+        _ = simulator.cancel(deadlineEvent)
+        deadlineEvent = .none
+        var late = 0
+        for s in slots.indices where slots[s].active {
+            slots[s].outcome = .late
+            slots[s].end = close
+            stopWork(s)
+            finish(s)
+            late += 1
+        }
+        let aggregated = arrivals >= scenario.selection.minCompletions && reason != .empty
+        if aggregated { globalVersion += 1 }
+        let end = close + (aggregated ? scenario.server.aggregationSeconds : retryAfter)
+        rounds.append(RoundRecord(round: round, startSeconds: roundStart, closeSeconds: close, endSeconds: end, available: available,
+                                  selected: slots.count, completed: arrivals, dropped: dropped, late: late, aggregated: aggregated,
+                                  close: reason, bytesUp: bytesUp, bytesDown: bytesDown, version: Int(globalVersion)))
+        if recordClients {
+            for slot in slots {
+                func span(_ a: Double, _ b: Double) -> Double { a.isNaN || b.isNaN ? .nan : b - a }
+                clientRows.append(ClientRecord(
+                    round: Int32(round), client: Int32(slot.client), outcome: slot.outcome, staleRounds: slot.stale,
+                    downloadBytes: slot.downloadBytes, uploadBytes: slot.outcome == .completed ? payload.upload : 0,
+                    downloadSeconds: span(slot.downloadStart, slot.downloadEnd), computeSeconds: span(slot.downloadEnd, slot.computeEnd),
+                    uploadSeconds: span(slot.computeEnd, slot.uploadEnd), endSeconds: slot.end))
+            }
+        }
+        progress?(round, end)
+        let stop = scenario.stop
+        if let r = stop.rounds, round >= r { return }
+        if let t = stop.seconds, end >= t { return }
+        _ = simulator.schedule(at: SimTime(seconds: end)) { [unowned self] in self.beginRound() }
+    }
+}

@@ -1,0 +1,82 @@
+import Codec
+import Foundation
+import Network
+import Numerics
+
+extension Scenario {
+    /// The scenario in its JSON form with every default filled in: what `fedsim validate` prints,
+    /// and what `summary.json` records. Parsing it again gives the same scenario.
+    public var resolved: JSONValue {
+        func q(_ v: Double, _ d: Quantity.Dimension) -> JSONValue { .string(Quantity.format(v, as: d)) }
+        func dist(_ d: Distribution) -> JSONValue {
+            (try? JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(d))) ?? .null
+        }
+        func link(_ l: LinkDistributions) -> [String: JSONValue] {
+            ["down": dist(l.downlink), "up": dist(l.uplink), "rtt": dist(l.rtt), "loss": dist(l.loss)]
+        }
+        var net: [String: JSONValue] = ["model": .string(network.model.rawValue), "keep_connections": .bool(network.keepConnections)]
+        switch network.form {
+        case let .named(n): net["profile"] = .string(n)
+        case let .mix(items): net["mix"] = .array(items.map { .object(["weight": .number($0.weight), "profile": .string($0.profile)]) })
+        case .inline: if case let .link(l) = network.profile.body { net.merge(link(l)) { $1 } }
+        }
+        if !network.userProfiles.isEmpty {
+            var profiles: [String: JSONValue] = [:]
+            for p in network.userProfiles {
+                guard case let .link(l) = p.body else { continue }
+                var o = link(l)
+                o["summary"] = .string(p.summary)
+                o["sources"] = .array(p.sources.map { .string($0) })
+                profiles[p.name] = .object(o)
+            }
+            net["profiles"] = .object(profiles)
+        }
+        var availabilityJSON: [String: JSONValue] = ["dropout_per_round": .number(availability.dropoutPerRound)]
+        if case let .sessions(s) = availability {
+            var sessions: [String: JSONValue] = ["online": dist(s.online), "offline": dist(s.offline)]
+            if let d = s.diurnal {
+                sessions["diurnal"] = .object(["amplitude": .number(d.amplitude), "period": q(d.period, .duration), "peak": q(d.peak, .duration)])
+            }
+            availabilityJSON["sessions"] = .object(sessions)
+        }
+        var selectionJSON: [String: JSONValue] = ["per_round": .number(Double(selection.perRound)), "over_selection": .number(selection.overSelection),
+                                                  "min_completions": .number(Double(selection.minCompletions))]
+        if let d = selection.deadline { selectionJSON["deadline"] = q(d, .duration) }
+        var workloadJSON: [String: JSONValue] = [
+            "payload": .object(["model": .string(workload.payload.model.name), "rank": .number(Double(workload.payload.rank)),
+                                "targets": .array(workload.payload.targets.map { .string($0) }), "values": .string(workload.payload.valueType.rawValue)]),
+            "compute": .object(["tokens_per_sample": .number(Double(workload.tokensPerSample)), "epochs": .number(Double(workload.epochs))]),
+        ]
+        if let train = workload.train { workloadJSON["train"] = train }
+        let armsJSON: [JSONValue] = arms.map { arm in
+            let o = arm.options
+            var a: [String: JSONValue] = ["codec": .string(arm.codec), "name": .string(arm.name), "sparsity": .number(o.sparsity),
+                                          "adaptive": .bool(o.adaptive), "iterations": .number(Double(o.iterations)),
+                                          "values": .string(o.valueType.rawValue), "residual": .bool(o.residual),
+                                          "history_rounds": .number(Double(o.historyRounds))]
+            a["download_sparsity"] = .number(o.downloadSparsity ?? o.sparsity)
+            return .object(a)
+        }
+        var stopJSON: [String: JSONValue] = [:]
+        if let r = stop.rounds { stopJSON["rounds"] = .number(Double(r)) }
+        if let s = stop.seconds { stopJSON["time"] = q(s, .duration) }
+        var root: [String: JSONValue] = [
+            "name": .string(name), "seed": .number(Double(seed)),
+            "population": .object(["clients": .number(Double(population.clients)), "samples": dist(population.samples),
+                                   "device_speed": dist(population.deviceSpeed)]),
+            "network": .object(net),
+            "server": .object(["down": q(server.downlink, .bitRate), "up": q(server.uplink, .bitRate), "aggregation": q(server.aggregationSeconds, .duration)]),
+            "availability": .object(availabilityJSON),
+            "selection": .object(selectionJSON),
+            "workload": .object(workloadJSON),
+            "arms": .array(armsJSON),
+            "stop": .object(stopJSON),
+        ]
+        switch target {
+        case let .accuracy(a)?: root["target"] = .object(["accuracy": .number(a)])
+        case let .fractionOfBest(f)?: root["target"] = .object(["fraction_of_best": .number(f)])
+        case nil: break
+        }
+        return .object(root)
+    }
+}

@@ -1,0 +1,185 @@
+import Codec
+import EventKernel
+import Federation
+import Foundation
+import Network
+import Numerics
+import Reporting
+import Scenario
+import XCTest
+
+func scenario(_ json: String) throws -> Scenario {
+    try ScenarioParser.parse(try JSONValue.parse(Data(json.utf8), file: nil))
+}
+
+/// A constant-everything scenario whose round times can be computed by hand.
+func constantScenario(clients: Int = 4, perRound: Int = 4, model: String = "fluid", serverUp: String = "1Tbps",
+                      extra: String = "", arms: String = #"[{"codec": "lora"}, {"codec": "fedsrd", "sparsity": 0.9}]"#,
+                      rounds: Int = 3) -> String {
+    """
+    {"name": "constant", "seed": 3,
+     "population": {"clients": \(clients), "samples": 100, "device_speed": "10TFLOPS"},
+     "network": {"down": "10Mbps", "up": "5Mbps", "rtt": "100ms", "loss": 0, "model": "\(model)", "keep_connections": true},
+     "server": {"down": "1Tbps", "up": "\(serverUp)", "aggregation": "1.5s"},
+     "selection": {"per_round": \(perRound), "over_selection": 0},
+     "workload": {"payload": {"model": "gpt2", "rank": 8, "targets": ["c_attn"], "values": "f32"},
+                  "compute": {"tokens_per_sample": 128, "epochs": 1}},
+     "arms": \(arms), "stop": {"rounds": \(rounds)} \(extra)}
+    """
+}
+
+final class TimeOnlyFederationTests: XCTestCase {
+    /// Fluid model, constant links, an uncontended server: every round time by hand, to 1e-9.
+    func testFluidConstantRatesMatchHandComputedRoundTimes() throws {
+        let s = try scenario(constantScenario())
+        let federation = TimeOnlyFederation(scenario: s)
+        for arm in s.arms {
+            let r = try federation.run(arm: arm)
+            let codec = try CodecRegistry.make(arm.codec, options: arm.options)
+            let shapes = s.workload.payload.shapes
+            let up = Double(codec.payloadBytes(shapes: shapes).upload), down = Double(codec.payloadBytes(shapes: shapes).download)
+            let flops = 100.0 * 128 * s.workload.payload.model.trainingFLOPsPerToken(loraParameters: s.workload.payload.loraParameters)
+            let compute = flops / 10e12
+            let upload = up * 8 / 5e6 + 0.05, download = down * 8 / 10e6 + 0.05
+            // Round 1: everyone holds the initial adapter, so nothing to download.
+            let expected = [compute + upload + 1.5, download + compute + upload + 1.5, download + compute + upload + 1.5]
+            XCTAssertEqual(r.rounds.count, 3)
+            for (k, x) in r.rounds.enumerated() {
+                XCTAssertEqual(x.endSeconds - x.startSeconds, expected[k], accuracy: 1e-9 * expected[k], "\(arm.name) round \(k + 1)")
+                XCTAssertEqual(x.completed, 4)
+                XCTAssertEqual(x.close, .quota)
+                XCTAssertEqual(x.bytesUp, 4 * Int(up))
+                XCTAssertEqual(x.bytesDown, k == 0 ? 0 : 4 * Int(down))
+            }
+        }
+    }
+
+    /// Four 5 Mbps uploads through a 10 Mbps server ingress: max-min gives each 2.5 Mbps.
+    func testSharedServerLinkSplitsUploadsFairly() throws {
+        let s = try scenario(constantScenario(serverUp: "10Mbps", arms: #"[{"codec": "lora"}]"#, rounds: 1))
+        let r = try TimeOnlyFederation(scenario: s).run(arm: s.arms[0])
+        let codec = try CodecRegistry.make("lora")
+        let up = Double(codec.payloadBytes(shapes: s.workload.payload.shapes).upload)
+        let flops = 100.0 * 128 * s.workload.payload.model.trainingFLOPsPerToken(loraParameters: s.workload.payload.loraParameters)
+        let expected = flops / 10e12 + up * 8 / 2.5e6 + 0.05 + 1.5
+        XCTAssertEqual(r.rounds[0].endSeconds, expected, accuracy: 1e-9 * expected)
+    }
+
+    /// One client, tcp model, no contention: the simulated round equals the transfer model's
+    /// formula (set-up once, then the connection is kept for the upload).
+    func testTCPRoundMatchesTransferModel() throws {
+        let s = try scenario(constantScenario(clients: 1, perRound: 1, model: "tcp", arms: #"[{"codec": "lora"}]"#, rounds: 2))
+        let r = try TimeOnlyFederation(scenario: s).run(arm: s.arms[0])
+        let codec = try CodecRegistry.make("lora")
+        let sizes = codec.payloadBytes(shapes: s.workload.payload.shapes)
+        let flops = 100.0 * 128 * s.workload.payload.model.trainingFLOPsPerToken(loraParameters: s.workload.payload.loraParameters)
+        let upLink = LinkConditions(rateBitsPerSecond: 5e6, rttSeconds: 0.1, loss: 0)
+        let downLink = LinkConditions(rateBitsPerSecond: 10e6, rttSeconds: 0.1, loss: 0)
+        let round1 = flops / 10e12 + TransferModel.tcp.timing(bytes: Double(sizes.upload), link: upLink).totalSeconds + 1.5
+        let round2 = TransferModel.tcp.timing(bytes: Double(sizes.download), link: downLink, connectionKept: true).totalSeconds
+            + flops / 10e12 + TransferModel.tcp.timing(bytes: Double(sizes.upload), link: upLink, connectionKept: true).totalSeconds + 1.5
+        XCTAssertEqual(r.rounds[0].endSeconds - r.rounds[0].startSeconds, round1, accuracy: 1e-9 * round1)
+        XCTAssertEqual(r.rounds[1].endSeconds - r.rounds[1].startSeconds, round2, accuracy: 1e-9 * round2)
+    }
+
+    /// The round closes at K arrivals: the over-selected stragglers are late and discarded.
+    func testOverSelectionKeepsTheFirstK() throws {
+        let json = constantScenario(clients: 50, perRound: 10, arms: #"[{"codec": "lora"}]"#, rounds: 5)
+            .replacingOccurrences(of: #""over_selection": 0"#, with: #""over_selection": 0.3"#)
+            .replacingOccurrences(of: #""device_speed": "10TFLOPS""#, with: #""device_speed": {"dist": "lognormal", "median": "10TFLOPS", "p90": "40TFLOPS"}"#)
+        let s = try scenario(json)
+        let r = try TimeOnlyFederation(scenario: s).run(arm: s.arms[0])
+        for x in r.rounds {
+            XCTAssertEqual(x.selected, 13)
+            XCTAssertEqual(x.completed, 10)
+            XCTAssertEqual(x.late, 3)
+            XCTAssertEqual(x.close, .quota)
+        }
+        // The round closed with the 10th arrival: the latest completed client's end.
+        let round1 = r.clients.filter { $0.round == 1 }
+        let lastCompleted = round1.filter { $0.outcome == .completed }.map(\.endSeconds).max()!
+        XCTAssertEqual(r.rounds[0].closeSeconds, lastCompleted, accuracy: 1e-12)
+        XCTAssertTrue(round1.filter { $0.outcome == .late }.allSatisfy { $0.uploadSeconds.isNaN })
+    }
+
+    /// A deadline shorter than anyone's work: nothing arrives, the round fails and the global
+    /// version does not move.
+    func testDeadlineClosesAndFailsTheRound() throws {
+        let json = constantScenario(arms: #"[{"codec": "lora"}]"#, rounds: 2)
+            .replacingOccurrences(of: #""over_selection": 0"#, with: #""over_selection": 0, "deadline": "1s""#)
+        let s = try scenario(json)
+        let r = try TimeOnlyFederation(scenario: s).run(arm: s.arms[0])
+        for x in r.rounds {
+            XCTAssertEqual(x.close, .deadline)
+            XCTAssertEqual(x.completed, 0)
+            XCTAssertEqual(x.late, 4)
+            XCTAssertFalse(x.aggregated)
+            XCTAssertEqual(x.closeSeconds - x.startSeconds, 1, accuracy: 1e-12)
+            XCTAssertEqual(x.version, 0)
+        }
+    }
+
+    /// Dropouts happen at the configured rate, at the same (round, client) in every arm.
+    func testDropoutRateAndCommonRandomNumbers() throws {
+        let json = constantScenario(clients: 200, perRound: 200, extra: #", "availability": {"dropout_per_round": 0.1}"#, rounds: 20)
+        let s = try scenario(json)
+        let f = TimeOnlyFederation(scenario: s)
+        let a = try f.run(arm: s.arms[0]), b = try f.run(arm: s.arms[1])
+        let droppedCount = a.clients.filter { $0.outcome == ClientOutcome.dropped }.count
+        let rate = Double(droppedCount) / Double(a.clients.count)
+        // 4,000 Bernoulli(0.1) draws: sd 0.0047; 5 sd.
+        XCTAssertEqual(rate, 0.1, accuracy: 0.024)
+        // Everyone is selected every round in both arms, so the dropped sets must coincide.
+        func droppedSet(_ r: ArmResult) -> Set<String> {
+            Set(r.clients.filter { $0.outcome == ClientOutcome.dropped }.map { (c: ClientRecord) -> String in "\(c.round):\(c.client)" })
+        }
+        let droppedA = droppedSet(a), droppedB = droppedSet(b)
+        XCTAssertEqual(droppedA, droppedB)
+        XCTAssertFalse(droppedA.isEmpty)
+    }
+
+    /// On/off sessions: the fraction of clients online at round starts is E[on]/(E[on] + E[off]).
+    func testSessionsAvailability() throws {
+        let json = constantScenario(clients: 2000, perRound: 10,
+                                    extra: #", "availability": {"sessions": {"online": {"dist": "exponential", "mean": "30min"}, "offline": {"dist": "exponential", "mean": "90min"}}}"#,
+                                    arms: #"[{"codec": "lora"}]"#, rounds: 30)
+        let s = try scenario(json)
+        let r = try TimeOnlyFederation(scenario: s).run(arm: s.arms[0])
+        let fraction = Double(r.rounds.map(\.available).reduce(0, +)) / Double(r.rounds.count * 2000)
+        XCTAssertEqual(fraction, 0.25, accuracy: 0.03)
+    }
+
+    /// Stale clients: with 1 of 20 selected per round, most have missed broadcasts; fedsrd's
+    /// catch-up grows with staleness but never exceeds the dense adapter; lora's is its broadcast.
+    func testStaleClientsDownloadBytes() throws {
+        let json = constantScenario(clients: 20, perRound: 2, rounds: 30)
+        let s = try scenario(json)
+        let f = TimeOnlyFederation(scenario: s)
+        let lora = try f.run(arm: s.arms[0]), fedsrd = try f.run(arm: s.arms[1])
+        XCTAssertTrue(lora.clients.filter { $0.staleRounds > 0 }.allSatisfy { $0.downloadBytes == lora.downloadBytesInSync })
+        let stale = fedsrd.clients.filter { $0.staleRounds > 1 }
+        XCTAssertFalse(stale.isEmpty)
+        for c in stale {
+            XCTAssertGreaterThan(c.downloadBytes, fedsrd.downloadBytesInSync)
+            XCTAssertLessThanOrEqual(c.downloadBytes, fedsrd.downloadBytesDense)
+        }
+        XCTAssertTrue(fedsrd.clients.filter { $0.staleRounds == 0 }.allSatisfy { $0.downloadBytes == 0 })
+    }
+
+    /// Same scenario and seed: byte-identical outputs; another seed: different.
+    func testDeterministicOutputs() throws {
+        let json = constantScenario(clients: 300, perRound: 20, extra: #", "availability": {"dropout_per_round": 0.1}"#, rounds: 10)
+            .replacingOccurrences(of: #""network": {"down": "10Mbps", "up": "5Mbps", "rtt": "100ms", "loss": 0,"#, with: #""network": {"profile": "web-mix","#)
+            .replacingOccurrences(of: #""model": "fluid""#, with: #""model": "tcp""#)
+        func files(_ seed: UInt64) throws -> [String: Data] {
+            var s = try scenario(json)
+            s.seed = seed
+            let f = TimeOnlyFederation(scenario: s)
+            let results = RunResults(scenario: s, population: f.population, arms: try s.arms.map { try f.run(arm: $0) })
+            return Dictionary(uniqueKeysWithValues: RunOutput.files(results).map { ($0.name, $0.contents) })
+        }
+        let a = try files(5), b = try files(5), c = try files(6)
+        XCTAssertEqual(a, b)
+        XCTAssertNotEqual(a["rounds.csv"], c["rounds.csv"])
+    }
+}
