@@ -42,7 +42,7 @@ public indirect enum JSONValue: Sendable, Equatable, Codable {
         case let .bool(b): return "\(b)"
         case let .number(d): return Quantity.shortest(d)
         case let .string(s): return "\"\(s.count > 40 ? String(s.prefix(40)) + "…" : s)\""
-        case .array: return "an array"
+        case let .array(a): return a.isEmpty ? "an empty array" : "an array of \(a.count)"
         case .object: return "an object"
         }
     }
@@ -51,11 +51,13 @@ public indirect enum JSONValue: Sendable, Equatable, Codable {
     public static func parse(_ data: Data, file: String?) throws -> JSONValue {
         do {
             return try JSONDecoder().decode(JSONValue.self, from: data)
-        } catch let DecodingError.dataCorrupted(context) {
-            let detail = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String ?? context.debugDescription
-            throw InputError(.file(path: file ?? "input", reason: "not valid JSON: \(detail)"), at: "")
         } catch {
-            throw InputError(.file(path: file ?? "input", reason: "not valid JSON: \(error)"), at: "")
+            // JSONSerialization says where the syntax breaks ("… around line 2, column 6").
+            var detail = "\(error)"
+            do { _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch let e as NSError {
+                detail = e.userInfo[NSDebugDescriptionErrorKey] as? String ?? e.localizedDescription
+            }
+            throw InputError(.file(path: file ?? "input", reason: "not valid JSON: \(detail)"), at: "")
         }
     }
 

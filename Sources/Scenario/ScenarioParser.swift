@@ -172,7 +172,7 @@ public enum ScenarioParser {
     }
 
     static func probability(_ node: Node) throws -> Double {
-        try node.number(0...1, "a probability in [0, 1)").nonOne(node)
+        try node.number(0...1, "a probability in [0, 1)").nonOne(node, "a probability in [0, 1)")
     }
 
     static func parseAvailability(_ node: Node?) throws -> AvailabilityModel {
@@ -186,7 +186,7 @@ public enum ScenarioParser {
         var diurnal: AvailabilityModel.Diurnal?
         if let d = s.member("diurnal") {
             _ = try d.object(allowed: ["amplitude", "period", "peak"])
-            let amplitude = try d.required("amplitude").number(0...1, "an amplitude in [0, 1)").nonOne(try d.required("amplitude"))
+            let amplitude = try d.required("amplitude").number(0...1, "an amplitude in [0, 1)").nonOne(try d.required("amplitude"), "an amplitude in [0, 1)")
             var period = 86_400.0
             if let p = d.member("period") {
                 period = try p.quantity(.duration)
@@ -273,8 +273,8 @@ public enum ScenarioParser {
             }
             var o = CodecOptions()
             o.valueType = payload.valueType
-            if let n = item.member("sparsity") { o.sparsity = try n.number(0...1, "a sparsity α in [0, 1)").nonOne(n) }
-            if let n = item.member("download_sparsity") { o.downloadSparsity = try n.number(0...1, "a sparsity in [0, 1)").nonOne(n) }
+            if let n = item.member("sparsity") { o.sparsity = try n.number(0...1, "a sparsity α in [0, 1)").nonOne(n, "a sparsity α in [0, 1)") }
+            if let n = item.member("download_sparsity") { o.downloadSparsity = try n.number(0...1, "a sparsity in [0, 1)").nonOne(n, "a sparsity in [0, 1)") }
             if let n = item.member("adaptive") { o.adaptive = try n.bool() }
             if let n = item.member("iterations") { o.iterations = try n.integer(1...100, "a number of iterations in 1…100") }
             if let n = item.member("values") { o.valueType = try valueType(n) }
@@ -282,6 +282,9 @@ public enum ScenarioParser {
             if let n = item.member("history_rounds") { o.historyRounds = try n.integer(0...1000, "a number of rounds in 0…1000") }
             let nameNode = item.member("name")
             let name = try nameNode?.string() ?? codec
+            if let nameNode, name.isEmpty || !name.allSatisfy({ $0.isLetter || $0.isNumber || "._-+".contains($0) }) {
+                throw nameNode.invalid("a name of letters, digits and . _ - + (it labels CSV rows and plots)")
+            }
             if arms.contains(where: { $0.name == name }) {
                 throw InputError(.invalidValue(expected: "arm names that are unique (add \"name\" to tell two \(codec) arms apart)", found: "a second '\(name)'"),
                                  at: nameNode?.path ?? item.path)
@@ -322,12 +325,8 @@ public enum ScenarioParser {
 
 extension Double {
     /// `self` unless it is 1 (for ranges [0, 1)).
-    func nonOne(_ node: Node) throws -> Double {
-        guard self < 1 else { throw node.invalid(node.expectedHalfOpen) }
+    func nonOne(_ node: Node, _ expected: String = "a value in [0, 1)") throws -> Double {
+        guard self < 1 else { throw node.invalid(expected) }
         return self
     }
-}
-
-extension Node {
-    var expectedHalfOpen: String { "a value in [0, 1)" }
 }

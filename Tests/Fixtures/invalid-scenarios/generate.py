@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Writes the bad-input corpus: one scenario per file, each a valid base with one thing wrong,
+and expected.json (file -> the key path and a fragment the error message must contain).
+Run from anywhere; rewrites the *.json files next to it. Test-only."""
+import copy, json, os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BASE = {
+    "name": "bad",
+    "population": {"clients": 50},
+    "network": {"profile": "4g"},
+    "selection": {"per_round": 10, "over_selection": 0.3, "deadline": "10min"},
+    "workload": {"payload": {"model": "llama-2-7b", "rank": 16, "targets": ["q", "v"]}},
+    "arms": [{"codec": "lora"}, {"codec": "fedsrd", "sparsity": 0.9}],
+    "stop": {"rounds": 5},
+}
+
+def put(doc, path, value):
+    keys = path.split(".")
+    for k in keys[:-1]:
+        doc = doc[int(k)] if isinstance(doc, list) else doc.setdefault(k, {})
+    last = keys[-1]
+    if value is DELETE:
+        del doc[last]
+    elif isinstance(doc, list):
+        doc[int(last)] = value
+    else:
+        doc[last] = value
+
+DELETE = object()
+CASES = [
+    # name, edits [(path, value)], key path, message fragment
+    ("unknown-top-key", [("seeed", 3)], "(top level)", "unknown key 'seeed' (did you mean 'seed'?)"),
+    ("unknown-nested-key", [("selection.per_rond", 3)], "selection", "unknown key 'per_rond' (did you mean 'per_round'?)"),
+    ("missing-name", [("name", DELETE)], "(top level)", "missing key 'name'"),
+    ("name-wrong-type", [("name", 7)], "name", "expected a string, found 7"),
+    ("clients-not-integer", [("population.clients", 10.5)], "population.clients", "a number of clients"),
+    ("clients-string", [("population.clients", "many")], "population.clients", "a number of clients"),
+    ("seed-negative", [("seed", -1)], "seed", "a non-negative integer seed"),
+    ("unknown-profile", [("network.profile", "4G-lte")], "network.profile", "unknown network profile '4G-lte'"),
+    ("profile-typo-suggests", [("network.profile", "fibre")], "network.profile", "did you mean 'fiber'?"),
+    ("mix-weight-zero", [("network.profile", DELETE), ("network.mix", [{"weight": 0, "profile": "4g"}])], "network.mix[0].weight", "a positive weight"),
+    ("mix-unknown-profile", [("network.profile", DELETE), ("network.mix", [{"weight": 1, "profile": "6g"}])], "network.mix[0].profile", "unknown network profile '6g'"),
+    ("profile-and-mix", [("network.mix", [{"weight": 1, "profile": "5g"}])], "network", "one of 'profile', 'mix'"),
+    ("inline-negative-rate", [("network.profile", DELETE), ("network.down", "-5Mbps"), ("network.up", "1Mbps"), ("network.rtt", "50ms")], "network.down", "all positive"),
+    ("inline-zero-rate", [("network.profile", DELETE), ("network.down", "10Mbps"), ("network.up", 0), ("network.rtt", "50ms")], "network.up", "all positive"),
+    ("inline-missing-rtt", [("network.profile", DELETE), ("network.down", "10Mbps"), ("network.up", "1Mbps")], "network", "missing key 'rtt'"),
+    ("loss-above-one", [("network.profile", DELETE), ("network.down", "10Mbps"), ("network.up", "1Mbps"), ("network.rtt", "50ms"), ("network.loss", 1.5)], "network.loss", "a loss rate in [0, 1)"),
+    ("loss-exactly-one", [("network.profile", DELETE), ("network.down", "10Mbps"), ("network.up", "1Mbps"), ("network.rtt", "50ms"), ("network.loss", 1)], "network.loss", "a loss rate in [0, 1)"),
+    ("rate-wrong-unit", [("network.profile", DELETE), ("network.down", "10ms"), ("network.up", "1Mbps"), ("network.rtt", "50ms")], "network.down", "bit-rate"),
+    ("unknown-transfer-model", [("network.model", "tcpp")], "network.model", "unknown transfer model 'tcpp' (did you mean 'tcp'?)"),
+    ("user-profile-shadows-builtin", [("network.profiles", {"4g": {"down": "1Mbps", "up": "1Mbps", "rtt": "1ms"}})], "network.profiles.4g", "not a built-in profile's"),
+    ("server-rate-zero", [("server", {"up": "0Gbps"})], "server.up", "a positive rate"),
+    ("server-rate-negative", [("server", {"down": -1})], "server.down", "a positive rate"),
+    ("over-selection-negative", [("selection.over_selection", -0.1)], "selection.over_selection", "an over-selection fraction ≥ 0"),
+    ("deadline-zero", [("selection.deadline", "0s")], "selection.deadline", "a positive deadline"),
+    ("deadline-negative", [("selection.deadline", -5)], "selection.deadline", "a positive deadline"),
+    ("k-above-population", [("selection.per_round", 80)], "selection.per_round", "at most the population's 50 clients"),
+    ("min-completions-above-k", [("selection.min_completions", 11)], "selection.min_completions", "1…10"),
+    ("dropout-one", [("availability", {"dropout_per_round": 1.0})], "availability.dropout_per_round", "a probability in [0, 1)"),
+    ("dropout-negative", [("availability", {"dropout_per_round": -0.1})], "availability.dropout_per_round", "a probability in [0, 1)"),
+    ("sessions-missing-offline", [("availability", {"sessions": {"online": "30min"}})], "availability.sessions", "missing key 'offline'"),
+    ("unknown-codec", [("arms.1.codec", "fedsdr")], "arms[1].codec", "unknown codec 'fedsdr' (did you mean 'fedsrd'?)"),
+    ("sparsity-one", [("arms.1.sparsity", 1)], "arms[1].sparsity", "a sparsity α in [0, 1)"),
+    ("arm-unknown-option", [("arms.1.sparsty", 0.5)], "arms[1]", "unknown key 'sparsty' (did you mean 'sparsity'?)"),
+    ("duplicate-arm-names", [("arms", [{"codec": "lora"}, {"codec": "lora"}])], "arms[1]", "unique"),
+    ("empty-arms", [("arms", [])], "arms", "a non-empty array of arms {\"codec\": …}, found an empty array"),
+    ("arm-name-with-comma", [("arms.1.name", "fedsrd,0.9")], "arms[1].name", "a name of letters, digits"),
+    ("unknown-model", [("workload.payload.model", "llama-9-7b")], "workload.payload.model", "unknown"),
+    ("rank-zero", [("workload.payload.rank", 0)], "workload.payload.rank", "a LoRA rank in 1…4096"),
+    ("unknown-target", [("workload.payload.targets", ["q", "x_proj"])], "workload.payload.targets[1]", "x_proj"),
+    ("missing-payload", [("workload.payload", DELETE)], "workload", "missing key 'payload'"),
+    ("bad-value-type", [("workload.payload.values", "fp8")], "workload.payload.values", "unknown value type 'fp8'"),
+    ("target-above-one", [("target", {"accuracy": 1.2})], "target.accuracy", "an accuracy in (0, 1]"),
+    ("stop-rounds-zero", [("stop.rounds", 0)], "stop.rounds", "a positive number of rounds"),
+    ("bad-distribution-family", [("population.samples", {"dist": "lognorm", "median": 100, "p90": 300})], "population.samples.dist", "did you mean 'lognormal'?"),
+    ("p90-below-median", [("population.device_speed", {"dist": "lognormal", "median": "30TFLOPS", "p90": "10TFLOPS"})], "population.device_speed.p90", "p90 greater than median"),
+    ("mixture-weight-negative", [("population.samples", {"dist": "mixture", "components": [{"weight": -1, "dist": "constant", "value": 5}]})], "population.samples.components[0].weight", "a positive weight"),
+    ("trace-missing", [("network.profile", DELETE), ("network.down", {"dist": "empirical", "trace": {"file": "no-such-trace.csv", "column": "down", "unit": "Mbps"}}), ("network.up", "1Mbps"), ("network.rtt", "50ms")], "network.down.trace", "no-such-trace.csv"),
+    ("trace-empty", [("network.profile", DELETE), ("network.down", {"dist": "empirical", "trace": {"file": "traces/empty.csv", "column": "down", "unit": "Mbps"}}), ("network.up", "1Mbps"), ("network.rtt", "50ms")], "network.down.trace", "empty.csv"),
+    ("trace-non-numeric", [("network.profile", DELETE), ("network.down", {"dist": "empirical", "trace": {"file": "traces/non-numeric.csv", "column": "down", "unit": "Mbps"}}), ("network.up", "1Mbps"), ("network.rtt", "50ms")], "network.down.trace", "line 3"),
+]
+
+def main():
+    for f in os.listdir(HERE):
+        if f.endswith(".json"):
+            os.remove(os.path.join(HERE, f))
+    expected = {}
+    for name, edits, path, fragment in CASES:
+        doc = copy.deepcopy(BASE)
+        for p, v in edits:
+            put(doc, p, v)
+        fname = f"{name}.json"
+        with open(os.path.join(HERE, fname), "w") as fh:
+            json.dump(doc, fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+        expected[fname] = {"key_path": path, "message": fragment}
+    with open(os.path.join(HERE, "syntax-error.json"), "w") as fh:
+        fh.write('{"name": "bad", "population": {"clients": 50}\n')
+    expected["syntax-error.json"] = {"key_path": "", "message": "not valid JSON: Unexpected end of file"}
+    with open(os.path.join(HERE, "expected-messages.txt"), "w") as fh:
+        json.dump(expected, fh, indent=1, sort_keys=True, ensure_ascii=False)
+        fh.write("\n")
+
+main()
