@@ -46,9 +46,12 @@ struct BenchRow {
     var peer: Double?
     var peerName: String
     var goal: Double?
+    /// An absolute ceiling for `ours` instead of a ratio goal (seconds, bytes), with its text.
+    var ceiling: (value: Double, text: String)? = nil
 
     var ratio: Double? { peer.map { ours / $0 } }
     var verdict: String {
+        if let ceiling { return ours < ceiling.value ? "meets < \(ceiling.text)" : "above \(ceiling.text)" }
         guard let ratio, let goal else { return "" }
         return ratio >= goal ? "meets ≥\(Int(goal))×" : "below ≥\(Int(goal))×"
     }
@@ -61,8 +64,18 @@ func measureSeconds(_ body: () -> Void) -> Double {
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 }
 
+/// This process's peak resident set size in bytes (VmHWM from /proc/self/status), or nil.
+func peakResidentBytes() -> Double? {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        let kb = line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Double($0) }
+        return kb.map { $0 * 1024 }
+    }
+    return nil
+}
+
 func formatRate(_ value: Double) -> String {
     if value >= 1e6 { return String(format: "%.2f M", value / 1e6) }
     if value >= 1e3 { return String(format: "%.1f k", value / 1e3) }
-    return String(format: "%.1f", value)
+    return String(format: value < 10 ? "%.2f" : "%.1f", value)
 }

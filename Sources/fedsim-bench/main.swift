@@ -3,7 +3,7 @@ import Foundation
 // fedsim-bench [--python PATH] [--peers DIR] [--quick] [NAME…]
 // Runs each benchmark, then prints one table: ours, the peer's figure from the same invocation, the ratio.
 
-let benchmarks: [any Benchmark.Type] = [KernelBenchmark.self, CodecBenchmark.self]
+let benchmarks: [any Benchmark.Type] = [KernelBenchmark.self, CodecBenchmark.self, FederationBenchmark.self]
 
 var context = BenchContext(python: nil, peers: "Tests/Peers", quick: false)
 var selected: [String] = []
@@ -14,6 +14,13 @@ while !arguments.isEmpty {
     case "--python": context.python = arguments.isEmpty ? nil : arguments.removeFirst()
     case "--peers": context.peers = arguments.isEmpty ? context.peers : arguments.removeFirst()
     case "--quick": context.quick = true
+    case "--child":
+        // A benchmark body in a process of its own (for its peak RSS): fedsim-bench --child NAME [--quick].
+        let what = arguments.isEmpty ? "" : arguments.removeFirst()
+        do { try FederationBenchmark.child(what, quick: arguments.contains("--quick")) } catch {
+            FileHandle.standardError.write(Data("fedsim-bench: --child \(what): \(error)\n".utf8)); exit(1)
+        }
+        exit(0)
     case "-h", "--help":
         print("usage: fedsim-bench [--python PATH] [--peers DIR] [--quick] [NAME…]")
         for b in benchmarks { print("  \(b.name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(b.summary)") }

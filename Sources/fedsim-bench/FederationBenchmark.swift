@@ -1,0 +1,85 @@
+import Federation
+import Foundation
+import Network
+import Numerics
+import Scenario
+
+/// The time-only federation at scale: 100,000 clients, 100 rounds of 1,000 selected, the tcp model
+/// and a shared server link; and sampling a 1,000,000-client population. Each runs in a child
+/// process of its own so its peak RSS is its own (`--child NAME` prints one JSON line).
+enum FederationBenchmark: Benchmark {
+    static let name = "federation"
+    static let summary = "time-only federation: 100k clients × 100 rounds × 1,000 selected (tcp, shared link); 1M-client population"
+
+    static func scenario(clients: Int, rounds: Int) throws -> Scenario {
+        let json = """
+        {"name": "bench", "seed": 1, "population": {"clients": \(clients)},
+         "network": {"profile": "web-mix", "model": "tcp"},
+         "server": {"down": "10Gbps", "up": "10Gbps", "aggregation": "2s"},
+         "availability": {"dropout_per_round": 0.08},
+         "selection": {"per_round": 1000, "over_selection": 0, "deadline": "1h"},
+         "workload": {"payload": {"model": "llama-2-7b", "rank": 16, "targets": ["q", "v"], "values": "bf16"}},
+         "arms": [{"codec": "fedsrd", "sparsity": 0.9}], "stop": {"rounds": \(rounds)}}
+        """
+        return try ScenarioParser.parse(try JSONValue.parse(Data(json.utf8), file: nil))
+    }
+
+    /// The child's work; prints {"seconds", "peak_rss", "events", "rows"}.
+    static func child(_ what: String, quick: Bool) throws {
+        var result: [String: Double] = [:]
+        switch what {
+        case "run":
+            let clients = quick ? 20_000 : 100_000, rounds = quick ? 20 : 100
+            let s = try scenario(clients: clients, rounds: rounds)
+            var arm: ArmResult?
+            result["seconds"] = measureSeconds {
+                let f = TimeOnlyFederation(scenario: s)
+                arm = try? f.run(arm: s.arms[0], recordClients: true)
+            }
+            result["events"] = Double(arm?.events ?? 0)
+            result["rows"] = Double(arm?.clients.count ?? 0)
+        case "population":
+            let n = quick ? 200_000 : 1_000_000
+            let spec = PopulationSpec(clients: n, network: .webMix, deviceSpeed: .lognormal(median: 30e12, p90: 120e12, dimension: .flopRate),
+                                      samples: .lognormal(median: 600, p90: 2000))
+            var count = 0
+            result["seconds"] = measureSeconds { count = Population(spec, seed: 1).count }
+            result["rows"] = Double(count)
+        default:
+            throw CocoaError(.featureUnsupported)
+        }
+        result["peak_rss"] = peakResidentBytes() ?? .nan
+        print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+    }
+
+    static func runChild(_ what: String, quick: Bool) -> [String: Double]? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+        process.arguments = ["--child", what] + (quick ? ["--quick"] : [])
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        guard (try? process.run()) != nil else { return nil }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Double]
+    }
+
+    static func run(_ context: BenchContext) -> [BenchRow] {
+        var rows: [BenchRow] = []
+        if let r = runChild("run", quick: context.quick) {
+            FileHandle.standardError.write(Data(String(format: "bench: federation: %.2f s wall, %.0f MB peak RSS, %.0f events, %.0f client rows\n",
+                                                       r["seconds"] ?? .nan, (r["peak_rss"] ?? .nan) / 1e6, r["events"] ?? .nan, r["rows"] ?? .nan).utf8))
+            rows.append(BenchRow(benchmark: "federation 100k×100×1000", metric: "wall seconds", ours: r["seconds"] ?? .nan, peer: nil,
+                                 peerName: "–", goal: nil, ceiling: (10, "10 s")))
+            rows.append(BenchRow(benchmark: "federation 100k×100×1000", metric: "peak RSS MB", ours: (r["peak_rss"] ?? .nan) / 1e6, peer: nil,
+                                 peerName: "–", goal: nil, ceiling: (1000, "1 GB")))
+        }
+        if let r = runChild("population", quick: context.quick) {
+            rows.append(BenchRow(benchmark: "population 1M", metric: "wall seconds", ours: r["seconds"] ?? .nan, peer: nil,
+                                 peerName: "–", goal: nil, ceiling: (2, "2 s")))
+            rows.append(BenchRow(benchmark: "population 1M", metric: "peak RSS MB", ours: (r["peak_rss"] ?? .nan) / 1e6, peer: nil,
+                                 peerName: "–", goal: nil, ceiling: (1000, "1 GB")))
+        }
+        return rows
+    }
+}
