@@ -1,16 +1,17 @@
-# FedSim — make setup | build | run | test | bench | clean
+# FedSim — make setup | build | run | test | validate | bench | clean
 # Every target that needs the Debian packages calls `setup` first; `setup` is quiet when all are present.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
-DEBIAN_PACKAGES := libgsl-dev libopenblas-dev liblapacke-dev zlib1g-dev dataset-fashion-mnist gnuplot-nox
+# python3-jsonschema: test-only (checks Scenarios/ against Scenarios/schema.json); FedSim never runs Python.
+DEBIAN_PACKAGES := libgsl-dev libopenblas-dev liblapacke-dev zlib1g-dev dataset-fashion-mnist gnuplot-nox python3-jsonschema
 SWIFT ?= swift
 VENV := .build/bench-venv
 PYTHON ?= python3
 FEDSIM := .build/release/fedsim
 
-.PHONY: setup build run test bench bench-venv clean
+.PHONY: setup build run test validate validate-ns3 bench bench-venv clean
 
 setup:
 	@missing=""; \
@@ -27,14 +28,11 @@ setup:
 build: setup
 	@$(SWIFT) build -c release --product fedsim 2>&1 | { grep -Ev '^(\[|Building|Compiling|Write|Emitting|Planning|Linking)' || true; }
 
-# Until `fedsim run` lands (scenario runner, issues 5–6), `make run` shows what the default
-# Web-mix downlink distribution produces and writes it under Reports/distributions/.
+# The example scenario (time only until training lands): every arm, written to Reports/<name>/.
+RUN_SCENARIO ?= Scenarios/web-mix-llama7b.json
+RUN_OUT ?= Reports/$(basename $(notdir $(RUN_SCENARIO)))
 run: build
-	@mkdir -p Reports/distributions
-	@tmp=$$(mktemp Reports/distributions/.web-mix-downlink.XXXXXX); \
-	$(FEDSIM) distribution @Scenarios/distributions/web-mix-downlink.json --json > "$$tmp" && mv "$$tmp" Reports/distributions/web-mix-downlink.json
-	@$(FEDSIM) distribution @Scenarios/distributions/web-mix-downlink.json
-	@echo "Report: Reports/distributions/web-mix-downlink.json"
+	@$(FEDSIM) run $(RUN_SCENARIO) --out $(RUN_OUT) --force
 
 test: setup
 	@$(SWIFT) build --build-tests 2>&1 | { grep -Ev '^(\[|Building|Compiling|Write|Emitting|Planning|Linking)' || true; }
@@ -42,6 +40,19 @@ test: setup
 	grep -E "error:|failed|Executed [0-9]+ tests" .build/test.log | grep -v "0 failures" | tail -n 40 || true; \
 	grep -E "Executed [0-9]+ tests" .build/test.log | tail -n 1; \
 	[ $$status -eq 0 ] && echo "make test: all tests passed (log: .build/test.log)" || { echo "make test: FAILED (log: .build/test.log)"; exit $$status; }
+	@$(PYTHON) Tests/Scenarios/check_schema.py . >.build/schema.log 2>&1 || { cat .build/schema.log; echo "make test: scenario schema check FAILED"; exit 1; }
+	@echo "make test: every scenario in Scenarios/ matches Scenarios/schema.json"
+
+# The checks of docs/VALIDATION.md: the fluid model against hand-computed rounds, the shared link
+# against a brute-force reference, the tcp model against ns-3 (results committed in Validation/ns3;
+# `make validate-ns3` re-runs ns-3, installing it first).
+validate: setup
+	@$(SWIFT) build -c release --product fedsim-validate 2>&1 | { grep -Ev '^(\[|Building|Compiling|Write|Emitting|Planning|Linking)' || true; }
+	@.build/release/fedsim-validate analytic maxmin ns3
+
+validate-ns3:
+	@Validation/ns3/run.sh
+	@$(MAKE) --no-print-directory validate
 
 # Peers (SimPy, numpy) live in a virtualenv from PyPI; used by the bench only, never by FedSim.
 bench-venv: $(VENV)/.installed

@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "fedsim", targets: ["fedsim"]),
         .executable(name: "fedsim-bench", targets: ["fedsim-bench"]),
+        .executable(name: "fedsim-validate", targets: ["fedsim-validate"]),
         .library(name: "Numerics", targets: ["Numerics"]),
         .library(name: "EventKernel", targets: ["EventKernel"]),
         .library(name: "Codec", targets: ["Codec"]),
@@ -26,6 +27,7 @@ let package = Package(
         .target(name: "FedSimCLI", dependencies: ["Numerics", "EventKernel", "Codec", "Network", "Scenario", "Federation", "Reporting"]),
         .executableTarget(name: "fedsim", dependencies: ["FedSimCLI"]),
         .executableTarget(name: "fedsim-bench", dependencies: ["Numerics", "EventKernel", "Codec", "Network", "Scenario", "Federation"]),
+        .executableTarget(name: "fedsim-validate", dependencies: ["Numerics", "EventKernel", "Codec", "Network", "Scenario", "Federation"]),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics"]),
         .testTarget(name: "EventKernelTests", dependencies: ["EventKernel", "Numerics"]),
         .testTarget(name: "CodecTests", dependencies: ["Codec", "Numerics"]),

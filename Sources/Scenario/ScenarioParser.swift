@@ -107,7 +107,8 @@ public enum ScenarioParser {
             let valid = NetworkProfile.builtInNames + user.map(\.name)
             throw InputError(.unknownName(kind: "network profile", name: name, suggestion: Suggestion.nearest(to: name, in: valid), valid: valid), at: n.path)
         }
-        let forms = ["profile", "mix", "down"].filter { node.member($0) != nil }
+        let inlineKeys = linkKeys.filter { node.member($0) != nil }
+        let forms = ["profile", "mix"].filter { node.member($0) != nil } + (inlineKeys.isEmpty ? [] : ["inline " + inlineKeys.joined(separator: "/")])
         guard forms.count <= 1 else {
             throw InputError(.invalidValue(expected: "one of 'profile', 'mix' or inline down/up/rtt/loss", found: forms.map { "'\($0)'" }.joined(separator: " and ")), at: node.path)
         }
@@ -129,16 +130,13 @@ public enum ScenarioParser {
             profile = NetworkProfile(name: "mix", summary: "a mix of " + components.map(\.profile.name).joined(separator: ", "),
                                      body: .mix(components), sources: ["the scenario's mix; see each profile"])
             form = .mix(components.map { ($0.weight, $0.profile.name) })
-        } else if node.member("down") != nil || node.member("up") != nil || node.member("rtt") != nil {
+        } else if !inlineKeys.isEmpty {
             profile = NetworkProfile(name: "inline", summary: "defined inline in the scenario", body: .link(try parseLink(node)),
                                      sources: ["defined in the scenario"])
             form = .inline
         } else {
             profile = defaultProfile
             form = .named(defaultProfile.name)
-        }
-        if node.member("loss") != nil, form != .inline {
-            throw InputError(.invalidValue(expected: "'loss' only with inline down/up/rtt", found: "'loss' with a named profile or mix"), at: node.child("loss"))
         }
         var model = TransferModel.tcp
         if let m = node.member("model") {

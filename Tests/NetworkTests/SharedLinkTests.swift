@@ -4,52 +4,6 @@ import Numerics
 import XCTest
 
 final class SharedLinkTests: XCTestCase {
-    /// Water-filling from scratch: the reference for max-min fairness with caps.
-    static func waterFill(capacity: Double, caps: [Double]) -> [Double] {
-        var rates = [Double](repeating: 0, count: caps.count)
-        var remaining = capacity
-        var open = caps.indices.sorted { caps[$0] < caps[$1] }
-        while !open.isEmpty {
-            let share = remaining / Double(open.count)
-            if caps[open[0]] <= share {
-                rates[open[0]] = caps[open[0]]
-                remaining -= caps[open[0]]
-                open.removeFirst()
-            } else {
-                for i in open { rates[i] = share }
-                break
-            }
-        }
-        return rates
-    }
-
-    /// Brute force: after every start or finish, recompute every rate by water-filling and step to
-    /// the next event. Returns each flow's finish time.
-    static func bruteForce(capacity: Double, starts: [Double], bits: [Double], caps: [Double]) -> [Double] {
-        var finish = [Double](repeating: .nan, count: starts.count)
-        var left = bits
-        var now = 0.0
-        var active: [Int] = []
-        var pending = starts.indices.sorted { starts[$0] < starts[$1] || (starts[$0] == starts[$1] && $0 < $1) }
-        while !pending.isEmpty || !active.isEmpty {
-            let rates = waterFill(capacity: capacity, caps: active.map { caps[$0] })
-            var next = pending.first.map { starts[$0] } ?? .infinity
-            for (k, i) in active.enumerated() { next = min(next, now + left[i] / rates[k]) }
-            for (k, i) in active.enumerated() { left[i] -= rates[k] * (next - now) }
-            now = next
-            var still: [Int] = []
-            for i in active {
-                if left[i] <= 1e-9 * bits[i] + 1e-12 { finish[i] = now } else { still.append(i) }
-            }
-            active = still
-            while let p = pending.first, starts[p] <= now {
-                active.append(p)
-                pending.removeFirst()
-            }
-        }
-        return finish
-    }
-
     func testRatesAreMaxMinFairAgainstWaterFilling() {
         var rng = SplitMix64(seed: 1)
         for _ in 0..<200 {
@@ -59,7 +13,7 @@ final class SharedLinkTests: XCTestCase {
             let sim = Simulator()
             let link = SharedLink(capacity: capacity, simulator: sim)
             let ids = caps.map { link.start(bits: 1e12, cap: $0) {} }
-            let expected = SharedLinkTests.waterFill(capacity: capacity, caps: caps)
+            let expected = MaxMinReference.waterFill(capacity: capacity, caps: caps)
             for (id, e) in zip(ids, expected) { XCTAssertEqual(link.rate(of: id)!, e, accuracy: 1e-9 * max(1, e)) }
             XCTAssertLessThanOrEqual(ids.reduce(0) { $0 + link.rate(of: $1)! }, capacity * (1 + 1e-12))
         }
@@ -80,14 +34,14 @@ final class SharedLinkTests: XCTestCase {
                 sim.schedule(at: SimTime(seconds: starts[i])) {
                     link.start(bits: bits[i], cap: caps[i]) { finish[i] = sim.now.seconds }
                     let pairs = link.ratesForTesting()
-                    let expected = SharedLinkTests.waterFill(capacity: capacity, caps: pairs.map(\.cap))
+                    let expected = MaxMinReference.waterFill(capacity: capacity, caps: pairs.map(\.cap))
                     for (p, e) in zip(pairs, expected) where abs(p.rate - e) > 1e-6 * max(1, e) {
                         XCTFail("trial \(trial) t=\(sim.now.seconds): rate \(p.rate) for cap \(p.cap), water-filling gives \(e)")
                     }
                 }
             }
             sim.run()
-            let expected = SharedLinkTests.bruteForce(capacity: capacity, starts: starts, bits: bits, caps: caps)
+            let expected = MaxMinReference.bruteForce(capacity: capacity, starts: starts, bits: bits, caps: caps)
             for i in 0..<n { XCTAssertEqual(finish[i], expected[i], accuracy: 1e-7 * max(1, expected[i]), "trial \(trial) flow \(i)") }
             XCTAssertEqual(link.activeFlows, 0)
         }

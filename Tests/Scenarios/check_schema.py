@@ -66,33 +66,55 @@ class Explainer:
             schema = target
         return schema if isinstance(schema, dict) else {}
 
-    @staticmethod
-    def mismatched(sub, parent):
-        """Whether `sub` shows its branch is for another JSON type or another distribution family."""
+    @classmethod
+    def mismatch(cls, sub, parent):
+        """Why `sub` shows that its branch is not meant for this value: "type" (another JSON
+        type), "dist" (another distribution family) or None."""
         depth = len(parent.absolute_path)
         relative = list(sub.absolute_path)[depth:]
         if not relative and sub.validator == "type":
-            return True
-        return relative == ["dist"] and sub.validator in ("const", "enum")
+            return "type"
+        if relative == ["dist"] and sub.validator in ("const", "enum"):
+            return "dist"
+        if not relative and sub.validator in ("oneOf", "anyOf") and sub.context:
+            reasons = [cls.branch_mismatch(subs, sub) for subs in cls.branches(sub).values()]
+            if all(reasons):
+                return "type" if all(r == "type" for r in reasons) else "dist"
+        return None
+
+    @classmethod
+    def branch_mismatch(cls, subs, parent):
+        reasons = [cls.mismatch(s, parent) for s in subs]
+        return "type" if "type" in reasons else ("dist" if "dist" in reasons else None)
+
+    @staticmethod
+    def branches(error):
+        grouped = {}
+        for sub in error.context:
+            grouped.setdefault(sub.relative_schema_path[0], []).append(sub)
+        return grouped
 
     def lines(self, error, description=None):
         path = json_path(error.absolute_path)
         own = self.resolve(error.schema).get("description") if isinstance(error.schema, dict) else None
         description = own or description
         if error.validator in ("oneOf", "anyOf") and error.context:
-            branches = {}
-            for sub in error.context:
-                branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-            fitting = {i: subs for i, subs in branches.items() if not any(self.mismatched(s, error) for s in subs)}
+            reasons = {i: self.branch_mismatch(subs, error) for i, subs in self.branches(error).items()}
+            fitting = {i: subs for i, subs in self.branches(error).items() if reasons[i] is None}
+            if not fitting:
+                if all(r == "dist" for r in reasons.values()):
+                    return []  # an unknown family: the "dist" enum error next to this one says it
+                # Nothing fits: follow the branch for the right JSON type (e.g. an unknown family).
+                fitting = {i: subs for i, subs in self.branches(error).items() if reasons[i] != "type"}
             if len(fitting) == 1:
                 (index, subs), = fitting.items()
                 alternatives = error.schema.get(error.validator, []) if isinstance(error.schema, dict) else []
                 branch = self.resolve(alternatives[index]) if index < len(alternatives) else {}
                 inner = branch.get("description") or description
                 return [line for sub in subs for line in self.lines(sub, inner)]
-            return [f"{path}: {short(error.instance)} does not match the expected form: {description or error.message}"]
+            return [f"{path}: {short(error.instance)} does not match the expected form: {(description or error.message).rstrip('.')}"]
         if error.validator in ("pattern", "not", "if", "then"):
-            return [f"{path}: {short(error.instance)} does not match the expected form: {description or error.message}"]
+            return [f"{path}: {short(error.instance)} does not match the expected form: {(description or error.message).rstrip('.')}"]
         message = error.message
         if len(message) > 300:
             message = message[:299] + "…"
@@ -110,7 +132,8 @@ def errors_of(validator, path):
         return [f"not JSON: {e}"]
     explainer = Explainer(validator.schema)
     errors = sorted(validator.iter_errors(document), key=lambda e: [str(p) for p in e.absolute_path])
-    return [line for e in errors for line in explainer.lines(e)]
+    lines = [line for e in errors for line in explainer.lines(e)]
+    return lines or [f"{json_path(e.absolute_path)}: {e.message}" for e in errors]
 
 
 def scenario_files(scenarios):

@@ -41,6 +41,7 @@ CASES = [
     ("profile-typo-suggests", [("network.profile", "fibre")], "network.profile", "did you mean 'fiber'?"),
     ("mix-weight-zero", [("network.profile", DELETE), ("network.mix", [{"weight": 0, "profile": "4g"}])], "network.mix[0].weight", "a positive weight"),
     ("mix-unknown-profile", [("network.profile", DELETE), ("network.mix", [{"weight": 1, "profile": "6g"}])], "network.mix[0].profile", "unknown network profile '6g'"),
+    ("profile-and-inline-up", [("network.up", "5Mbps")], "network", "found 'profile' and 'inline up'"),
     ("profile-and-mix", [("network.mix", [{"weight": 1, "profile": "5g"}])], "network", "one of 'profile', 'mix'"),
     ("inline-negative-rate", [("network.profile", DELETE), ("network.down", "-5Mbps"), ("network.up", "1Mbps"), ("network.rtt", "50ms")], "network.down", "all positive"),
     ("inline-zero-rate", [("network.profile", DELETE), ("network.down", "10Mbps"), ("network.up", 0), ("network.rtt", "50ms")], "network.up", "all positive"),
