@@ -214,12 +214,13 @@ final class ArmRun {
         case .fluid:
             finishFlow(Double(bytes) * 8, l.rateBitsPerSecond)
         case .tcp:
-            let cap = min(l.rateBitsPerSecond, TransferModel.lossLimitedRate(rttSeconds: l.rttSeconds, loss: l.loss, tcp: tcp))
-            let setup = keptConnection(i) ? 0 : l.rttSeconds * (1 + tcp.tlsRoundTrips)
+            // Set-up and slow start as a timer; the rest as a flow capped at the model's steady rate,
+            // so an uncontended transfer takes exactly the model's time.
+            let timing = model.timing(bytes: Double(bytes), link: l, connectionKept: keptConnection(i), tcp: tcp)
             if scenario.network.keepConnections { connected[i] = true }
-            let slow = TransferModel.slowStart(bytes: Double(bytes), rate: cap, rtt: l.rttSeconds, tcp: tcp)
-            let rest = max(0, Double(bytes) - slow.bytes) * 8
-            let lead = setup + slow.seconds
+            let rest = max(0, Double(bytes) - timing.slowStartBytes) * 8
+            let cap = timing.steadySeconds > 0 ? rest / timing.steadySeconds : l.rateBitsPerSecond
+            let lead = timing.setupSeconds + timing.slowStartSeconds
             if lead > 0 {
                 slots[s].timer = simulator.schedule(after: SimDuration(seconds: lead)) { finishFlow(rest, cap) }
             } else {

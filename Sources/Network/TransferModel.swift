@@ -3,11 +3,21 @@ import Foundation
 /// How long moving `bytes` over a client's link takes, phase by phase. Formulas and sources in
 /// docs/NETWORK-MODEL.md.
 public enum TransferModel: String, Sendable, Codable, CaseIterable {
-    /// Connection set-up, slow start from an initial window of 10 segments, then the rate
-    /// min(link, loss-limited (Padhye et al. 1998), fair share of the server link).
+    /// Connection set-up, then the congestion window round trip by round trip (slow start from 10
+    /// segments, HyStart, CUBIC or Reno after losses, bottleneck buffer overflow), at most the link
+    /// rate or the fair share of the server link.
     case tcp
     /// RTT/2 + bytes / rate: what simpler simulators assume.
     case fluid
+}
+
+/// The congestion controller the `tcp` model follows.
+public enum CongestionControl: String, Sendable, Codable, CaseIterable {
+    /// CUBIC (RFC 8312; Linux's default): after a loss W ← β·W with β = 0.7, then
+    /// W(t) = C·(t − K)³ + W_max with C = 0.4, never below the Reno-friendly estimate.
+    case cubic
+    /// NewReno (RFC 6582): W ← W/2 after a loss, then one segment more per round trip.
+    case reno
 }
 
 /// TCP constants of the `tcp` model.
@@ -18,10 +28,20 @@ public struct TCPParameters: Sendable, Equatable, Codable {
     public var initialWindowSegments: Double = 10
     /// Round trips of the TLS handshake before data (TLS 1.3: 1; 0 for plain TCP).
     public var tlsRoundTrips: Double = 1
-    /// Minimum retransmission timeout in seconds (Linux: 0.2 s), the T0 floor of Padhye's formula.
+    /// Minimum retransmission timeout in seconds (Linux: 0.2 s): a timeout costs RTT + this.
     public var minRTOSeconds: Double = 0.2
-    /// Segments acknowledged by one ACK in Padhye's formula (b; 1 with appropriate byte counting).
-    public var segmentsPerAck: Double = 1
+    /// The congestion controller.
+    public var congestionControl: CongestionControl = .cubic
+    /// Window growth per round trip in slow start (2: Linux, with appropriate byte counting).
+    public var slowStartGrowth: Double = 2
+    /// CUBIC's Reno-friendly region (RFC 8312 §4.2; in Linux, not in ns-3.37's TcpCubic).
+    public var renoFriendly: Bool = true
+    /// Leave slow start without a loss once the queue adds an eighth of the RTT (HyStart, on in Linux's CUBIC).
+    public var hyStart: Bool = true
+    /// The bottleneck buffer in bandwidth-delay products (1: the classic rule of thumb) …
+    public var bufferBDP: Double = 1
+    /// … but at least this many packets.
+    public var minimumBufferSegments: Double = 100
     /// Defaults.
     public init() {}
 }
@@ -64,16 +84,6 @@ public struct LinkConditions: Sendable, Equatable {
 }
 
 extension TransferModel {
-    /// The loss-limited TCP throughput of Padhye, Firoiu, Towsley & Kurose (SIGCOMM 1998), in bit/s:
-    /// MSS / (RTT·√(2bp/3) + T0·min(1, 3√(3bp/8))·p·(1 + 32p²)); infinite without loss.
-    public static func lossLimitedRate(rttSeconds rtt: Double, loss p: Double, tcp: TCPParameters) -> Double {
-        guard p > 0 else { return .infinity }
-        let b = tcp.segmentsPerAck
-        let t0 = max(tcp.minRTOSeconds, 2 * rtt)
-        let denominator = rtt * (2 * b * p / 3).squareRoot() + t0 * min(1, 3 * (3 * b * p / 8).squareRoot()) * p * (1 + 32 * p * p)
-        return tcp.mssBytes * 8 / denominator
-    }
-
     /// The timing of `bytes` over `link`, with the steady rate further capped at `shareBitsPerSecond`
     /// (a fair share of the server link; infinity when uncontended).
     public func timing(bytes: Double, link: LinkConditions, connectionKept: Bool = false,
@@ -85,32 +95,98 @@ extension TransferModel {
             return TransferTiming(setupSeconds: 0, slowStartSeconds: 0, steadySeconds: bytes * 8 / rate, propagationSeconds: rtt / 2,
                                   slowStartBytes: 0, rateBitsPerSecond: rate, limitedBy: rate < link.rateBitsPerSecond ? "share" : "link")
         case .tcp:
-            let lossRate = TransferModel.lossLimitedRate(rttSeconds: rtt, loss: link.loss, tcp: tcp)
-            let rate = min(link.rateBitsPerSecond, lossRate, shareBitsPerSecond)
-            let limitedBy = rate == link.rateBitsPerSecond ? "link" : rate == lossRate ? "loss" : "share"
+            let rate = min(link.rateBitsPerSecond, shareBitsPerSecond)
             let setup = connectionKept ? 0 : rtt * (1 + tcp.tlsRoundTrips)
-            let slow = TransferModel.slowStart(bytes: bytes, rate: rate, rtt: rtt, tcp: tcp)
-            let steady = max(0, bytes - slow.bytes) * 8 / rate
-            return TransferTiming(setupSeconds: setup, slowStartSeconds: slow.seconds, steadySeconds: steady, propagationSeconds: rtt / 2,
-                                  slowStartBytes: min(bytes, slow.bytes), rateBitsPerSecond: rate, limitedBy: limitedBy)
+            let w = TransferModel.windowRounds(bytes: bytes, rate: rate, rtt: rtt, loss: link.loss, tcp: tcp)
+            let steadyRate = w.steadySeconds > 0 ? (bytes - w.slowStartBytes) * 8 / w.steadySeconds : rate
+            let limitedBy = steadyRate >= 0.9 * rate ? (rate < link.rateBitsPerSecond ? "share" : "link") : (link.loss > 0 ? "loss" : "congestion")
+            return TransferTiming(setupSeconds: setup, slowStartSeconds: w.slowStartSeconds, steadySeconds: w.steadySeconds, propagationSeconds: rtt / 2,
+                                  slowStartBytes: w.slowStartBytes, rateBitsPerSecond: steadyRate, limitedBy: limitedBy)
         }
     }
 
-    /// Slow start from W0 = IW·MSS, doubling each round trip until the window covers the
-    /// bandwidth-delay product R·RTT: round k sends W0·2^k bytes, starting at k·RTT. Returns the time
-    /// until the window covers the BDP (or until the last byte leaves, if the transfer is shorter)
-    /// and the bytes sent by then.
-    public static func slowStart(bytes: Double, rate: Double, rtt: Double, tcp: TCPParameters) -> (seconds: Double, bytes: Double) {
-        let w0 = tcp.initialWindowSegments * tcp.mssBytes
-        let bdp = rate * rtt / 8
-        guard bdp > w0, rtt > 0 else { return (0, 0) }
-        // Rounds until the window reaches the BDP.
-        let rounds = (log2(bdp / w0)).rounded(.up)
-        let bytesInSlowStart = w0 * (pow(2, rounds) - 1)
-        if bytes > bytesInSlowStart { return (rounds * rtt, bytesInSlowStart) }
-        // The transfer ends during slow start, in round m − 1 (0-based).
-        let m = max(1, (log2(bytes / w0 + 1)).rounded(.up))
-        let before = w0 * (pow(2, m - 1) - 1)
-        return ((m - 1) * rtt + (bytes - before) * 8 / rate, bytes)
+    /// The congestion window round trip by round trip (docs/NETWORK-MODEL.md): slow start, HyStart,
+    /// losses — random ones as an expected count accumulated over the segments sent (a loss event
+    /// each time it passes a whole number), and drops when the window exceeds the pipe plus the
+    /// bottleneck buffer — each answered by CUBIC's or Reno's decrease, or by a timeout when the
+    /// window is too small for fast retransmit. Returns the time from the first data segment until
+    /// the last one leaves, split at the end of slow start.
+    public static func windowRounds(bytes: Double, rate: Double, rtt: Double, loss p: Double,
+                                    tcp: TCPParameters) -> (slowStartSeconds: Double, slowStartBytes: Double, steadySeconds: Double) {
+        guard bytes > 0 else { return (0, 0, 0) }
+        let mss = tcp.mssBytes
+        guard rtt > 0 else { return (bytes * 8 / rate, bytes, 0) }
+        let bdp = rate * rtt / 8 / mss                                   // segments in flight that fill the pipe
+        let capacity = bdp + max(tcp.bufferBDP * bdp, tcp.minimumBufferSegments)
+        let beta = tcp.congestionControl == .cubic ? 0.7 : 0.5, c = 0.4
+        var w = tcp.initialWindowSegments, slowStart = true
+        var t = 0.0, delivered = 0.0, expectedLosses = 0.0
+        var wMax = 0.0, epoch = 0.0, k = 0.0
+        var slowStartEnd: (t: Double, bytes: Double)?
+        while true {
+            let remaining = bytes - delivered
+            let sent = min(w * mss, remaining)
+            let serialisation = sent * 8 / rate
+            let segments = sent / mss
+            let overflow = max(0, segments - capacity)
+            expectedLosses += segments * p
+            let random = expectedLosses.rounded(.down)
+            expectedLosses -= random
+            let lost = min(segments, overflow + random)
+            if lost == 0 && sent >= remaining {
+                t += serialisation
+                break
+            }
+            delivered += sent - lost * mss
+            t += max(rtt, serialisation)
+            if lost > 0 {
+                if slowStart { slowStartEnd = slowStartEnd ?? (t, delivered) }
+                slowStart = false
+                let window = min(w, capacity)
+                if window - lost < 3 {
+                    // Too few segments left in flight for three duplicate ACKs: a retransmission timeout.
+                    t += rtt + tcp.minRTOSeconds
+                    wMax = window
+                    w = 1
+                    slowStart = true
+                    epoch = t
+                    k = cbrt(wMax * (1 - beta) / c)
+                    continue
+                }
+                // Fast recovery (SACK): the lost segments are resent with the rest.
+                wMax = window
+                w = max(2, beta * window)
+                epoch = t
+                k = cbrt(wMax * (1 - beta) / c)
+            } else if slowStart {
+                w *= tcp.slowStartGrowth
+                if wMax > 0 && w >= beta * wMax {
+                    // Slow start after a timeout ends at the threshold.
+                    w = beta * wMax
+                    slowStart = false
+                    epoch = t
+                } else if tcp.hyStart && w >= bdp * 1.125 {
+                    slowStart = false
+                    slowStartEnd = slowStartEnd ?? (t, delivered)
+                    wMax = w
+                    epoch = t
+                    k = 0
+                }
+                if slowStartEnd == nil && w >= bdp { slowStartEnd = (t, delivered) }
+            } else {
+                switch tcp.congestionControl {
+                case .reno:
+                    w += 1
+                case .cubic:
+                    let since = t - epoch + rtt
+                    let cubic = c * pow(since - k, 3) + wMax
+                    let friendly = tcp.renoFriendly ? wMax * beta + 3 * (1 - beta) / (1 + beta) * since / rtt : 0
+                    w = max(1, min(max(cubic, friendly), 1.5 * w))
+                }
+            }
+        }
+        let end = slowStartEnd ?? (t, bytes)
+        return (end.t, min(end.bytes, bytes), t - end.t)
     }
+
 }
