@@ -95,9 +95,8 @@ public struct TopKCodec: Codec {
     }
 
     public func plan(shapes: [LoRALayerShape], keptFraction f: KeptFraction) -> (upload: [TensorPlan], download: [TensorPlan]) {
-        let up = 1 - options.sparsity, down = 1 - (options.downloadSparsity ?? options.sparsity)
-        return (CodecPlans.sparse(shapes, a: up, b: up, minSparseEntries: options.minSparseEntries),
-                CodecPlans.sparse(shapes, a: down, b: down, minSparseEntries: options.minSparseEntries))
+        (CodecPlans.sparse(shapes, a: f.uploadA, b: f.uploadB, minSparseEntries: options.minSparseEntries),
+         CodecPlans.sparse(shapes, a: f.downloadA, b: f.downloadB, minSparseEntries: options.minSparseEntries))
     }
 
     func magnitudeTopK(_ adapter: LoRAAdapter, rule: SparsityRule) -> [WireTensor] {

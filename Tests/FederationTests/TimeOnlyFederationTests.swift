@@ -183,3 +183,25 @@ final class TimeOnlyFederationTests: XCTestCase {
         XCTAssertNotEqual(a["rounds.csv"], c["rounds.csv"])
     }
 }
+
+final class PayloadSizesTests: XCTestCase {
+    /// Every sparse-broadcast codec prices catch-up by the merged fraction; full-broadcast codecs do not.
+    func testCatchUpGrowsForSparseBroadcastsOnly() throws {
+        let shapes = try ModelCatalog.named("llama-2-7b").loraShapes(rank: 16, targets: ["q", "v"])
+        for name in CodecRegistry.names {
+            var options = CodecOptions()
+            options.sparsity = 0.9
+            let sizes = PayloadSizes(codec: try CodecRegistry.make(name, options: options), shapes: shapes)
+            XCTAssertEqual(sizes.download(stale: 0), 0, name)
+            let one = sizes.download(stale: 1), three = sizes.download(stale: 3), far = sizes.download(stale: 1000)
+            if name == "lora" || name == "ffa-lora" {
+                XCTAssertEqual(one, three, name)
+                XCTAssertEqual(one, far, name)
+            } else {
+                XCTAssertLessThan(one, three, name)
+                XCTAssertLessThanOrEqual(three, sizes.dense, name)
+                XCTAssertEqual(far, sizes.dense, name)
+            }
+        }
+    }
+}
