@@ -244,17 +244,21 @@ struct CatalogJSON: Encodable {
     enum CodingKeys: String, CodingKey { case model, rank, targets, layers, loraParameters = "lora_parameters", options, codecs }
 }
 
-/// A plain-text table with left-aligned first column and right-aligned others.
+/// A plain-text table: the first column (and any in `left`) left-aligned, the others right-aligned.
 struct TextTable {
     private var rows: [[String]]
-    init(_ header: [String]) { rows = [header] }
+    private let left: Set<Int>
+    init(_ header: [String], left: Set<Int> = []) {
+        rows = [header]
+        self.left = left.union([0])
+    }
     mutating func add(_ row: [String]) { rows.append(row) }
     func rendered() -> String {
         let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
         return rows.map { row in
             row.enumerated().map { c, cell in
                 let pad = String(repeating: " ", count: widths[c] - cell.count)
-                return c == 0 ? cell + pad : pad + cell
+                return left.contains(c) ? (c == row.count - 1 ? cell : cell + pad) : pad + cell
             }.joined(separator: "  ")
         }.joined(separator: "\n")
     }

@@ -19,8 +19,9 @@ struct NetCommand: Command {
       --rate RATE      The client link's rate in the transfer's direction, e.g. 10Mbps.
       --rtt TIME       Round-trip time, e.g. 80ms.
       --loss P         Packet loss rate in [0, 1) (default 0).
-      --model M        tcp (default): handshake + TLS 1.3, slow start from 10 segments, then
-                       min(link, Padhye loss-limited rate, share). fluid: RTT/2 + bytes/rate.
+      --model M        tcp (default): handshake + TLS 1.3, then the congestion window round trip
+                       by round trip (slow start from 10 segments, HyStart, CUBIC after losses,
+                       buffer overflow), capped by the link and --share. fluid: RTT/2 + bytes/rate.
       --kept           The connection is kept from an earlier transfer: no set-up.
       --share RATE     A fair share of a busy server link capping the rate (default none).
       --json           Print one JSON object {"seconds": …, "phases": {…}, …}.
@@ -84,11 +85,11 @@ struct NetCommand: Command {
         func r(_ x: Double) -> String { Quantity.humanReadable(x, as: .bitRate) }
         let b = Quantity.humanReadable(bytes, as: .bytes)
         console.print("transfer      \(b) at \(r(link.rateBitsPerSecond)), RTT \(s(link.rttSeconds)), loss \(Quantity.shortest(link.loss)) (\(model.rawValue) model)")
-        var table = TextTable(["phase", "seconds", "what"])
+        var table = TextTable(["phase", "seconds", "what"], left: [2])
         if model == .tcp {
             table.add(["set-up", fixed(t.setupSeconds), kept ? "none: connection kept" : "TCP handshake + TLS 1.3 (2 RTT)"])
             table.add(["slow start", fixed(t.slowStartSeconds),
-                       "\(Quantity.humanReadable(t.slowStartBytes, as: .bytes)) while the window grows from 10 segments to the BDP"])
+                       "\(Quantity.humanReadable(t.slowStartBytes, as: .bytes)) while the window grows from 10 segments (to the BDP or a loss)"])
         }
         table.add(["steady state", fixed(t.steadySeconds), "at \(r(t.rateBitsPerSecond)), limited by \(t.limitedBy)"])
         table.add(["propagation", fixed(t.propagationSeconds), "the last byte's one-way delay (RTT/2)"])

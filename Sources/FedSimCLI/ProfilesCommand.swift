@@ -53,7 +53,7 @@ struct ProfilesCommand: Command {
             return 0
         }
         if name == nil {
-            var table = TextTable(["profile", "down p10/p50/p90", "up p10/p50/p90", "RTT p10/p50/p90", "loss p50", "what"])
+            var table = TextTable(["profile", "down p10/p50/p90", "up p10/p50/p90", "RTT p10/p50/p90", "loss p50", "what"], left: [5])
             for p in profiles {
                 let m = p.marginals
                 func rates(_ d: Distribution) -> String {
