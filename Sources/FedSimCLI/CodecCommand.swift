@@ -125,7 +125,7 @@ struct CodecCommand: Command {
         if json {
             let object = CodecJSON(adapter: .init(files: files, layers: before.layers.count, parameters: before.parameterCount),
                                    options: options, codecs: reports.map { CodecJSON.Entry($0, ratio: ratio($0), layers: layers) })
-            console.print(try Self.jsonText(object))
+            console.print(try jsonText(object))
             return 0
         }
         console.print("adapter: \(before.layers.count) layers, \(before.parameterCount) parameters; \(afters.count) client(s); α = \(options.sparsity), values \(options.valueType.rawValue)")
@@ -165,7 +165,7 @@ struct CodecCommand: Command {
         }
         let parameters = shapes.reduce(0) { $0 + $1.parameterCount }
         if json {
-            console.print(try Self.jsonText(CatalogJSON(model: model.name, rank: catalog.rank, targets: catalog.targets, layers: shapes.count,
+            console.print(try jsonText(CatalogJSON(model: model.name, rank: catalog.rank, targets: catalog.targets, layers: shapes.count,
                                                         loraParameters: parameters, options: options, codecs: rows)))
             return 0
         }
@@ -186,11 +186,6 @@ struct CodecCommand: Command {
         }
     }
 
-    static func jsonText<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
 }
 
 /// The `--json` output for adapters.

@@ -1,3 +1,4 @@
+import Foundation
 import Numerics
 
 /// One `fedsim` subcommand: one type, one file (after swift-argument-parser's conventions).
@@ -24,4 +25,11 @@ extension Command {
         guard let at = lines.firstIndex(where: { $0.hasPrefix("USAGE:") }), at + 1 < lines.count else { return help }
         return lines[at...(at + 1)].joined(separator: "\n")
     }
+}
+
+/// JSON text for command output: sorted keys (deterministic), compact unless `pretty`.
+func jsonText<T: Encodable>(_ value: T, pretty: Bool = false) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted] : [.sortedKeys]
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
 }

@@ -79,9 +79,7 @@ struct DistributionCommand: Command {
             let object = DistributionReport(distribution: distribution, file: file, dimension: distribution.dimension?.rawValue,
                                             samples: samples, seed: seed, exact: exact, sampled: sampled,
                                             values: valueCount > 0 ? Array(draws.prefix(valueCount)) : nil)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            console.print(String(decoding: try encoder.encode(object), as: UTF8.self))
+            console.print(try jsonText(object))
             return 0
         }
         let dimension = distribution.dimension ?? .dimensionless
@@ -89,10 +87,8 @@ struct DistributionCommand: Command {
             guard let value else { return "infinite" }
             return Quantity.humanReadable(value, as: dimension, digits: 4)
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         console.print("distribution  \(distribution.name)" + (distribution.dimension.map { " (\($0.rawValue))" } ?? ""))
-        console.print("resolved      " + String(decoding: try encoder.encode(distribution), as: UTF8.self))
+        console.print(try "resolved      " + jsonText(distribution))
         let header = "              " + "exact".padding(toLength: 16, withPad: " ", startingAt: 0) + "sampled (n=\(samples), seed \(seed))"
         console.print(header)
         func row(_ label: String, _ exact: String, _ sampled: String) {

@@ -76,9 +76,7 @@ struct NetCommand: Command {
     func run(console: Console) throws -> Int32 {
         let t = model.timing(bytes: bytes, link: link, connectionKept: kept, shareBitsPerSecond: share)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            console.print(String(decoding: try encoder.encode(TransferJSON(t, model: model, bytes: bytes, link: link, kept: kept)), as: UTF8.self))
+            console.print(try jsonText(TransferJSON(t, model: model, bytes: bytes, link: link, kept: kept)))
             return 0
         }
         func s(_ x: Double) -> String { Quantity.humanReadable(x, as: .duration) }

@@ -47,9 +47,7 @@ struct ProfilesCommand: Command {
     func run(console: Console) throws -> Int32 {
         let profiles = name.map { [NetworkProfile.builtIn(named: $0)!] } ?? NetworkProfile.builtIn
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            console.print(String(decoding: try encoder.encode(profiles.map(ProfileJSON.init)), as: UTF8.self))
+            console.print(try jsonText(profiles.map(ProfileJSON.init), pretty: true))
             return 0
         }
         if name == nil {
@@ -90,11 +88,7 @@ struct ProfilesCommand: Command {
         return 0
     }
 
-    static func json(_ d: Distribution) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(d), as: UTF8.self)
-    }
+    static func json(_ d: Distribution) throws -> String { try jsonText(d) }
 }
 
 /// The `--json` form of one profile.
