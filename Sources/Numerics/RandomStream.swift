@@ -97,6 +97,16 @@ public final class RandomStream {
     public func standardNormal() -> Double { gsl_ran_gaussian_ziggurat(rng, 1) }
 
     /// A Bernoulli trial with success probability `p`.
+    /// A draw from the Dirichlet distribution with parameters `alpha` (`gsl_ran_dirichlet`): positive
+    /// weights summing to 1.
+    public func dirichlet(_ alpha: [Double]) -> [Double] {
+        var theta = [Double](repeating: 0, count: alpha.count)
+        alpha.withUnsafeBufferPointer { a in
+            theta.withUnsafeMutableBufferPointer { t in gsl_ran_dirichlet(rng, alpha.count, a.baseAddress, t.baseAddress) }
+        }
+        return theta
+    }
+
     public func bernoulli(_ p: Double) -> Bool { gsl_rng_uniform(rng) < p }
 
     /// Shuffles `values` in place (Fisher–Yates driven by this stream).

@@ -1,0 +1,214 @@
+import Foundation
+import Numerics
+
+/// A multilayer perceptron with ReLU hidden layers: the frozen base of the proxy model.
+/// `weights[l]` is out × in (like a PyTorch `Linear`), `biases[l]` has `out` entries.
+public struct BaseMLP: Sendable, Equatable {
+    public var weights: [Matrix]
+    public var biases: [[Float]]
+
+    /// Layer widths, input first, e.g. [784, 256, 128, 10].
+    public var widths: [Int] { [weights[0].cols] + weights.map(\.rows) }
+    public var layerCount: Int { weights.count }
+
+    /// He-initialised weights (normal, sd √(2/in)) and zero biases, from stream `model.init`.
+    public init(widths: [Int], seed: UInt64) {
+        precondition(widths.count >= 2)
+        let s = RandomStream(seed: seed, purpose: "model.init")
+        weights = (1..<widths.count).map { l in
+            let sd = (2 / Double(widths[l - 1])).squareRoot()
+            return Matrix(rows: widths[l], cols: widths[l - 1]) { _, _ in Float(s.standardNormal() * sd) }
+        }
+        biases = widths.dropFirst().map { [Float](repeating: 0, count: $0) }
+    }
+
+    public init(weights: [Matrix], biases: [[Float]]) {
+        self.weights = weights
+        self.biases = biases
+    }
+
+    public var parameterCount: Int { weights.reduce(0) { $0 + $1.count } + biases.reduce(0) { $0 + $1.count } }
+}
+
+/// LoRA adapters on every linear layer: `W_l + s·B_l·A_l` with `A_l` r × in, `B_l` out × r and the
+/// scaling s = alpha / r (Hu et al. 2021).
+public struct LoRAWeights: Sendable, Equatable {
+    public var a: [Matrix]
+    public var b: [Matrix]
+    public let rank: Int
+    public let alpha: Float
+    public var scaling: Float { alpha / Float(rank) }
+
+    /// The usual start: A random (normal, sd 1/√in, stream `lora.init`), B zero, so the adapted
+    /// model equals the base.
+    public init(base: BaseMLP, rank: Int, alpha: Float, seed: UInt64) {
+        let s = RandomStream(seed: seed, purpose: "lora.init")
+        a = base.weights.map { w in
+            let sd = 1 / Double(w.cols).squareRoot()
+            return Matrix(rows: rank, cols: w.cols) { _, _ in Float(s.standardNormal() * sd) }
+        }
+        b = base.weights.map { Matrix.zeros(rows: $0.rows, cols: rank) }
+        self.rank = rank
+        self.alpha = alpha
+    }
+
+    public init(a: [Matrix], b: [Matrix], rank: Int, alpha: Float) {
+        self.a = a
+        self.b = b
+        self.rank = rank
+        self.alpha = alpha
+    }
+
+    public var parameterCount: Int { a.reduce(0) { $0 + $1.count } + b.reduce(0) { $0 + $1.count } }
+
+    /// `self − other`, factor by factor (a client's update).
+    public func minus(_ other: LoRAWeights) -> LoRAWeights {
+        LoRAWeights(a: zip(a, other.a).map { $0 - $1 }, b: zip(b, other.b).map { $0 - $1 }, rank: rank, alpha: alpha)
+    }
+}
+
+/// Gradients of the loss with respect to the trainable parameters.
+public struct Gradients: Sendable {
+    public var a: [Matrix]
+    public var b: [Matrix]
+    /// Base gradients, only when the base is trained (pretraining).
+    public var weights: [Matrix]?
+    public var biases: [[Float]]?
+}
+
+/// Forward and backward passes of base + LoRA on a minibatch, through BLAS gemm.
+public enum MLPMath {
+    /// Logits of `x` (batch × in).
+    public static func logits(_ base: BaseMLP, _ lora: LoRAWeights?, _ x: Matrix) -> Matrix {
+        var h = x
+        for l in 0..<base.layerCount {
+            var z = affine(base, lora, l, h)
+            if l < base.layerCount - 1 { relu(&z) }
+            h = z
+        }
+        return h
+    }
+
+    /// z = h·Wᵀ + bias + s·(h·Aᵀ)·Bᵀ.
+    static func affine(_ base: BaseMLP, _ lora: LoRAWeights?, _ l: Int, _ h: Matrix, projected: UnsafeMutablePointer<Matrix>? = nil) -> Matrix {
+        let w = base.weights[l]
+        var z = Matrix.zeros(rows: h.rows, cols: w.rows)
+        // Bias first, then gemm with beta = 1 adds h·Wᵀ.
+        base.biases[l].withUnsafeBufferPointer { bias in
+            z.storage.withUnsafeMutableBufferPointer { zs in
+                for i in 0..<h.rows { (zs.baseAddress! + i * w.rows).update(from: bias.baseAddress!, count: w.rows) }
+            }
+        }
+        Matrix.gemm(h, w, transposeB: true, beta: 1, into: &z)
+        if let lora {
+            var u = Matrix.zeros(rows: h.rows, cols: lora.rank)
+            Matrix.gemm(h, lora.a[l], transposeB: true, into: &u)
+            Matrix.gemm(u, lora.b[l], transposeB: true, alpha: lora.scaling, beta: 1, into: &z)
+            projected?.pointee = u
+        }
+        return z
+    }
+
+    static func relu(_ z: inout Matrix) {
+        z.storage.withUnsafeMutableBufferPointer { p in for i in p.indices where p[i] < 0 { p[i] = 0 } }
+    }
+
+    /// Mean softmax cross-entropy of `logits` against `labels`, and its gradient with respect to the
+    /// logits ((softmax − one-hot) / batch), computed stably.
+    public static func crossEntropy(_ logits: Matrix, _ labels: ArraySlice<Int32>) -> (loss: Double, gradient: Matrix) {
+        let n = logits.rows, c = logits.cols
+        var g = logits
+        var loss = 0.0
+        g.storage.withUnsafeMutableBufferPointer { p in
+            for i in 0..<n {
+                let row = p.baseAddress! + i * c
+                var m = row[0]
+                for j in 1..<c { m = max(m, row[j]) }
+                var sum: Float = 0
+                for j in 0..<c { row[j] = exp(row[j] - m); sum += row[j] }
+                let y = Int(labels[labels.startIndex + i])
+                loss -= Double(log(row[y] / sum))
+                for j in 0..<c { row[j] = row[j] / sum / Float(n) }
+                row[y] -= 1 / Float(n)
+            }
+        }
+        return (loss / Double(n), g)
+    }
+
+    /// Loss and gradients on one minibatch. With `trainBase`, also the base's gradients.
+    public static func lossAndGradients(_ base: BaseMLP, _ lora: LoRAWeights, _ x: Matrix, _ labels: ArraySlice<Int32>,
+                                        trainBase: Bool = false) -> (loss: Double, gradients: Gradients) {
+        let layers = base.layerCount
+        var inputs: [Matrix] = []          // h_{l-1} for each layer
+        var projections: [Matrix] = []     // u_l = h_{l-1}·A_lᵀ
+        var preActivations: [Matrix] = []  // z_l
+        var h = x
+        for l in 0..<layers {
+            inputs.append(h)
+            var u = Matrix.zeros(rows: 0, cols: 0)
+            var z = withUnsafeMutablePointer(to: &u) { affine(base, lora, l, h, projected: $0) }
+            projections.append(u)
+            preActivations.append(z)
+            if l < layers - 1 { relu(&z) }
+            h = z
+        }
+        let (loss, gLogits) = crossEntropy(h, labels)
+        var g = gLogits
+        var dA = [Matrix](), dB = [Matrix](), dW = [Matrix](), db = [[Float]]()
+        let s = lora.scaling
+        for l in stride(from: layers - 1, through: 0, by: -1) {
+            let hin = inputs[l], u = projections[l]
+            var gb = Matrix.zeros(rows: lora.b[l].rows, cols: lora.rank)
+            Matrix.gemm(g, transposeA: true, u, alpha: s, into: &gb)               // dB = s·gᵀ·u
+            var du = Matrix.zeros(rows: g.rows, cols: lora.rank)
+            Matrix.gemm(g, lora.b[l], alpha: s, into: &du)                          // du = s·g·B
+            var ga = Matrix.zeros(rows: lora.rank, cols: hin.cols)
+            Matrix.gemm(du, transposeA: true, hin, into: &ga)                       // dA = duᵀ·h
+            dA.append(ga); dB.append(gb)
+            if trainBase {
+                var gw = Matrix.zeros(rows: base.weights[l].rows, cols: hin.cols)
+                Matrix.gemm(g, transposeA: true, hin, into: &gw)                    // dW = gᵀ·h
+                dW.append(gw)
+                var colSum = [Float](repeating: 0, count: g.cols)
+                g.storage.withUnsafeBufferPointer { p in
+                    for i in 0..<g.rows { for j in 0..<g.cols { colSum[j] += p[i * g.cols + j] } }
+                }
+                db.append(colSum)
+            }
+            if l > 0 {
+                var dh = Matrix.zeros(rows: g.rows, cols: hin.cols)
+                Matrix.gemm(g, base.weights[l], into: &dh)                          // g·W
+                Matrix.gemm(du, lora.a[l], beta: 1, into: &dh)                      // + du·A
+                let z = preActivations[l - 1]
+                dh.storage.withUnsafeMutableBufferPointer { d in
+                    z.storage.withUnsafeBufferPointer { zp in for i in d.indices where zp[i] <= 0 { d[i] = 0 } }
+                }
+                g = dh
+            }
+        }
+        return (loss, Gradients(a: dA.reversed(), b: dB.reversed(), weights: trainBase ? dW.reversed() : nil,
+                                biases: trainBase ? db.reversed() : nil))
+    }
+
+    /// Accuracy and mean loss on `data`, in batches of `batch`.
+    public static func evaluate(_ base: BaseMLP, _ lora: LoRAWeights?, on data: Dataset, batch: Int = 2000) -> (accuracy: Double, loss: Double) {
+        var correct = 0, loss = 0.0
+        var start = 0
+        while start < data.count {
+            let end = min(data.count, start + batch)
+            let x = data.subset(Array(start..<end)).features
+            let z = logits(base, lora, x)
+            let labels = data.labels[start..<end]
+            loss += crossEntropy(z, labels).loss * Double(end - start)
+            z.storage.withUnsafeBufferPointer { p in
+                for i in 0..<(end - start) {
+                    var best = 0
+                    for j in 1..<z.cols where p[i * z.cols + j] > p[i * z.cols + best] { best = j }
+                    if best == Int(labels[start + i]) { correct += 1 }
+                }
+            }
+            start = end
+        }
+        return (Double(correct) / Double(data.count), loss / Double(data.count))
+    }
+}

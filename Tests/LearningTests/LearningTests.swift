@@ -1,0 +1,169 @@
+import CZlib
+import Foundation
+@testable import Learning
+import Numerics
+import XCTest
+
+final class MLPTests: XCTestCase {
+    func tinyModel(seed: UInt64 = 1) -> (BaseMLP, LoRAWeights, Matrix, [Int32]) {
+        let base = BaseMLP(widths: [6, 5, 4, 3], seed: seed)
+        var lora = LoRAWeights(base: base, rank: 2, alpha: 4, seed: seed)
+        let s = RandomStream(seed: seed, purpose: "test.b")
+        lora.b = lora.b.map { b in Matrix(rows: b.rows, cols: b.cols) { _, _ in Float(s.standardNormal() * 0.5) } }
+        let x = Matrix(rows: 7, cols: 6) { _, _ in Float(s.standardNormal()) }
+        let y: [Int32] = [0, 1, 2, 0, 1, 2, 1]
+        return (base, lora, x, y)
+    }
+
+    /// Every analytic gradient (A, B, and the base's W and b for pretraining) against central
+    /// differences of the loss.
+    func testGradientsByFiniteDifferences() {
+        let (base, lora, x, y) = tinyModel()
+        let analytic = MLPMath.lossAndGradients(base, lora, x, y[...], trainBase: true).gradients
+        func loss(_ b: BaseMLP, _ l: LoRAWeights) -> Double { MLPMath.lossAndGradients(b, l, x, y[...]).loss }
+        let eps: Float = 1e-3
+        func check(_ numeric: Double, _ exact: Float, _ what: String) {
+            XCTAssertEqual(numeric, Double(exact), accuracy: 2e-3 + 2e-2 * abs(Double(exact)), what)
+        }
+        for l in 0..<base.layerCount {
+            for k in 0..<lora.a[l].count {
+                var p = lora, m = lora
+                p.a[l].storage[k] += eps; m.a[l].storage[k] -= eps
+                check((loss(base, p) - loss(base, m)) / Double(2 * eps), analytic.a[l].storage[k], "dA[\(l)][\(k)]")
+            }
+            for k in 0..<lora.b[l].count {
+                var p = lora, m = lora
+                p.b[l].storage[k] += eps; m.b[l].storage[k] -= eps
+                check((loss(base, p) - loss(base, m)) / Double(2 * eps), analytic.b[l].storage[k], "dB[\(l)][\(k)]")
+            }
+            for k in 0..<base.weights[l].count {
+                var p = base, m = base
+                p.weights[l].storage[k] += eps; m.weights[l].storage[k] -= eps
+                check((loss(p, lora) - loss(m, lora)) / Double(2 * eps), analytic.weights![l].storage[k], "dW[\(l)][\(k)]")
+            }
+            for k in 0..<base.biases[l].count {
+                var p = base, m = base
+                p.biases[l][k] += eps; m.biases[l][k] -= eps
+                check((loss(p, lora) - loss(m, lora)) / Double(2 * eps), analytic.biases![l][k], "db[\(l)][\(k)]")
+            }
+        }
+    }
+
+    /// With B = 0 the adapted model is exactly the base, whatever A is.
+    func testZeroBLeavesTheModelUnchanged() {
+        let (base, _, x, _) = tinyModel()
+        let fresh = LoRAWeights(base: base, rank: 3, alpha: 8, seed: 9)
+        XCTAssertTrue(fresh.b.allSatisfy { $0.storage.allSatisfy { $0 == 0 } })
+        XCTAssertFalse(fresh.a[0].storage.allSatisfy { $0 == 0 })
+        XCTAssertEqual(MLPMath.logits(base, fresh, x), MLPMath.logits(base, nil, x))
+    }
+
+    /// A base pretrained on two of four synthetic classes, then LoRA trained on all four: accuracy
+    /// climbs far above the base's.
+    func testLoRATrainingOnSyntheticDataConverges() {
+        let (train, test) = SyntheticDataset.make(classes: 4, dimension: 20, train: 2000, test: 1000, seed: 3)
+        let pre = Pretraining(widths: [20, 32, 4], classes: [0, 1], epochs: 5, learningRate: 0.05, batchSize: 32, seed: 3)
+        let base = pre.train(on: train)
+        let before = MLPMath.evaluate(base, nil, on: test)
+        XCTAssertLessThan(before.accuracy, 0.6, "the base knows only two classes")
+        let start = LoRAWeights(base: base, rank: 4, alpha: 8, seed: 3)
+        let trained = LocalTraining.train(base: base, start: start, data: train,
+                                          settings: TrainingSettings(epochs: 5, batchSize: 32, optimizer: .adam(learningRate: 5e-3)),
+                                          stream: RandomStream(seed: 3, purpose: "test.batches"))
+        let after = MLPMath.evaluate(base, trained.adapter, on: test)
+        XCTAssertGreaterThan(after.accuracy, before.accuracy + 0.3, "before \(before.accuracy), after \(after.accuracy)")
+        XCTAssertLessThan(after.loss, before.loss)
+        // The base did not move.
+        XCTAssertEqual(MLPMath.evaluate(base, nil, on: test).accuracy, before.accuracy)
+    }
+
+    /// The pretrained base is cached under its settings and read back bit for bit.
+    func testPretrainingCache() throws {
+        let (train, _) = SyntheticDataset.make(classes: 3, dimension: 8, train: 300, test: 10, seed: 5)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fedsim-cache-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let pre = Pretraining(widths: [8, 6, 3], classes: [0, 1], epochs: 1, seed: 5)
+        let first = try pre.base(on: train, cacheDirectory: dir)
+        let second = try pre.base(on: train, cacheDirectory: dir)
+        XCTAssertFalse(first.cached)
+        XCTAssertTrue(second.cached)
+        XCTAssertEqual(first.base, second.base)
+        var other = pre
+        other.epochs = 2
+        XCTAssertNotEqual(other.key(for: train), pre.key(for: train))
+    }
+}
+
+final class DataTests: XCTestCase {
+    func writeGzip(_ bytes: [UInt8], to path: String) {
+        let f = gzopen(path, "wb")!
+        _ = bytes.withUnsafeBytes { gzwrite(f, $0.baseAddress, UInt32($0.count)) }
+        gzclose(f)
+    }
+
+    func testIDXRoundTripAndMalformedFiles() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fedsim-idx-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let good = dir.appendingPathComponent("good.gz").path
+        writeGzip([0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6], to: good)
+        let a = try IDX.read(good)
+        XCTAssertEqual(a.dimensions, [2, 3])
+        XCTAssertEqual(a.bytes, [1, 2, 3, 4, 5, 6])
+        let cases: [(String, [UInt8], String)] = [
+            ("magic.gz", [1, 0, 8, 1, 0, 0, 0, 1, 7], "first two bytes"),
+            ("type.gz", [0, 0, 0x0D, 1, 0, 0, 0, 1, 7], "element type 0x0d"),
+            ("short.gz", [0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2], "promises 2×3 = 6 values, the file holds 2"),
+            ("header.gz", [0, 0, 8, 3, 0, 0], "header truncated"),
+        ]
+        for (name, bytes, message) in cases {
+            let path = dir.appendingPathComponent(name).path
+            writeGzip(bytes, to: path)
+            XCTAssertThrowsError(try IDX.read(path), name) { error in
+                XCTAssertTrue("\(error)".contains(message), "\(name): \(error)")
+                XCTAssertTrue("\(error)".contains(path), "\(name): \(error)")
+            }
+        }
+        XCTAssertThrowsError(try FashionMNIST.load(directory: dir.path)) { error in
+            XCTAssertTrue("\(error)".contains("dataset-fashion-mnist"), "\(error)")
+        }
+    }
+
+    /// Debian's dataset-fashion-mnist (installed by make setup).
+    func testFashionMNISTLoads() throws {
+        let (train, test) = try FashionMNIST.load()
+        XCTAssertEqual(train.count, 60_000)
+        XCTAssertEqual(test.count, 10_000)
+        XCTAssertEqual(train.dimension, 784)
+        XCTAssertEqual(Set(test.labels), Set((0..<10).map(Int32.init)))
+        // Balanced: 6,000 training images per class.
+        XCTAssertTrue(train.indicesByClass.allSatisfy { $0.count == 6000 })
+        let mean = train.features.storage.reduce(0.0) { $0 + Double($1) } / Double(train.features.count)
+        XCTAssertEqual(mean, 0, accuracy: 0.01, "standardised")
+    }
+
+    func testPartitions() {
+        let (train, _) = SyntheticDataset.make(classes: 10, dimension: 2, train: 5000, test: 10, seed: 2)
+        for partition in [Partition.iid, .dirichlet(beta: 0.5), .dirichlet(beta: 100), .shards(perClient: 2)] {
+            let parts = partition.assign(train, clients: 50, seed: 4)
+            XCTAssertEqual(parts.count, 50)
+            let all = parts.flatMap { $0 }
+            XCTAssertEqual(all.count, train.count, "\(partition)")
+            XCTAssertEqual(Set(all).count, train.count, "each sample once: \(partition)")
+        }
+        // Label skew: classes per client (with ≥ 5 % of its samples) — few for β = 0.5 or shards, all for IID.
+        func classesPerClient(_ p: Partition) -> Double {
+            let parts = p.assign(train, clients: 50, seed: 4)
+            let counts = parts.map { idx -> Int in
+                var c = [Int](repeating: 0, count: 10)
+                for i in idx { c[Int(train.labels[i])] += 1 }
+                return c.filter { Double($0) >= 0.05 * Double(max(idx.count, 1)) }.count
+            }
+            return Double(counts.reduce(0, +)) / 50
+        }
+        XCTAssertGreaterThan(classesPerClient(.iid), 9)
+        XCTAssertLessThan(classesPerClient(.dirichlet(beta: 0.5)), 6)
+        XCTAssertLessThanOrEqual(classesPerClient(.shards(perClient: 2)), 2.01)
+        XCTAssertGreaterThan(classesPerClient(.dirichlet(beta: 100)), 9)
+    }
+}
