@@ -11,6 +11,7 @@ public enum FedSimMain {
         DistributionCommand.self,
         NetCommand.self,
         ProfilesCommand.self,
+        ReportCommand.self,
         RunCommand.self,
         ValidateCommand.self,
     ]

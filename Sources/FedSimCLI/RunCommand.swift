@@ -7,23 +7,25 @@ import Scenario
 /// `fedsim run SCENARIO --out DIR`: one scenario, every arm.
 struct RunCommand: Command {
     static let name = "run"
-    static let abstract = "Run a scenario's arms and write summary.json, rounds.csv, clients.csv."
+    static let abstract = "Run a scenario's arms; write the results and a report."
     static let help = """
     Run every arm of a scenario on the same population and the same random draws, and write the
     results into DIR: summary.json, rounds.csv (one row per arm and round), clients.csv (one row
     per arm, round and selected client: phase times, bytes, outcome). The directory is written
     atomically: nothing is left behind if the run fails.
 
-    This version times the federation (network, compute, dropouts, deadlines, the server link)
-    with the payload of the scenario's modelled model; accuracy fields are null until training
-    lands.
+    With "workload.train" the proxy model really trains (real data, real codec bytes) and the
+    report gives each arm's time to the target accuracy and its speedup over lora; without it,
+    the run only times the federation and accuracy fields are null. Also writes report.md,
+    report.html and SVG plots (gnuplot).
 
     USAGE:
-      fedsim run SCENARIO.json --out DIR [--seed N] [--arms NAME,NAME] [--force] [--no-clients]
+      fedsim run SCENARIO.json --out DIR [--seed N] [--seeds K] [--arms NAME,NAME] [--force] [--no-clients]
 
     OPTIONS:
       --out DIR       Output directory (must not exist or be empty, unless --force).
       --seed N        Override the scenario's seed.
+      --seeds K       Run seeds N … N+K−1 and report means with 95% confidence intervals.
       --arms LIST     Run only these arms (by name).
       --force         Replace a non-empty output directory.
       --no-clients    Skip clients.csv rows (large populations, many rounds).
@@ -33,12 +35,13 @@ struct RunCommand: Command {
     let file: String
     let out: String
     let seed: UInt64?
+    let seeds: Int
     let armNames: [String]?
     let force: Bool
     let recordClients: Bool
 
     init(arguments: [String]) throws {
-        let parsed = try ParsedArguments(arguments, options: ["out", "seed", "arms"], flags: ["force", "no-clients"])
+        let parsed = try ParsedArguments(arguments, options: ["out", "seed", "seeds", "arms"], flags: ["force", "no-clients"])
         guard parsed.positional.count == 1 else {
             throw UsageError(parsed.positional.isEmpty ? "missing the scenario file" : "expected one scenario file")
         }
@@ -46,6 +49,7 @@ struct RunCommand: Command {
         guard let out = parsed.value("out"), !out.isEmpty else { throw UsageError("missing --out DIR") }
         self.out = out
         seed = parsed.value("seed") == nil ? nil : UInt64(try parsed.integer("seed", default: 0, in: 0...Int.max))
+        seeds = try parsed.integer("seeds", default: 1, in: 1...1000)
         armNames = parsed.value("arms").map { $0.split(separator: ",").map(String.init) }
         force = parsed.flag("force")
         recordClients = !parsed.flag("no-clients")
@@ -62,37 +66,36 @@ struct RunCommand: Command {
             scenario.arms = scenario.arms.filter { armNames.contains($0.name) }
         }
         try RunOutput.checkDestination(out, force: force)
-        let federation = TimeOnlyFederation(scenario: scenario)
-        var results: [ArmResult] = []
+        var runs: [SeedRun] = []
         let total = scenario.stop.rounds
-        for arm in scenario.arms {
-            let progress: ((Int, Double) -> Void)? = console.stderrIsTerminal ? { round, t in
-                console.progress("[\(arm.name)] round \(round)\(total.map { "/\($0)" } ?? "")  sim \(Quantity.humanReadable(t, as: .duration))")
-            } : nil
-            results.append(try federation.run(arm: arm, recordClients: recordClients, progress: progress))
-            if console.stderrIsTerminal { console.progress(nil) }
-        }
-        let run = RunResults(scenario: scenario, population: federation.population, arms: results)
-        try RunOutput.writeAtomically(RunOutput.files(run), to: out)
-        var table = TextTable(["arm", "rounds", "simulated", "median round", "up/client", "down/client", "completed", "dropped", "late"])
-        for a in results {
-            let d = a.rounds.map { $0.endSeconds - $0.startSeconds }.sorted()
-            table.add([a.name, String(a.rounds.count), Quantity.humanReadable(a.simulatedSeconds, as: .duration),
-                       Quantity.humanReadable(d.isEmpty ? 0 : d[d.count / 2], as: .duration),
-                       Quantity.humanReadable(Double(a.uploadBytesPerClient), as: .bytes), Quantity.humanReadable(Double(a.downloadBytesInSync), as: .bytes),
-                       String(a.rounds.reduce(0) { $0 + $1.completed }), String(a.rounds.reduce(0) { $0 + $1.dropped }),
-                       String(a.rounds.reduce(0) { $0 + $1.late })])
-        }
-        console.print(table.rendered())
-        if let lora = results.first(where: { $0.codec == "lora" }) {
-            let others = results.filter { $0.codec != "lora" && $0.rounds.count == lora.rounds.count && $0.simulatedSeconds > 0 }
-            if !others.isEmpty {
-                console.print("Time for \(lora.rounds.count) rounds vs lora: " + others.map {
-                    "\($0.name) \(Quantity.significant(lora.simulatedSeconds / $0.simulatedSeconds, 3))× sooner"
-                }.joined(separator: " · "))
+        for k in 0..<seeds {
+            var s = scenario
+            s.seed = scenario.seed + UInt64(k)
+            let federation = try FederationRun(scenario: s)
+            if let l = federation.learning, console.stderrIsTerminal {
+                console.error("base model: \(l.baseWasCached ? "from the cache" : "pretrained") — test accuracy \(Quantity.significant(l.baseAccuracy, 3))")
             }
+            var results: [ArmResult] = []
+            for arm in s.arms {
+                let label = seeds > 1 ? "[\(arm.name) seed \(s.seed)]" : "[\(arm.name)]"
+                let progress: ((Int, Double) -> Void)? = console.stderrIsTerminal ? { round, t in
+                    console.progress("\(label) round \(round)\(total.map { "/\($0)" } ?? "")  sim \(Quantity.humanReadable(t, as: .duration))")
+                } : nil
+                results.append(try federation.run(arm: arm, recordClients: recordClients, progress: progress))
+                if console.stderrIsTerminal {
+                    let acc = results.last!.rounds.last(where: { $0.accuracy != nil })?.accuracy
+                    console.progress(nil)
+                    console.error("\(label) \(results.last!.rounds.count) rounds, sim \(Quantity.humanReadable(results.last!.simulatedSeconds, as: .duration))"
+                                  + (acc.map { ", accuracy \(Quantity.significant($0, 3))" } ?? ""))
+                }
+            }
+            runs.append(SeedRun(seed: s.seed, population: federation.population, arms: results))
         }
-        console.print("Results: \(out)/summary.json, rounds.csv\(recordClients ? ", clients.csv" : "")")
+        let results = RunResults(scenario: scenario, runs: runs)
+        let files = RunOutput.files(results) + (try Report.files(results))
+        try RunOutput.writeAtomically(files, to: out)
+        console.print(try Report.headline(results))
+        console.print("Report: \(out)/report.html (report.md, summary.json, rounds.csv\(recordClients ? ", clients.csv" : ""))")
         return 0
     }
 }

@@ -15,8 +15,10 @@ public struct PayloadSizes: Sendable {
     /// Index k − 1: bytes to catch up k broadcasts, for k = 1 … history (+1).
     private let catchUp: [Int]
 
-    public init(codec: any Codec, shapes: [LoRALayerShape]) {
-        let nominal = KeptFraction.nominal(codec.options)
+    /// Sizes at `keptFraction` (default: the codec's nominal 1 − α; a run with training passes the
+    /// fractions measured on the proxy's real messages).
+    public init(codec: any Codec, shapes: [LoRALayerShape], keptFraction: KeptFraction? = nil) {
+        let nominal = keptFraction ?? KeptFraction.nominal(codec.options)
         let sizes = codec.payloadBytes(shapes: shapes, keptFraction: nominal)
         upload = sizes.upload
         let denseBytes = codec.denseAdapterBytes(shapes: shapes)

@@ -59,6 +59,9 @@ public struct RoundRecord: Sendable {
     public var bytesDown: Int
     /// Version of the global adapter after this round (rounds that aggregated).
     public var version: Int
+    /// Test accuracy and loss of the global adapter after this round (when training and evaluated).
+    public var accuracy: Double? = nil
+    public var loss: Double? = nil
 }
 
 /// Everything one arm produced.
@@ -73,6 +76,14 @@ public struct ArmResult: Sendable {
     public var clients: [ClientRecord]
     /// Events the kernel fired.
     public var events: UInt64
+    /// Test accuracy and loss before the first round (the frozen base), when training.
+    public var initialAccuracy: Double? = nil
+    public var initialLoss: Double? = nil
+    /// Mean kept fractions of A and B over the real uploads and broadcasts, when training.
+    public var measuredUploadKept: Double? = nil
+    public var measuredDownloadKept: Double? = nil
+    /// Wall-clock seconds spent training, encoding, aggregating and evaluating (the real work).
+    public var learningSeconds: Double = 0
 
     public var simulatedSeconds: Double { rounds.last?.endSeconds ?? 0 }
     public var bytesUp: Int { rounds.reduce(0) { $0 + $1.bytesUp } }

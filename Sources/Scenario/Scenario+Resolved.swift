@@ -43,11 +43,48 @@ extension Scenario {
                                                   "min_completions": .number(Double(selection.minCompletions))]
         if let d = selection.deadline { selectionJSON["deadline"] = q(d, .duration) }
         var workloadJSON: [String: JSONValue] = [
-            "payload": .object(["model": .string(workload.payload.model.name), "rank": .number(Double(workload.payload.rank)),
-                                "targets": .array(workload.payload.targets.map { .string($0) }), "values": .string(workload.payload.valueType.rawValue)]),
             "compute": .object(["tokens_per_sample": .number(Double(workload.tokensPerSample)), "epochs": .number(Double(workload.epochs))]),
         ]
-        if let train = workload.train { workloadJSON["train"] = train }
+        switch workload.payloadModel {
+        case let .catalogue(p):
+            workloadJSON["payload"] = .object(["model": .string(p.model.name), "rank": .number(Double(p.rank)),
+                                               "targets": .array(p.targets.map { .string($0) }), "values": .string(p.valueType.rawValue)])
+        case .measured:
+            workloadJSON["payload"] = .string("measured")
+        }
+        /// A Float as the shortest decimal that reads back as it (0.001, not 0.0010000000474974513).
+        func f(_ x: Float) -> JSONValue { .number(Double("\(x)") ?? Double(x)) }
+        if let t = workload.training {
+            var train: [String: JSONValue] = [:]
+            switch t.data {
+            case let .fashionMNIST(directory):
+                train["dataset"] = .string("fashion-mnist")
+                train["data"] = .string(directory)
+            case let .synthetic(classes, dimension, n, test):
+                train["dataset"] = .object(["synthetic": .object(["classes": .number(Double(classes)), "dimension": .number(Double(dimension)),
+                                                                  "train": .number(Double(n)), "test": .number(Double(test))])])
+            }
+            switch t.partition {
+            case .iid: train["partition"] = .string("iid")
+            case let .dirichlet(beta): train["partition"] = .object(["dirichlet": .number(beta)])
+            case let .shards(n): train["partition"] = .object(["shards": .number(Double(n))])
+            }
+            train["hidden"] = .array(t.hidden.map { .number(Double($0)) })
+            var pre: [String: JSONValue] = ["epochs": .number(Double(t.pretrainEpochs)), "learning_rate": f(t.pretrainLearningRate),
+                                            "seed": .number(Double(t.pretrainSeed))]
+            if let c = t.pretrainClasses { pre["classes"] = .array(c.map { .number(Double($0)) }) }
+            train["pretrain"] = .object(pre)
+            train["lora"] = .object(["rank": .number(Double(t.rank)), "alpha": f(t.alpha)])
+            var local: [String: JSONValue] = ["epochs": .number(Double(t.local.epochs)), "batch": .number(Double(t.local.batchSize))]
+            switch t.local.optimizer {
+            case let .adam(lr): local["optimizer"] = .string("adam"); local["learning_rate"] = f(lr)
+            case let .sgd(lr, m): local["optimizer"] = .string("sgd"); local["learning_rate"] = f(lr); local["momentum"] = f(m)
+            }
+            train["local"] = .object(local)
+            train["evaluate_every"] = .number(Double(t.evaluateEvery))
+            if let n = t.testSamples { train["test_samples"] = .number(Double(n)) }
+            workloadJSON["train"] = .object(train)
+        }
         let armsJSON: [JSONValue] = arms.map { arm in
             let o = arm.options
             var a: [String: JSONValue] = ["codec": .string(arm.codec), "name": .string(arm.name), "sparsity": .number(o.sparsity),

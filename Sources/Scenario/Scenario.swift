@@ -1,4 +1,5 @@
 import Codec
+import Learning
 import Network
 import Numerics
 
@@ -72,11 +73,50 @@ public struct Scenario: Sendable {
     }
 
     public struct Workload: Sendable {
-        public var payload: Payload
+        /// What travels and what compute costs: a catalogue LLM's shapes, or the proxy's own messages.
+        public var payloadModel: PayloadModel
         public var tokensPerSample: Int
         public var epochs: Int
-        /// The `train` section, kept as written for the training issue.
-        public var train: JSONValue?
+        /// Real training of the proxy model (nil: a time-only run).
+        public var training: Training?
+
+        /// The catalogue payload (nil when measured).
+        public var payload: Payload! {
+            if case let .catalogue(p) = payloadModel { return p }
+            return nil
+        }
+    }
+
+    public enum PayloadModel: Sendable {
+        /// Bytes from the codec's size function on a catalogue model's LoRA shapes (at the kept
+        /// fractions measured on the proxy when training), compute from its FLOPs.
+        case catalogue(Payload)
+        /// The proxy's real encoded bytes, compute from the proxy's FLOPs.
+        case measured
+    }
+
+    /// The proxy model and its data (see docs/SCENARIOS.md, "workload.train").
+    public struct Training: Sendable {
+        public enum Data: Sendable, Equatable {
+            case fashionMNIST(directory: String)
+            case synthetic(classes: Int, dimension: Int, train: Int, test: Int)
+        }
+        public var data: Data
+        public var partition: Partition
+        /// Hidden layer widths of the MLP (input and output widths come from the data).
+        public var hidden: [Int]
+        /// Pretraining of the frozen base (classes seen, epochs, learning rate, seed).
+        public var pretrainClasses: [Int]?
+        public var pretrainEpochs: Int
+        public var pretrainLearningRate: Float
+        public var pretrainSeed: UInt64
+        public var rank: Int
+        public var alpha: Float
+        public var local: TrainingSettings
+        /// Evaluate on the test set every this many rounds (and after the last).
+        public var evaluateEvery: Int
+        /// Test samples used for evaluation (nil: all).
+        public var testSamples: Int?
     }
 
     /// The modelled model whose adapters travel.

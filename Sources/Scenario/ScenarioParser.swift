@@ -1,5 +1,6 @@
 import Codec
 import Foundation
+import Learning
 import Network
 import Numerics
 
@@ -40,7 +41,7 @@ public enum ScenarioParser {
         let availability = try parseAvailability(root.member("availability"))
         let selection = try parseSelection(root.member("selection"), clients: population.clients)
         let workload = try parseWorkload(try root.required("workload"))
-        let arms = try parseArms(root.member("arms"), payload: workload.payload)
+        let arms = try parseArms(root.member("arms"), defaultValueType: workload.payload?.valueType ?? .f32)
         let target = try parseTarget(root.member("target"))
         let stop = try parseStop(root.member("stop"))
         return Scenario(name: name, seed: seed, population: population, network: network, server: server,
@@ -219,26 +220,139 @@ public enum ScenarioParser {
 
     static func parseWorkload(_ node: Node) throws -> Scenario.Workload {
         _ = try node.object(allowed: ["payload", "compute", "train"])
+        let training = try node.member("train").map(parseTraining)
         let p = try node.required("payload")
-        if case .string = p.value { throw p.invalid("a catalogue payload {\"model\", \"rank\", \"targets\"} (measured payloads come with training)") }
-        _ = try p.object(allowed: ["model", "rank", "targets", "values"])
-        let modelNode = try p.required("model")
-        let model = try ModelCatalog.named(try modelNode.string(), keyPath: modelNode.path)
-        let rankNode = try p.required("rank")
-        let rank = try rankNode.integer(1...model.hiddenSize, "a LoRA rank in 1…\(model.hiddenSize) (the model's hidden size)")
-        let targetsNode = try p.required("targets")
-        let targets = try targetsNode.elements().map { try $0.string() }
-        let shapes = try model.loraShapes(rank: rank, targets: targets, keyPath: p.path)
-        let values = try p.member("values").map(valueType) ?? .f32
-        let payload = Scenario.Payload(model: model, rank: rank, targets: targets, valueType: values, shapes: shapes,
-                                       loraParameters: shapes.reduce(0) { $0 + $1.rank * ($1.inFeatures + $1.outFeatures) })
+        let payloadModel: Scenario.PayloadModel
+        if case let .string(text) = p.value {
+            guard text == "measured" else { throw p.invalid("\"measured\" or a catalogue payload {\"model\", \"rank\", \"targets\"}") }
+            guard training != nil else {
+                throw p.invalid("a catalogue payload {\"model\", \"rank\", \"targets\"}: \"measured\" needs workload.train (real messages come from real training)")
+            }
+            payloadModel = .measured
+        } else {
+            _ = try p.object(allowed: ["model", "rank", "targets", "values"])
+            let modelNode = try p.required("model")
+            let model = try ModelCatalog.named(try modelNode.string(), keyPath: modelNode.path)
+            let rankNode = try p.required("rank")
+            let rank = try rankNode.integer(1...model.hiddenSize, "a LoRA rank in 1…\(model.hiddenSize) (the model's hidden size)")
+            let targetsNode = try p.required("targets")
+            let targets = try targetsNode.elements().map { try $0.string() }
+            let shapes = try model.loraShapes(rank: rank, targets: targets, keyPath: p.path)
+            let values = try p.member("values").map(valueType) ?? .f32
+            payloadModel = .catalogue(Scenario.Payload(model: model, rank: rank, targets: targets, valueType: values, shapes: shapes,
+                                                       loraParameters: shapes.reduce(0) { $0 + $1.rank * ($1.inFeatures + $1.outFeatures) }))
+        }
         var tokens = 512, epochs = 1
         if let c = node.member("compute") {
             _ = try c.object(allowed: ["tokens_per_sample", "epochs"])
             tokens = try c.member("tokens_per_sample")?.integer(1...1_000_000, "a positive number of tokens per sample") ?? 512
             epochs = try c.member("epochs")?.integer(1...10_000, "a positive number of local epochs") ?? 1
         }
-        return .init(payload: payload, tokensPerSample: tokens, epochs: epochs, train: node.member("train")?.value)
+        return .init(payloadModel: payloadModel, tokensPerSample: tokens, epochs: epochs, training: training)
+    }
+
+    static let defaultDataDirectory = FashionMNIST.defaultDirectory
+
+    static func parseTraining(_ node: Node) throws -> Scenario.Training {
+        _ = try node.object(allowed: ["dataset", "data", "partition", "hidden", "pretrain", "lora", "local", "evaluate_every", "test_samples"])
+        var data = Scenario.Training.Data.fashionMNIST(directory: defaultDataDirectory)
+        var classes = 10, inputs = 784
+        if let d = node.member("dataset") {
+            if case .string = d.value {
+                let name = try d.string()
+                guard name == "fashion-mnist" else {
+                    throw InputError(.unknownName(kind: "dataset", name: name, suggestion: Suggestion.nearest(to: name, in: ["fashion-mnist", "synthetic"]),
+                                                  valid: ["fashion-mnist", "synthetic"]), at: d.path)
+                }
+            } else {
+                _ = try d.object(allowed: ["synthetic"])
+                let syn = try d.required("synthetic")
+                _ = try syn.object(allowed: ["classes", "dimension", "train", "test"])
+                classes = try syn.member("classes")?.integer(2...1000, "a number of classes in 2…1000") ?? 4
+                inputs = try syn.member("dimension")?.integer(1...100_000, "a positive dimension") ?? 20
+                data = .synthetic(classes: classes, dimension: inputs,
+                                  train: try syn.member("train")?.integer(1...10_000_000, "a positive number of samples") ?? 2000,
+                                  test: try syn.member("test")?.integer(1...10_000_000, "a positive number of samples") ?? 1000)
+            }
+        }
+        if let dir = node.member("data") {
+            guard case .fashionMNIST = data else { throw dir.invalid("no 'data' folder with a synthetic dataset") }
+            var path = try dir.string()
+            if !path.hasPrefix("/"), let base = node.baseDirectory { path = base + "/" + path }
+            data = .fashionMNIST(directory: path)
+        }
+        var partition = Partition.dirichlet(beta: 0.5)
+        if let p = node.member("partition") {
+            if case let .string(text) = p.value {
+                guard text == "iid" else { throw p.invalid("\"iid\", {\"dirichlet\": β} or {\"shards\": n}") }
+                partition = .iid
+            } else {
+                let members = try p.object(allowed: ["dirichlet", "shards"])
+                guard members.count == 1 else { throw p.invalid("one of {\"dirichlet\": β} or {\"shards\": n}") }
+                if let b = p.member("dirichlet") {
+                    let beta = try b.number(nil, "a concentration β > 0")
+                    guard beta > 0 else { throw b.invalid("a concentration β > 0") }
+                    partition = .dirichlet(beta: beta)
+                } else {
+                    partition = .shards(perClient: try p.required("shards").integer(1...1000, "a number of shards per client in 1…1000"))
+                }
+            }
+        }
+        let hidden = try node.member("hidden")?.elements().map { try $0.integer(1...100_000, "a positive layer width") } ?? [256, 128]
+        var pretrainClasses: [Int]? = Array(0..<(classes * 7 / 10))
+        var pretrainEpochs = 3, pretrainLR: Float = 0.05, pretrainSeed: UInt64 = 1
+        if let pre = node.member("pretrain") {
+            _ = try pre.object(allowed: ["classes", "epochs", "learning_rate", "seed"])
+            if let c = pre.member("classes") {
+                pretrainClasses = try c.elements().map { try $0.integer(0...(classes - 1), "a class in 0…\(classes - 1)") }
+                if pretrainClasses!.isEmpty { throw c.invalid("at least one class") }
+            }
+            pretrainEpochs = try pre.member("epochs")?.integer(0...1000, "a number of epochs in 0…1000") ?? 3
+            if let lr = pre.member("learning_rate") {
+                let v = try lr.number(nil, "a learning rate > 0")
+                guard v > 0 else { throw lr.invalid("a learning rate > 0") }
+                pretrainLR = Float(v)
+            }
+            pretrainSeed = try pre.member("seed").map { UInt64(try $0.integer(0...Int(Int64.max), "a non-negative seed")) } ?? 1
+        }
+        var rank = 8, alpha: Float = 16
+        let narrowest = min(hidden.min() ?? inputs, inputs, classes)
+        if let l = node.member("lora") {
+            _ = try l.object(allowed: ["rank", "alpha"])
+            if let r = l.member("rank") { rank = try r.integer(1...narrowest, "a LoRA rank in 1…\(narrowest) (the narrowest layer)") }
+            if let a = l.member("alpha") {
+                let v = try a.number(nil, "a LoRA alpha > 0")
+                guard v > 0 else { throw a.invalid("a LoRA alpha > 0") }
+                alpha = Float(v)
+            } else {
+                alpha = Float(2 * rank)
+            }
+        }
+        var local = TrainingSettings(epochs: 1, batchSize: 32, optimizer: .adam(learningRate: 1e-3))
+        if let l = node.member("local") {
+            _ = try l.object(allowed: ["epochs", "batch", "optimizer", "learning_rate", "momentum"])
+            local.epochs = try l.member("epochs")?.integer(1...1000, "a number of local epochs in 1…1000") ?? 1
+            local.batchSize = try l.member("batch")?.integer(1...100_000, "a positive batch size") ?? 32
+            let name = try l.member("optimizer")?.string() ?? "adam"
+            var lr: Float = name == "sgd" ? 0.05 : 1e-3
+            if let n = l.member("learning_rate") {
+                let v = try n.number(nil, "a learning rate > 0")
+                guard v > 0 else { throw n.invalid("a learning rate > 0") }
+                lr = Float(v)
+            }
+            switch name {
+            case "adam": local.optimizer = .adam(learningRate: lr)
+            case "sgd": local.optimizer = .sgd(learningRate: lr, momentum: Float(try l.member("momentum")?.number(0...0.999, "a momentum in [0, 1)") ?? 0.9))
+            default:
+                throw InputError(.unknownName(kind: "optimizer", name: name, suggestion: Suggestion.nearest(to: name, in: ["adam", "sgd"]), valid: ["adam", "sgd"]),
+                                 at: l.child("optimizer"))
+            }
+        }
+        let every = try node.member("evaluate_every")?.integer(1...100_000, "a positive number of rounds") ?? 1
+        let testSamples = try node.member("test_samples")?.integer(1...10_000_000, "a positive number of test samples")
+        return .init(data: data, partition: partition, hidden: hidden, pretrainClasses: pretrainClasses, pretrainEpochs: pretrainEpochs,
+                     pretrainLearningRate: pretrainLR, pretrainSeed: pretrainSeed, rank: rank, alpha: alpha, local: local,
+                     evaluateEvery: every, testSamples: testSamples)
     }
 
     static func valueType(_ node: Node) throws -> ValueType {
@@ -252,7 +366,7 @@ public enum ScenarioParser {
 
     static let armKeys = ["codec", "name", "sparsity", "adaptive", "download_sparsity", "iterations", "values", "residual", "history_rounds"]
 
-    static func parseArms(_ node: Node?, payload: Scenario.Payload) throws -> [Scenario.Arm] {
+    static func parseArms(_ node: Node?, defaultValueType: ValueType) throws -> [Scenario.Arm] {
         let items: [Node]
         if let node {
             items = try node.elements()
@@ -270,7 +384,7 @@ public enum ScenarioParser {
                                               valid: CodecRegistry.names), at: codecNode.path)
             }
             var o = CodecOptions()
-            o.valueType = payload.valueType
+            o.valueType = defaultValueType
             if let n = item.member("sparsity") { o.sparsity = try n.number(0...1, "a sparsity α in [0, 1)").nonOne(n, "a sparsity α in [0, 1)") }
             if let n = item.member("download_sparsity") { o.downloadSparsity = try n.number(0...1, "a sparsity in [0, 1)").nonOne(n, "a sparsity in [0, 1)") }
             if let n = item.member("adaptive") { o.adaptive = try n.bool() }

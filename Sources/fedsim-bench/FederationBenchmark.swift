@@ -33,7 +33,7 @@ enum FederationBenchmark: Benchmark {
             let s = try scenario(clients: clients, rounds: rounds)
             var arm: ArmResult?
             result["seconds"] = measureSeconds {
-                let f = TimeOnlyFederation(scenario: s)
+                let f = try! FederationRun(scenario: s)
                 arm = try? f.run(arm: s.arms[0], recordClients: true)
             }
             result["events"] = Double(arm?.events ?? 0)

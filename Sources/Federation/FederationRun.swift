@@ -1,6 +1,7 @@
 import Codec
 import EventKernel
 import Foundation
+import Learning
 import Network
 import Numerics
 import Scenario
@@ -13,27 +14,50 @@ import Scenario
 /// dropout draws are counter-based (`availability.dropout`, client, round), the on/off timelines
 /// are per client, selection is drawn from a per-round stream. Arms can still select different
 /// clients when their rounds start at different times (sessions) or have different availability.
-public final class TimeOnlyFederation {
+public final class FederationRun {
     public let scenario: Scenario
-    public let population: Population
+    public private(set) var population: Population
+    /// The real training shared by every arm (nil: a time-only run).
+    public let learning: LearningWorkload?
 
-    /// Samples the population of `scenario` (or takes `population` if given).
-    public init(scenario: Scenario, population: Population? = nil) {
+    /// Samples the population of `scenario` (or takes `population` if given); with
+    /// `workload.train`, loads the data, partitions it among the clients (their sample counts then
+    /// follow the partition) and pretrains (or reads from the cache) the frozen base.
+    public init(scenario: Scenario, population: Population? = nil, cacheDirectory: String? = Pretraining.defaultCacheDirectory) throws {
         self.scenario = scenario
-        self.population = population ?? Population(PopulationSpec(
+        var population = population ?? Population(PopulationSpec(
             clients: scenario.population.clients, network: scenario.network.profile,
             deviceSpeed: scenario.population.deviceSpeed, samples: scenario.population.samples), seed: scenario.seed)
+        if let training = scenario.workload.training {
+            let workload = try LearningWorkload(training, clients: population.count, seed: scenario.seed, cacheDirectory: cacheDirectory)
+            population.samples = workload.partition.map { Double($0.count) }
+            learning = workload
+        } else {
+            learning = nil
+        }
+        self.population = population
     }
 
     /// Runs one arm. `recordClients` keeps a row per selected client and round; `progress` is
     /// called after each round with (round, simulated seconds).
     public func run(arm: Scenario.Arm, recordClients: Bool = true, progress: ((Int, Double) -> Void)? = nil) throws -> ArmResult {
         let codec = try CodecRegistry.make(arm.codec, options: arm.options)
-        let payload = PayloadSizes(codec: codec, shapes: scenario.workload.payload.shapes)
-        let run = ArmRun(scenario: scenario, population: population, payload: payload, recordClients: recordClients, progress: progress)
-        run.start()
-        return ArmResult(name: arm.name, codec: arm.codec, uploadBytesPerClient: payload.upload, downloadBytesInSync: payload.inSync,
-                         downloadBytesDense: payload.dense, rounds: run.rounds, clients: run.clientRows, events: run.simulator.firedCount)
+        let shapes = scenario.workload.payload?.shapes ?? learning!.shapes
+        let payload = PayloadSizes(codec: codec, shapes: shapes)
+        let learner = learning.map { ArmLearner(workload: $0, codec: codec, seed: scenario.seed) }
+        let run = ArmRun(scenario: scenario, population: population, payload: payload, codec: codec, shapes: shapes, learner: learner,
+                         recordClients: recordClients, progress: progress)
+        try run.start()
+        var result = ArmResult(name: arm.name, codec: arm.codec, uploadBytesPerClient: run.meanUploadBytes, downloadBytesInSync: run.latestSizes.inSync,
+                               downloadBytesDense: payload.dense, rounds: run.rounds, clients: run.clientRows, events: run.simulator.firedCount)
+        if let learning {
+            result.initialAccuracy = learning.baseAccuracy
+            result.initialLoss = learning.baseLoss
+            result.measuredUploadKept = run.uploadKeptMean
+            result.measuredDownloadKept = run.downloadKeptMean
+            result.learningSeconds = run.learningSeconds
+        }
+        return result
     }
 }
 
@@ -42,6 +66,19 @@ final class ArmRun {
     let scenario: Scenario
     let population: Population
     let payload: PayloadSizes
+    let codec: any Codec
+    /// The shapes payloads are priced on (the catalogue model's, or the proxy's when measured).
+    let shapes: [LoRALayerShape]
+    let learner: ArmLearner?
+    let measured: Bool
+    /// Sizes at the latest measured kept fractions (= `payload` without training).
+    var latestSizes: PayloadSizes
+    /// Clients that can be selected (with training: those holding data).
+    let eligible: [Int]?
+    var uploadKept: [Double] = [], downloadKept: [Double] = []
+    var uploadBytesTotal = 0, uploadCount = 0
+    var learningSeconds = 0.0
+    var failure: Error?
     let recordClients: Bool
     let progress: ((Int, Double) -> Void)?
     let simulator: Simulator
@@ -74,6 +111,8 @@ final class ArmRun {
         var dropEvent = EventHandle.none
         var flow: SharedLink.FlowID?
         var flowOnEgress = true
+        var uploadBytes = 0
+        var encoded: [UInt8]?
     }
     var slots: [Slot] = []
     var round = 0
@@ -87,10 +126,17 @@ final class ArmRun {
     var deadlineEvent = EventHandle.none
     var roundOpen = false
 
-    init(scenario: Scenario, population: Population, payload: PayloadSizes, recordClients: Bool, progress: ((Int, Double) -> Void)?) {
+    init(scenario: Scenario, population: Population, payload: PayloadSizes, codec: any Codec, shapes: [LoRALayerShape],
+         learner: ArmLearner?, recordClients: Bool, progress: ((Int, Double) -> Void)?) {
         self.scenario = scenario
         self.population = population
         self.payload = payload
+        self.codec = codec
+        self.shapes = shapes
+        self.learner = learner
+        latestSizes = payload
+        if case .measured = scenario.workload.payloadModel { measured = true } else { measured = false }
+        eligible = learner == nil ? nil : (0..<population.count).filter { population.samples[$0] > 0 }
         self.recordClients = recordClients
         self.progress = progress
         simulator = Simulator(expectedPendingEvents: 4 * scenario.selection.selected + 16)
@@ -98,7 +144,11 @@ final class ArmRun {
         ingress = SharedLink(capacity: scenario.server.uplink, simulator: simulator)
         model = scenario.network.model
         let w = scenario.workload
-        flopsPerSample = w.payload.trainingFLOPs(samples: 1, tokensPerSample: w.tokensPerSample, epochs: w.epochs)
+        if let p = w.payload {
+            flopsPerSample = p.trainingFLOPs(samples: 1, tokensPerSample: w.tokensPerSample, epochs: w.epochs)
+        } else {
+            flopsPerSample = learner!.workload.proxyFLOPsPerSample * Double(learner!.workload.training.local.epochs)
+        }
         dropoutKey = StreamKey(seed: scenario.seed, purpose: "availability.dropout").derivedKey
         dropout = scenario.availability.dropoutPerRound
         if case let .sessions(s) = scenario.availability {
@@ -108,9 +158,21 @@ final class ArmRun {
         connected = [Bool](repeating: false, count: population.count)
     }
 
-    func start() {
+    func start() throws {
         _ = simulator.schedule(at: .zero) { [unowned self] in self.beginRound() }
         _ = simulator.run()
+        if let failure { throw failure }
+    }
+
+    var meanUploadBytes: Int { uploadCount == 0 ? payload.upload : Int((Double(uploadBytesTotal) / Double(uploadCount)).rounded()) }
+    var uploadKeptMean: Double? { uploadKept.isEmpty ? nil : uploadKept.reduce(0, +) / Double(uploadKept.count) }
+    var downloadKeptMean: Double? { downloadKept.isEmpty ? nil : downloadKept.reduce(0, +) / Double(downloadKept.count) }
+
+    /// Stops the run on an error inside an event (a codec failure): the simulator stops and
+    /// `start` rethrows.
+    func fail(_ error: Error) {
+        if failure == nil { failure = error }
+        simulator.stop()
     }
 
     var now: Double { simulator.now.seconds }
@@ -123,20 +185,18 @@ final class ArmRun {
         arrivals = 0; dropped = 0; bytesUp = 0; bytesDown = 0
         roundOpen = true
         // Who can be selected.
-        var candidates: [Int]
-        if timeline != nil {
-            candidates = []
+        var candidates: [Int] = []
+        let filtered = timeline != nil || eligible != nil
+        if filtered {
             candidates.reserveCapacity(population.count)
-            for i in 0..<population.count where timeline!.isOnline(i, at: roundStart) { candidates.append(i) }
-        } else {
-            candidates = []
+            for i in eligible ?? Array(0..<population.count) where timeline?.isOnline(i, at: roundStart) ?? true { candidates.append(i) }
         }
-        let candidateCount = timeline == nil ? population.count : candidates.count
+        let candidateCount = filtered ? candidates.count : population.count
         available = candidateCount
         let m = min(scenario.selection.selected, candidateCount)
         let stream = RandomStream(seed: scenario.seed, purpose: "selection", index: UInt64(round), algorithm: .taus2)
         let picked = stream.choose(m, from: candidateCount)
-        slots = picked.map { Slot(client: timeline == nil ? $0 : candidates[$0]) }
+        slots = picked.map { Slot(client: filtered ? candidates[$0] : $0) }
         activeCount = slots.count
         guard !slots.isEmpty else {
             // Nobody online: try again a minute later.
@@ -170,7 +230,7 @@ final class ArmRun {
         let i = slots[s].client
         let stale = Int(globalVersion - version[i])
         slots[s].stale = Int32(stale)
-        slots[s].downloadBytes = payload.download(stale: stale)
+        slots[s].downloadBytes = learner != nil && measured ? learner!.measuredCatchUp(stale: stale) : latestSizes.download(stale: stale)
         slots[s].downloadStart = now
         // When (if at all) this client drops out this round.
         var dropAt = Double.infinity
@@ -235,13 +295,31 @@ final class ArmRun {
         version[i] = globalVersion
         slots[s].downloadEnd = now
         bytesDown += slots[s].downloadBytes
+        slots[s].uploadBytes = payload.upload
+        if let learner {
+            // The real work: train from the global adapter, encode; the message's size (or its
+            // kept fractions, priced on the catalogue model) is what the upload carries.
+            let started = DispatchTime.now().uptimeNanoseconds
+            do {
+                let encoded = try learner.trainAndEncode(client: i, round: round)
+                slots[s].encoded = encoded.bytes
+                let f = ArmLearner.fractions(encoded.kept)
+                uploadKept.append(encoded.keptFraction)
+                slots[s].uploadBytes = measured ? encoded.bytes.count
+                    : codec.payloadBytes(shapes: shapes, keptFraction: KeptFraction(uploadA: f.a, uploadB: f.b, downloadA: 1, downloadB: 1)).upload
+            } catch {
+                fail(error)
+                return
+            }
+            learningSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        }
         slots[s].timer = simulator.schedule(after: SimDuration(seconds: computeSeconds(i))) { [unowned self] in self.computeDone(s) }
     }
 
     func computeDone(_ s: Int) {
         guard slots[s].active else { return }
         slots[s].computeEnd = now
-        transfer(s, bytes: payload.upload, up: true) { [unowned self] in self.uploadDone(s) }
+        transfer(s, bytes: slots[s].uploadBytes, up: true) { [unowned self] in self.uploadDone(s) }
     }
 
     func uploadDone(_ s: Int) {
@@ -251,7 +329,9 @@ final class ArmRun {
         slots[s].outcome = .completed
         finish(s)
         arrivals += 1
-        bytesUp += payload.upload
+        bytesUp += slots[s].uploadBytes
+        uploadBytesTotal += slots[s].uploadBytes
+        uploadCount += 1
         if arrivals >= scenario.selection.perRound {
             closeRound(.quota)
         } else if activeCount == 0 {
@@ -303,16 +383,44 @@ final class ArmRun {
         }
         let aggregated = arrivals >= scenario.selection.minCompletions && reason != .empty
         if aggregated { globalVersion += 1 }
+        var accuracy: Double?, loss: Double?
+        if let learner {
+            let started = DispatchTime.now().uptimeNanoseconds
+            let lastRound = scenario.stop.rounds.map { round >= $0 } ?? false
+            let evaluate = round % learner.workload.training.evaluateEvery == 0 || lastRound
+            if aggregated {
+                let updates = slots.filter { $0.outcome == .completed }.map {
+                    WeightedUpdate(bytes: $0.encoded!, weight: population.samples[$0.client])
+                }
+                do {
+                    try learner.aggregate(updates, round: round, evaluate: evaluate)
+                } catch {
+                    fail(error)
+                    return
+                }
+                let f = learner.broadcastFractions
+                downloadKept.append((f.a + f.b) / 2)
+                if !measured {
+                    latestSizes = PayloadSizes(codec: codec, shapes: shapes,
+                                               keptFraction: KeptFraction(uploadA: 1, uploadB: 1, downloadA: f.a, downloadB: f.b))
+                }
+            } else if evaluate {
+                learner.evaluateNow()
+            }
+            if evaluate { accuracy = learner.accuracy; loss = learner.loss }
+            learningSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        }
         let end = close + (aggregated ? scenario.server.aggregationSeconds : retryAfter)
         rounds.append(RoundRecord(round: round, startSeconds: roundStart, closeSeconds: close, endSeconds: end, available: available,
                                   selected: slots.count, completed: arrivals, dropped: dropped, late: late, aggregated: aggregated,
-                                  close: reason, bytesUp: bytesUp, bytesDown: bytesDown, version: Int(globalVersion)))
+                                  close: reason, bytesUp: bytesUp, bytesDown: bytesDown, version: Int(globalVersion),
+                                  accuracy: accuracy, loss: loss))
         if recordClients {
             for slot in slots {
                 func span(_ a: Double, _ b: Double) -> Double { a.isNaN || b.isNaN ? .nan : b - a }
                 clientRows.append(ClientRecord(
                     round: Int32(round), client: Int32(slot.client), outcome: slot.outcome, staleRounds: slot.stale,
-                    downloadBytes: slot.downloadBytes, uploadBytes: slot.outcome == .completed ? payload.upload : 0,
+                    downloadBytes: slot.downloadBytes, uploadBytes: slot.outcome == .completed ? slot.uploadBytes : 0,
                     downloadSeconds: span(slot.downloadStart, slot.downloadEnd), computeSeconds: span(slot.downloadEnd, slot.computeEnd),
                     uploadSeconds: span(slot.computeEnd, slot.uploadEnd), endSeconds: slot.end))
             }

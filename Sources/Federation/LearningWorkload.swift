@@ -1,0 +1,145 @@
+import Codec
+import Foundation
+import Learning
+import Numerics
+import Scenario
+
+/// What every arm of a run shares when the proxy really trains: the data, its partition among the
+/// clients, the pretrained frozen base, the initial adapter and the test set.
+public final class LearningWorkload: @unchecked Sendable {
+    public let training: Scenario.Training
+    public let train: Dataset
+    public let test: Dataset
+    public let base: BaseMLP
+    /// Whether the base came from the cache.
+    public let baseWasCached: Bool
+    /// Sample indices of each client.
+    public let partition: [[Int]]
+    /// The adapter every client starts from (A random, B = 0).
+    public let initial: LoRAWeights
+    /// Test accuracy and loss of the base alone (= the initial adapter's, since B = 0).
+    public let baseAccuracy: Double
+    public let baseLoss: Double
+    /// The proxy's LoRA shapes, as the codec sees them.
+    public let shapes: [LoRALayerShape]
+    private var clientData: [Int: Dataset] = [:]
+    private let lock = NSLock()
+
+    public init(_ training: Scenario.Training, clients: Int, seed: UInt64, cacheDirectory: String? = Pretraining.defaultCacheDirectory) throws {
+        self.training = training
+        var (train, test): (Dataset, Dataset)
+        switch training.data {
+        case let .fashionMNIST(directory): (train, test) = try FashionMNIST.load(directory: directory)
+        case let .synthetic(classes, dimension, n, t): (train, test) = SyntheticDataset.make(classes: classes, dimension: dimension, train: n, test: t, seed: seed)
+        }
+        if let n = training.testSamples, n < test.count { test = test.subset(Array(0..<n)) }
+        self.train = train
+        self.test = test
+        let widths = [train.dimension] + training.hidden + [train.classes]
+        let pre = Pretraining(widths: widths, classes: training.pretrainClasses ?? Array(0..<train.classes), epochs: training.pretrainEpochs,
+                              learningRate: training.pretrainLearningRate, batchSize: 64, seed: training.pretrainSeed)
+        (base, baseWasCached) = try pre.base(on: train, cacheDirectory: cacheDirectory)
+        partition = training.partition.assign(train, clients: clients, seed: seed)
+        initial = LoRAWeights(base: base, rank: training.rank, alpha: training.alpha, seed: seed)
+        (baseAccuracy, baseLoss) = MLPMath.evaluate(base, nil, on: test)
+        shapes = base.weights.enumerated().map { l, w in
+            LoRALayerShape(name: "mlp.\(l)", inFeatures: w.cols, outFeatures: w.rows, rank: training.rank)
+        }
+    }
+
+    /// Client `i`'s training data (built once, then shared by every arm).
+    public func data(of client: Int) -> Dataset {
+        lock.lock(); defer { lock.unlock() }
+        if let d = clientData[client] { return d }
+        let d = train.subset(partition[client])
+        clientData[client] = d
+        return d
+    }
+
+    /// Training FLOPs per local sample of the proxy: 4·N_base + 6·N_lora (as for the catalogue).
+    public var proxyFLOPsPerSample: Double { 4 * Double(base.parameterCount) + 6 * Double(initial.parameterCount) }
+
+    // Conversions between the learner's adapter and the codec's.
+    public func codecAdapter(_ w: LoRAWeights) -> LoRAAdapter {
+        LoRAAdapter(layers: shapes.indices.map { LoRALayer(shape: shapes[$0], a: w.a[$0], b: w.b[$0]) })
+    }
+
+    public func weights(_ adapter: LoRAAdapter) -> LoRAWeights {
+        LoRAWeights(a: adapter.layers.map(\.a), b: adapter.layers.map(\.b), rank: training.rank, alpha: training.alpha)
+    }
+}
+
+/// One arm's learning state: the global adapter every client holds after applying the real
+/// broadcast bytes, the encoded uploads of the round, the broadcast history for stale clients.
+final class ArmLearner {
+    let workload: LearningWorkload
+    let codec: any Codec
+    let seed: UInt64
+    /// The global adapter (what every in-sync client holds).
+    private(set) var global: LoRAAdapter
+    private var history: BroadcastHistory
+    private var states: [Int: ClientCodecState] = [:]
+    /// Measured kept fractions of the latest uploads and broadcast (for catalogue payloads).
+    private(set) var uploadKept = KeptFraction(uploadA: 1, uploadB: 1, downloadA: 1, downloadB: 1)
+    private(set) var lastBroadcastBytes = 0
+    private(set) var accuracy: Double
+    private(set) var loss: Double
+    private var downloadFractions: (a: Double, b: Double) = (1, 1)
+
+    init(workload: LearningWorkload, codec: any Codec, seed: UInt64) {
+        self.workload = workload
+        self.codec = codec
+        self.seed = seed
+        global = workload.codecAdapter(workload.initial)
+        history = BroadcastHistory(shapes: workload.shapes, capacity: codec.options.historyRounds)
+        accuracy = workload.baseAccuracy
+        loss = workload.baseLoss
+    }
+
+    /// Trains client `i` from the current global adapter and encodes its update.
+    func trainAndEncode(client i: Int, round: Int) throws -> EncodedUpdate {
+        let data = workload.data(of: i)
+        let start = workload.weights(global)
+        let stream = RandomStream(seed: seed, purpose: "training.batches", index: UInt64(round) << 32 | UInt64(i), algorithm: .taus2)
+        let trained = LocalTraining.train(base: workload.base, start: start, data: data, settings: workload.training.local, stream: stream)
+        let delta = workload.codecAdapter(trained.adapter.minus(start))
+        var state = states[i] ?? ClientCodecState()
+        let encoded = try codec.encode(delta: delta, global: global, round: round, state: &state)
+        if codec.options.residual { states[i] = state }
+        return encoded
+    }
+
+    /// Kept fractions of A and B in an encoded message.
+    static func fractions(_ kept: [(layer: Int, matrix: LoRAMatrix, kept: Int, count: Int)]) -> (a: Double, b: Double) {
+        func f(_ m: LoRAMatrix) -> Double {
+            let k = kept.filter { $0.matrix == m }.reduce(0) { $0 + $1.kept }, n = kept.filter { $0.matrix == m }.reduce(0) { $0 + $1.count }
+            return n == 0 ? 1 : Double(k) / Double(n)
+        }
+        return (f(.a), f(.b))
+    }
+
+    /// Aggregates the arrived updates, applies the broadcast to the global adapter (the real bytes,
+    /// decoded as a client would), and evaluates when `evaluate`.
+    func aggregate(_ updates: [WeightedUpdate], round: Int, evaluate: Bool) throws {
+        let result = try codec.aggregate(updates, global: global, round: round)
+        global = try codec.apply(broadcast: result.broadcast, to: global)
+        try history.record(broadcast: result.broadcast)
+        lastBroadcastBytes = result.broadcast.count
+        downloadFractions = ArmLearner.fractions(result.kept)
+        if evaluate {
+            (accuracy, loss) = MLPMath.evaluate(workload.base, workload.weights(global), on: workload.test)
+        }
+    }
+
+    func evaluateNow() {
+        (accuracy, loss) = MLPMath.evaluate(workload.base, workload.weights(global), on: workload.test)
+    }
+
+    /// Bytes a client `k` broadcasts behind downloads, measured on the proxy's real messages.
+    func measuredCatchUp(stale k: Int) -> Int {
+        k <= 0 ? 0 : history.catchUpBytes(from: history.version - k, codec: codec)
+    }
+
+    /// The kept fractions of the latest broadcast (for pricing a catalogue model's download).
+    var broadcastFractions: (a: Double, b: Double) { downloadFractions }
+}

@@ -1,0 +1,49 @@
+import Federation
+import Foundation
+import Scenario
+
+/// Time to accuracy and its statistics.
+public enum Metrics {
+    /// The default target when training and the scenario names none: 95 % of the best accuracy any arm reaches.
+    public static let defaultTarget = Scenario.Target.fractionOfBest(0.95)
+
+    /// The best evaluated accuracy of an arm.
+    public static func bestAccuracy(_ arm: ArmResult) -> Double? { arm.rounds.compactMap(\.accuracy).max() }
+
+    /// The last evaluated accuracy of an arm.
+    public static func finalAccuracy(_ arm: ArmResult) -> Double? { arm.rounds.last(where: { $0.accuracy != nil })?.accuracy }
+
+    /// The absolute target accuracy for a set of arms (one seed).
+    public static func targetAccuracy(_ target: Scenario.Target, arms: [ArmResult]) -> Double? {
+        switch target {
+        case let .accuracy(a): return a
+        case let .fractionOfBest(f):
+            guard let best = arms.compactMap(bestAccuracy).max() else { return nil }
+            return f * best
+        }
+    }
+
+    /// Simulated seconds (end of the round, aggregation included) and rounds until the global
+    /// adapter first reaches `target`; nil when it never does.
+    public static func timeToTarget(_ arm: ArmResult, target: Double) -> (seconds: Double, rounds: Int)? {
+        guard let r = arm.rounds.first(where: { ($0.accuracy ?? -1) >= target }) else { return nil }
+        return (r.endSeconds, r.round)
+    }
+
+    /// Mean and the half-width of the 95 % confidence interval (Student's t) of `values`.
+    public static func meanAndCI(_ values: [Double]) -> (mean: Double, halfWidth: Double?) {
+        let n = values.count
+        guard n > 0 else { return (.nan, nil) }
+        let mean = values.reduce(0, +) / Double(n)
+        guard n > 1 else { return (mean, nil) }
+        let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(n - 1)
+        return (mean, tQuantile975(n - 1) * (variance / Double(n)).squareRoot())
+    }
+
+    /// The 0.975 quantile of Student's t with `df` degrees of freedom (table up to 30, then normal).
+    static func tQuantile975(_ df: Int) -> Double {
+        let table: [Double] = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+                               2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+        return df <= 30 ? table[df - 1] : 1.96
+    }
+}
