@@ -56,6 +56,7 @@ public final class FederationRun {
             result.measuredUploadKept = run.uploadKeptMean
             result.measuredDownloadKept = run.downloadKeptMean
             result.learningSeconds = run.learningSeconds
+            result.finalGlobal = learner?.global
         }
         return result
     }

@@ -1,3 +1,5 @@
+import Codec
+
 /// What happened to one selected client in one round.
 public enum ClientOutcome: String, Sendable, CaseIterable {
     /// Its upload arrived before the round closed; the server used it.
@@ -84,6 +86,8 @@ public struct ArmResult: Sendable {
     public var measuredDownloadKept: Double? = nil
     /// Wall-clock seconds spent training, encoding, aggregating and evaluating (the real work).
     public var learningSeconds: Double = 0
+    /// The global adapter at the end (what every in-sync client holds), when training.
+    public var finalGlobal: LoRAAdapter? = nil
 
     public var simulatedSeconds: Double { rounds.last?.endSeconds ?? 0 }
     public var bytesUp: Int { rounds.reduce(0) { $0 + $1.bytesUp } }

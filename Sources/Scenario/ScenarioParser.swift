@@ -316,10 +316,10 @@ public enum ScenarioParser {
             pretrainSeed = try pre.member("seed").map { UInt64(try $0.integer(0...Int(Int64.max), "a non-negative seed")) } ?? 1
         }
         var rank = 8, alpha: Float = 16
-        let narrowest = min(hidden.min() ?? inputs, inputs, classes)
+        let narrowest = min(hidden.min() ?? inputs, inputs)
         if let l = node.member("lora") {
             _ = try l.object(allowed: ["rank", "alpha"])
-            if let r = l.member("rank") { rank = try r.integer(1...narrowest, "a LoRA rank in 1…\(narrowest) (the narrowest layer)") }
+            if let r = l.member("rank") { rank = try r.integer(1...narrowest, "a LoRA rank in 1…\(narrowest) (the narrowest of the input and hidden layers)") }
             if let a = l.member("alpha") {
                 let v = try a.number(nil, "a LoRA alpha > 0")
                 guard v > 0 else { throw a.invalid("a LoRA alpha > 0") }
