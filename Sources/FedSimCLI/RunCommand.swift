@@ -71,7 +71,10 @@ struct RunCommand: Command {
         for k in 0..<seeds {
             var s = scenario
             s.seed = scenario.seed + UInt64(k)
-            let federation = try FederationRun(scenario: s)
+            let federation: FederationRun
+            do { federation = try FederationRun(scenario: s) } catch let error as InputError where !error.keyPath.isEmpty && error.file == nil {
+                throw error.inFile(file)
+            }
             if let l = federation.learning, console.stderrIsTerminal {
                 console.error("base model: \(l.baseWasCached ? "from the cache" : "pretrained") — test accuracy \(Quantity.significant(l.baseAccuracy, 3))")
             }

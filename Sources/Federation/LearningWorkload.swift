@@ -29,7 +29,13 @@ public final class LearningWorkload: @unchecked Sendable {
         self.training = training
         var (train, test): (Dataset, Dataset)
         switch training.data {
-        case let .fashionMNIST(directory): (train, test) = try FashionMNIST.load(directory: directory)
+        case let .fashionMNIST(directory):
+            do {
+                (train, test) = try FashionMNIST.load(directory: directory)
+            } catch let error as InputError {
+                // Name the scenario key that chose the folder, and keep the file's own message.
+                throw InputError(.invalidValue(expected: "a folder with Fashion-MNIST's four IDX files", found: "\(error)"), at: "workload.train.data")
+            }
         case let .synthetic(classes, dimension, n, t): (train, test) = SyntheticDataset.make(classes: classes, dimension: dimension, train: n, test: t, seed: seed)
         }
         if let n = training.testSamples, n < test.count { test = test.subset(Array(0..<n)) }

@@ -150,3 +150,28 @@ final class ScenarioFileTests: XCTestCase {
         XCTAssertEqual(FedSimMain.run(["net", "transfer", "--bytes", "16MB", "--rate", "10Mbps", "--rtt", "80ms", "--loss", "1.2"], console: scratch.console), 2)
     }
 }
+
+final class TrainingInputTests: XCTestCase {
+    /// A missing or corrupt dataset folder: `fedsim run` exits 2 naming the scenario file, the key
+    /// path and the dataset file, and writes nothing.
+    func testMissingAndCorruptDatasets() throws {
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("fedsim-data-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let corrupt = repoRoot.appendingPathComponent("Tests/Fixtures/corrupt-idx").path
+        for (folder, expected) in [("no-such-folder", "no-such-folder/train-images-idx3-ubyte.gz"),
+                                   (corrupt, "promises 60000×28×28 = 47040000 values, the file holds 10")] {
+            let scenario = tmp.appendingPathComponent("s.json")
+            try Data("""
+            {"name": "d", "population": {"clients": 4}, "selection": {"per_round": 2},
+             "workload": {"payload": "measured", "train": {"dataset": "fashion-mnist", "data": "\(folder)"}}}
+            """.utf8).write(to: scenario)
+            let out = tmp.appendingPathComponent("out").path
+            let console = CapturedConsole()
+            XCTAssertEqual(FedSimMain.run(["run", scenario.path, "--out", out], console: console.console), 2, console.err)
+            XCTAssertTrue(console.err.contains("\(scenario.path): workload.train.data: "), console.err)
+            XCTAssertTrue(console.err.contains(expected), console.err)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        }
+    }
+}
