@@ -53,7 +53,11 @@ public final class Simulator {
 
     @exclusivity(unchecked) @usableFromInline var clock = 0.0
     @exclusivity(unchecked) @usableFromInline var livePending = 0
-    @usableFromInline let queue: QuaternaryHeap
+    /// The pending-event set (a compile-time choice: `RadixHeap` or `QuaternaryHeap`).
+    public typealias Queue = RadixHeap
+    /// Which queue this build uses (for benchmarks).
+    public static var queueKind: String { String(describing: Queue.self) }
+    @usableFromInline let queue: Queue
     /// Per slot: the action, and the sequence of the slot's live entry (`noEntry` when none).
     @exclusivity(unchecked) @usableFromInline var slots: UnsafeMutablePointer<Slot>
     @exclusivity(unchecked) @usableFromInline var slotCapacity: Int
@@ -67,10 +71,19 @@ public final class Simulator {
     /// A simulator at time zero with an empty queue.
     public init(expectedPendingEvents: Int = 0) {
         let capacity = max(64, expectedPendingEvents)
-        queue = QuaternaryHeap(reservingCapacity: capacity)
+        queue = Queue(reservingCapacity: capacity)
         slotCapacity = capacity
         slots = .allocate(capacity: capacity)
         freeSlots = .allocate(capacity: capacity)
+        noteSlotsMoved()
+    }
+
+    /// Lets a radix heap touch the slots of the entries about to fire.
+    private func noteSlotsMoved() {
+        if let radix = queue as AnyObject as? RadixHeap {
+            radix.touchBase = UnsafeRawPointer(slots)
+            radix.touchStride = MemoryLayout<Slot>.stride
+        }
     }
 
     deinit {
@@ -91,6 +104,7 @@ public final class Simulator {
         freeSlots.deallocate()
         freeSlots = newFree
         slotCapacity = capacity
+        noteSlotsMoved()
     }
 
     /// Takes a sequence number for a new entry.
@@ -103,20 +117,20 @@ public final class Simulator {
     }
 
     /// Schedules `action` at absolute time `time` (not before `now`).
-    /// - Complexity: O(log n).
-    @discardableResult @inlinable
-    public func schedule(at time: SimTime, _ action: @escaping Action) -> EventHandle {
-        precondition(time.seconds >= clock, "cannot schedule an event in the past (\(time) < \(now))")
+    /// - Complexity: O(log n) (heap) or O(1) amortised (radix heap).
+    @discardableResult @inlinable @inline(__always)
+    public func schedule(at time: SimTime, _ action: __owned @escaping Action) -> EventHandle {
+        // The fast path is small enough to inline into the caller, so that the caller's copy of
+        // the action goes straight into the slot (one retain, instead of a retain/release pair
+        // around the call plus a retain inside it).
+        if !(time.seconds >= clock) { schedulingInThePast(time) }
         let slot: Int
         if freeCount > 0 {
             freeCount &-= 1
             slot = Int(freeSlots[freeCount])
             slots[slot].action = action
         } else {
-            if slotCount == slotCapacity { growSlots() }
-            slot = slotCount
-            slotCount &+= 1
-            (slots + slot).initialize(to: Slot(action, liveSequence: Simulator.noEntry))
+            slot = takeNewSlot(action)
         }
         let sequence = takeSequence()
         slots[slot].liveSequence = sequence
@@ -125,10 +139,25 @@ public final class Simulator {
         return EventHandle(slot: UInt32(truncatingIfNeeded: slot), sequence: sequence)
     }
 
+    @usableFromInline @inline(never)
+    func schedulingInThePast(_ time: SimTime) -> Never {
+        preconditionFailure("cannot schedule an event in the past (\(time) < \(now))")
+    }
+
+    /// A never-used slot for `action` (no free slot left).
+    @usableFromInline @inline(never)
+    func takeNewSlot(_ action: @escaping Action) -> Int {
+        if slotCount == slotCapacity { growSlots() }
+        let slot = slotCount
+        slotCount &+= 1
+        (slots + slot).initialize(to: Slot(action, liveSequence: Simulator.noEntry))
+        return slot
+    }
+
     /// Schedules `action` after `delay` (≥ 0) from now.
     /// - Complexity: O(log n).
-    @discardableResult @inlinable
-    public func schedule(after delay: SimDuration, _ action: @escaping Action) -> EventHandle {
+    @discardableResult @inlinable @inline(__always)
+    public func schedule(after delay: SimDuration, _ action: __owned @escaping Action) -> EventHandle {
         schedule(at: SimTime(seconds: clock + delay.seconds), action)
     }
 

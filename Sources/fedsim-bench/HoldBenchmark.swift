@@ -26,7 +26,10 @@ final class HoldBenchmark {
         simulator = Simulator(expectedPendingEvents: pending)
         stream = RandomStream(seed: seed, purpose: "bench.hold")
         remaining = events
-        action = { [unowned(unsafe) self] in self.hold() }
+        // Unmanaged + a guaranteed reference: calling the action retains nothing (an
+        // `unowned(unsafe)` capture is still retained and released around every call).
+        let me = Unmanaged.passUnretained(self)
+        action = { me._withUnsafeGuaranteedRef { $0.hold() } }
     }
 
     private func hold() {

@@ -1,0 +1,76 @@
+import EventKernel
+import XCTest
+
+final class RadixHeapTests: XCTestCase {
+    /// Random inserts and removals against a sorted array, with many equal times, inserts at or after
+    /// the last removed entry (the simulator's case) and, after a peek, below the peeked minimum.
+    func testAgainstSortedReference() {
+        for seed in 0..<50 {
+            var rng = TestRNG(state: UInt64(seed) &+ 1000)
+            let heap = RadixHeap()
+            var reference: [QueuedEvent] = []
+            var sequence: UInt64 = 0
+            var floor = 0.0
+            for _ in 0..<3000 {
+                let r = rng.unit()
+                if r < 0.55 || reference.isEmpty {
+                    if r < 0.1 { _ = heap.peek() }  // moves `last` up to the minimum
+                    let event = QueuedEvent(time: floor + Double(rng.below(50)) * (seed % 2 == 0 ? 1 : 0.001),
+                                            sequence: sequence, slot: UInt32(sequence % 1000))
+                    sequence += 1
+                    heap.insert(event)
+                    reference.append(event)
+                    reference.sort { QueuedEvent.precedes($0, $1) }
+                } else {
+                    XCTAssertEqual(heap.peek(), reference.first)
+                    let next = heap.removeNext()
+                    XCTAssertEqual(next, reference.removeFirst())
+                    floor = next!.time
+                }
+                XCTAssertEqual(heap.count, reference.count)
+            }
+            while let next = heap.removeNext() { XCTAssertEqual(next, reference.removeFirst()) }
+            XCTAssertTrue(reference.isEmpty)
+            XCTAssertNil(heap.peek())
+        }
+    }
+
+    /// Arbitrary (non-monotone) inserts are accepted too: an entry below `last` lowers it.
+    func testNonMonotoneInsertsAfterPeek() {
+        var rng = TestRNG(state: 99)
+        let heap = RadixHeap()
+        var reference: [QueuedEvent] = []
+        for i in 0..<5000 {
+            let event = QueuedEvent(time: rng.unit() * 100, sequence: UInt64(i), slot: UInt32(i % 4096))
+            heap.insert(event)
+            reference.append(event)
+            if i % 7 == 0 { _ = heap.peek() }
+            if i % 3 == 0 {
+                reference.sort { QueuedEvent.precedes($0, $1) }
+                XCTAssertEqual(heap.removeNext(), reference.removeFirst())
+            }
+        }
+        reference.sort { QueuedEvent.precedes($0, $1) }
+        while let next = heap.removeNext() { XCTAssertEqual(next, reference.removeFirst()) }
+        XCTAssertTrue(reference.isEmpty)
+    }
+
+    func testCompactKeepsOrderAndOnlyLiveEntries() {
+        var rng = TestRNG(state: 7)
+        let heap = RadixHeap()
+        for i in 0..<5000 {
+            heap.insert(QueuedEvent(time: rng.unit(), sequence: UInt64(i), slot: UInt32(i)))
+        }
+        _ = heap.removeNext()
+        heap.compact { $0.slot % 3 != 0 }
+        var last = -1.0
+        var n = 0
+        while let next = heap.removeNext() {
+            XCTAssertNotEqual(next.slot % 3, 0)
+            XCTAssertGreaterThanOrEqual(next.time, last)
+            last = next.time
+            n += 1
+        }
+        XCTAssertEqual(n, heap.count + n)
+    }
+}
