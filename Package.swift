@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "Reporting", dependencies: ["Federation", "Scenario", "Numerics"]),
         .target(name: "FedSimCLI", dependencies: ["Numerics", "EventKernel", "Codec", "Network", "Scenario", "Federation", "Reporting"]),
         .executableTarget(name: "fedsim", dependencies: ["FedSimCLI"]),
-        .executableTarget(name: "fedsim-bench", dependencies: ["Numerics", "EventKernel", "Codec", "Network", "Scenario", "Federation"]),
+        .executableTarget(name: "fedsim-bench", dependencies: ["Numerics", "EventKernel", "Codec", "Network", "Scenario", "Federation", "Learning"]),
         .executableTarget(name: "fedsim-validate", dependencies: ["Numerics", "EventKernel", "Codec", "Network", "Scenario", "Federation"]),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics"]),
         .testTarget(name: "EventKernelTests", dependencies: ["EventKernel", "Numerics"]),

@@ -53,7 +53,8 @@ struct BenchRow {
     var verdict: String {
         if let ceiling { return ours < ceiling.value ? "meets < \(ceiling.text)" : "above \(ceiling.text)" }
         guard let ratio, let goal else { return "" }
-        return ratio >= goal ? "meets ≥\(Int(goal))×" : "below ≥\(Int(goal))×"
+        let g = goal == goal.rounded() ? String(Int(goal)) : String(goal)
+        return ratio >= goal ? "meets ≥\(g)×" : "below ≥\(g)×"
     }
 }
 

@@ -3,7 +3,7 @@ import Foundation
 // fedsim-bench [--python PATH] [--peers DIR] [--quick] [NAME…]
 // Runs each benchmark, then prints one table: ours, the peer's figure from the same invocation, the ratio.
 
-let benchmarks: [any Benchmark.Type] = [KernelBenchmark.self, CodecBenchmark.self, FederationBenchmark.self]
+let benchmarks: [any Benchmark.Type] = [KernelBenchmark.self, CodecBenchmark.self, LearningBenchmark.self, FederationBenchmark.self]
 
 var context = BenchContext(python: nil, peers: "Tests/Peers", quick: false)
 var selected: [String] = []
