@@ -28,11 +28,12 @@ setup:
 build: setup
 	@$(SWIFT) build -c release --product fedsim 2>&1 | { grep -Ev '^(\[|Building|Compiling|Write|Emitting|Planning|Linking)' || true; }
 
-# The example scenario (time only until training lands): every arm, written to Reports/<name>/.
-RUN_SCENARIO ?= Scenarios/web-mix-llama7b.json
+# The default scenario (real training, Llama 2 7B payload): every arm, written to Reports/<name>/
+# with its report. `make run RUN_SCENARIO=Scenarios/web-mix-llama7b.json` runs the time-only example.
+RUN_SCENARIO ?= Scenarios/default.json
 RUN_OUT ?= Reports/$(basename $(notdir $(RUN_SCENARIO)))
 run: build
-	@$(FEDSIM) run $(RUN_SCENARIO) --out $(RUN_OUT) --force
+	@time $(FEDSIM) run $(RUN_SCENARIO) --out $(RUN_OUT) --force
 
 test: setup
 	@$(SWIFT) build --build-tests 2>&1 | { grep -Ev '^(\[|Building|Compiling|Write|Emitting|Planning|Linking)' || true; }
