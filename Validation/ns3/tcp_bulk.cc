@@ -37,9 +37,25 @@
  *   - SegmentSize (MSS) 1448 B -> 1500 B IP packets with the 12 B timestamp
  *     option, 1502 B on the wire (2 B PPP header).
  *   - Initial cwnd 10 segments, initial ssthresh unlimited.
- *   - Delayed ACK: ns-3 default (ACK every 2nd segment, 200 ms timeout).
- *   - MinRto 200 ms (Linux value; ns-3's default is 1 s), SYN timeout
- *     (ConnTimeout) 1 s (RFC 6298 / Linux; ns-3 default 3 s).
+ *   - Delayed ACK: ACK every 2nd segment (ns-3 default), delayed-ACK timeout
+ *     --delack-ms, default 40 ms (Linux's minimum/initial ATO, TCP_ATO_MIN).
+ *     NOT ns-3's default 200 ms. ns-3.37 can live-lock after an RTO: on
+ *     leaving CA_LOSS it counts only the bytes above m_recover as acked, so
+ *     cwnd stays at 1 segment; that lone segment is ACKed only when the
+ *     delayed-ACK timer fires, and if RTT + timeout > RTO the RTO fires
+ *     first: spurious RTO, cwnd 1 again, and so on -- one segment per RTO.
+ *     With 200 ms timeout and G 1 ms, lossy runs hit thousands of RTOs for a
+ *     few hundred random drops (500 Mbit/s, 40 ms, p=1e-4, 200 MB: one run
+ *     took 28903 s). 40 ms + G 200 ms keeps RTT + timeout < RTO.
+ *   - RTO = max(SRTT + max(G, 4 RTTVAR), MinRto) (ns-3, RFC 6298) with clock
+ *     granularity G = 200 ms and MinRto 200 ms, i.e. Linux's
+ *     RTO = SRTT + max(4 RTTVAR, 200 ms). (ns-3 defaults: G 1 ms, MinRto
+ *     1 s.) With G 1 ms the RTO is only ~SRTT + a few ms once RTTVAR has
+ *     settled, so any delay spike fires a spurious RTO: at RTT >= 300 ms
+ *     RTT + 40 ms delayed ACK > RTO (the live-lock above again), and e.g.
+ *     5 Mbit/s, 10 ms, loss 0, 200 MB had 28 RTOs and 2504 retransmissions
+ *     for 1056 queue drops (G 200 ms: 0 RTOs, 194 retransmissions = drops).
+ *     SYN timeout (ConnTimeout) 1 s (RFC 6298 / Linux; ns-3 default 3 s).
  *   - Send and receive buffers 128 MiB (>= 2 x the largest BDP in the grid,
  *     500 Mbit/s x 700 ms = 43.75 MB), so the windows never limit.
  *   - No pacing.
@@ -63,7 +79,8 @@
  *
  * Usage
  *   tcp_bulk --rate=20 --rtt=40 --loss=0.001 --bytes=20000000 --run=1 \
- *            [--tcp=Cubic|NewReno|LinuxReno] [--queue-bdp=1] [--header]
+ *            [--tcp=Cubic|NewReno|LinuxReno] [--queue-bdp=1] [--delack-ms=40]
+ *            [--header]
  */
 
 #include "ns3/applications-module.h"
@@ -191,6 +208,7 @@ main(int argc, char* argv[])
     uint32_t seed = 1;
     std::string tcp = "Cubic";
     double queueBdp = 1.0;
+    double delAckMs = 40;
     uint32_t minQueuePkts = 100;
     double maxSimSeconds = 200000;
     bool header = false;
@@ -204,12 +222,14 @@ main(int argc, char* argv[])
     cmd.AddValue("seed", "RNG seed (kept at 1 by run.sh; vary --run instead)", seed);
     cmd.AddValue("tcp", "Cubic | NewReno | LinuxReno", tcp);
     cmd.AddValue("queue-bdp", "bottleneck queue size in BDPs", queueBdp);
+    cmd.AddValue("delack-ms", "receiver delayed-ACK timeout, ms", delAckMs);
     cmd.AddValue("min-queue", "minimum bottleneck queue size, packets", minQueuePkts);
     cmd.AddValue("max-sim", "give up after this many simulated seconds", maxSimSeconds);
     cmd.AddValue("header", "print the CSV header line first", header);
     cmd.Parse(argc, argv);
 
-    NS_ABORT_MSG_IF(rateMbps <= 0 || rttMs < 0 || loss < 0 || loss >= 1 || bytes == 0,
+    NS_ABORT_MSG_IF(rateMbps <= 0 || rttMs < 0 || loss < 0 || loss >= 1 || bytes == 0 ||
+                        delAckMs < 0,
                     "bad arguments");
 
     RngSeedManager::SetSeed(seed);
@@ -244,13 +264,15 @@ main(int argc, char* argv[])
     Config::SetDefault("ns3::TcpSocket::SndBufSize", UintegerValue(bufBytes));
     Config::SetDefault("ns3::TcpSocket::RcvBufSize", UintegerValue(bufBytes));
     Config::SetDefault("ns3::TcpSocket::DelAckCount", UintegerValue(2));
-    Config::SetDefault("ns3::TcpSocket::DelAckTimeout", TimeValue(MilliSeconds(200)));
+    Config::SetDefault("ns3::TcpSocket::DelAckTimeout",
+                       TimeValue(MicroSeconds(delAckMs * 1000.0)));
     Config::SetDefault("ns3::TcpSocket::ConnTimeout", TimeValue(Seconds(1)));
     Config::SetDefault("ns3::TcpSocketBase::Sack", BooleanValue(true));
     Config::SetDefault("ns3::TcpSocketBase::Timestamp", BooleanValue(true));
     Config::SetDefault("ns3::TcpSocketBase::WindowScaling", BooleanValue(true));
     Config::SetDefault("ns3::TcpSocketBase::LimitedTransmit", BooleanValue(true));
     Config::SetDefault("ns3::TcpSocketBase::MinRto", TimeValue(MilliSeconds(200)));
+    Config::SetDefault("ns3::TcpSocketBase::ClockGranularity", TimeValue(MilliSeconds(200)));
 
     NodeContainer nodes;
     nodes.Create(2);
