@@ -125,6 +125,9 @@ public enum Report {
             }
             parts.append(text)
         }
+        if n > 1, case let .object(res)? = s["resolved_scenario"], case let .object(t)? = res["target"], let f = number(t["fraction_of_best"]) {
+            return "Time to \(pct(f)) of the best accuracy (mean of \(n) seeds; \(pct(target)) in the first): " + parts.joined(separator: " · ")
+        }
         let seeds = n > 1 ? " (mean of \(n) seeds)" : ""
         return "Time to \(pct(target)) accuracy\(seeds): " + parts.joined(separator: " · ")
     }

@@ -38,6 +38,15 @@ enum FederationBenchmark: Benchmark {
             }
             result["events"] = Double(arm?.events ?? 0)
             result["rows"] = Double(arm?.clients.count ?? 0)
+        case "default":
+            // Scenarios/default.json, every arm, as `make run` runs it (real training included).
+            let s = try ScenarioParser.load(file: "Scenarios/default.json")
+            var rounds = 0
+            result["seconds"] = measureSeconds {
+                guard let f = try? FederationRun(scenario: s) else { return }
+                for arm in s.arms { rounds += (try? f.run(arm: arm))?.rounds.count ?? 0 }
+            }
+            result["rows"] = Double(rounds)
         case "population":
             let n = quick ? 200_000 : 1_000_000
             let spec = PopulationSpec(clients: n, network: .webMix, deviceSpeed: .lognormal(median: 30e12, p90: 120e12, dimension: .flopRate),
@@ -73,6 +82,12 @@ enum FederationBenchmark: Benchmark {
                                  peerName: "–", goal: nil, ceiling: (10, "10 s")))
             rows.append(BenchRow(benchmark: "federation 100k×100×1000", metric: "peak RSS MB", ours: (r["peak_rss"] ?? .nan) / 1e6, peer: nil,
                                  peerName: "–", goal: nil, ceiling: (1000, "1 GB")))
+        }
+        if !context.quick, let r = runChild("default", quick: false) {
+            FileHandle.standardError.write(Data(String(format: "bench: default scenario: %.1f s wall, %.0f MB peak RSS, %.0f rounds\n",
+                                                       r["seconds"] ?? .nan, (r["peak_rss"] ?? .nan) / 1e6, r["rows"] ?? .nan).utf8))
+            rows.append(BenchRow(benchmark: "default scenario (5 arms, training)", metric: "wall seconds", ours: r["seconds"] ?? .nan, peer: nil,
+                                 peerName: "–", goal: nil, ceiling: (300, "5 min")))
         }
         if let r = runChild("population", quick: context.quick) {
             rows.append(BenchRow(benchmark: "population 1M", metric: "wall seconds", ours: r["seconds"] ?? .nan, peer: nil,
