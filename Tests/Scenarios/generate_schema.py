@@ -426,8 +426,9 @@ defs["workload"] = {
     "additionalProperties": False,
     "required": ["payload"],
     "properties": {
-        "payload": ref("payload"),
-        "train": {"description": "The training section: reserved for training runs (not yet specified); kept as written."},
+        "payload": {"oneOf": [ref("payload"), {"const": "measured", "description": "The proxy's real encoded messages (needs train)."}],
+                    "description": "A catalogue model's LoRA payload, or \"measured\" (the proxy's real messages; needs train)."},
+        "train": ref("train"),
         "compute": {
             "description": "Local training cost: FLOPs = samples·tokens_per_sample·epochs·(4·N_base + 6·N_lora).",
             "type": "object",
@@ -439,6 +440,47 @@ defs["workload"] = {
                            "description": "Local epochs per round, 1 … 10,000; default 1."},
             },
         },
+    },
+}
+defs["train"] = {
+    "description": "Real training of the proxy model (docs/LEARNING.md): a frozen pretrained MLP with LoRA on every layer.",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "dataset": {"oneOf": [
+            {"const": "fashion-mnist", "description": "Debian's dataset-fashion-mnist (default)."},
+            {"type": "object", "additionalProperties": False, "required": ["synthetic"],
+             "properties": {"synthetic": {"type": "object", "additionalProperties": False, "properties": {
+                 "classes": {"type": "integer", "minimum": 2, "maximum": 1000},
+                 "dimension": {"type": "integer", "minimum": 1, "maximum": 100000},
+                 "train": {"type": "integer", "minimum": 1},
+                 "test": {"type": "integer", "minimum": 1}}}}}],
+            "description": "\"fashion-mnist\" (default) or {\"synthetic\": {classes, dimension, train, test}}."},
+        "data": {"type": "string", "minLength": 1, "description": "Folder with the four Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist); relative to the scenario file."},
+        "partition": {"oneOf": [
+            {"const": "iid"},
+            {"type": "object", "additionalProperties": False, "required": ["dirichlet"], "properties": {"dirichlet": {"type": "number", "exclusiveMinimum": 0}}},
+            {"type": "object", "additionalProperties": False, "required": ["shards"], "properties": {"shards": {"type": "integer", "minimum": 1, "maximum": 1000}}}],
+            "description": "\"iid\", {\"dirichlet\": β > 0} (default 0.5) or {\"shards\": n}."},
+        "hidden": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 100000}, "description": "Hidden layer widths (default [256, 128])."},
+        "pretrain": {"type": "object", "additionalProperties": False, "properties": {
+            "classes": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 0}},
+            "epochs": {"type": "integer", "minimum": 0, "maximum": 1000},
+            "learning_rate": {"type": "number", "exclusiveMinimum": 0},
+            "seed": {"type": "integer", "minimum": 0}},
+            "description": "Pretraining of the frozen base: the classes it sees (default the first 70%), epochs (3), learning rate (0.05), seed (1)."},
+        "lora": {"type": "object", "additionalProperties": False, "properties": {
+            "rank": {"type": "integer", "minimum": 1}, "alpha": {"type": "number", "exclusiveMinimum": 0}},
+            "description": "LoRA on every linear layer: rank (default 8, at most the narrowest input/hidden width), alpha (default 2·rank)."},
+        "local": {"type": "object", "additionalProperties": False, "properties": {
+            "epochs": {"type": "integer", "minimum": 1, "maximum": 1000},
+            "batch": {"type": "integer", "minimum": 1},
+            "optimizer": {"enum": ["adam", "sgd"]},
+            "learning_rate": {"type": "number", "exclusiveMinimum": 0},
+            "momentum": {"type": "number", "minimum": 0, "exclusiveMaximum": 1}},
+            "description": "Local training: epochs (1), batch (32), optimizer adam (lr 0.001) or sgd (lr 0.05, momentum 0.9)."},
+        "evaluate_every": {"type": "integer", "minimum": 1, "description": "Rounds between test-set evaluations (default 1)."},
+        "test_samples": {"type": "integer", "minimum": 1, "description": "Test samples used (default: all)."},
     },
 }
 defs["arm"] = {
@@ -461,7 +503,7 @@ defs["arm"] = {
     },
 }
 defs["target"] = {
-    "description": "The accuracy target (used once training runs): {\"accuracy\": a} or {\"fraction_of_best\": f}, not both.",
+    "description": "The accuracy target (with training): {\"accuracy\": a} or {\"fraction_of_best\": f}, not both; default fraction_of_best 0.95.",
     "type": "object",
     "additionalProperties": False,
     "properties": {
