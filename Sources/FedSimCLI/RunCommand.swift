@@ -81,8 +81,9 @@ struct RunCommand: Command {
             var results: [ArmResult] = []
             for arm in s.arms {
                 let label = seeds > 1 ? "[\(arm.name) seed \(s.seed)]" : "[\(arm.name)]"
-                let progress: ((Int, Double) -> Void)? = console.stderrIsTerminal ? { round, t in
-                    console.progress("\(label) round \(round)\(total.map { "/\($0)" } ?? "")  sim \(Quantity.humanReadable(t, as: .duration))")
+                let progress: ((Int, Double, Double?) -> Void)? = console.stderrIsTerminal ? { round, t, accuracy in
+                    console.progress("\(label) round \(round)\(total.map { "/\($0)" } ?? "")  sim \(Quantity.humanReadable(t, as: .duration))"
+                                     + (accuracy.map { "  acc \(String(format: "%.3f", $0))" } ?? ""))
                 } : nil
                 results.append(try federation.run(arm: arm, recordClients: recordClients, progress: progress))
                 if console.stderrIsTerminal {

@@ -39,8 +39,8 @@ public final class FederationRun {
     }
 
     /// Runs one arm. `recordClients` keeps a row per selected client and round; `progress` is
-    /// called after each round with (round, simulated seconds).
-    public func run(arm: Scenario.Arm, recordClients: Bool = true, progress: ((Int, Double) -> Void)? = nil) throws -> ArmResult {
+    /// called after each round with (round, simulated seconds, current test accuracy when training).
+    public func run(arm: Scenario.Arm, recordClients: Bool = true, progress: ((Int, Double, Double?) -> Void)? = nil) throws -> ArmResult {
         let codec = try CodecRegistry.make(arm.codec, options: arm.options)
         let shapes = scenario.workload.payload?.shapes ?? learning!.shapes
         let payload = PayloadSizes(codec: codec, shapes: shapes)
@@ -81,7 +81,7 @@ final class ArmRun {
     var learningSeconds = 0.0
     var failure: Error?
     let recordClients: Bool
-    let progress: ((Int, Double) -> Void)?
+    let progress: ((Int, Double, Double?) -> Void)?
     let simulator: Simulator
     let egress: SharedLink
     let ingress: SharedLink
@@ -128,7 +128,7 @@ final class ArmRun {
     var roundOpen = false
 
     init(scenario: Scenario, population: Population, payload: PayloadSizes, codec: any Codec, shapes: [LoRALayerShape],
-         learner: ArmLearner?, recordClients: Bool, progress: ((Int, Double) -> Void)?) {
+         learner: ArmLearner?, recordClients: Bool, progress: ((Int, Double, Double?) -> Void)?) {
         self.scenario = scenario
         self.population = population
         self.payload = payload
@@ -426,7 +426,7 @@ final class ArmRun {
                     uploadSeconds: span(slot.computeEnd, slot.uploadEnd), endSeconds: slot.end))
             }
         }
-        progress?(round, end)
+        progress?(round, end, learner?.accuracy)
         let stop = scenario.stop
         if let r = stop.rounds, round >= r { return }
         if let t = stop.seconds, end >= t { return }

@@ -119,9 +119,12 @@ public enum Report {
             let e = across[name] ?? [:]
             var text = "\(name) \(duration(n > 1 ? number(e["time_to_target_s_mean"]) : number(a["time_to_target_s"])))"
             if name != "lora", let sp = n > 1 ? number(e["speedup_vs_lora_mean"]) : number(a["speedup_vs_lora"]) {
-                text += " (\(String(format: "%.2f", sp))× \(sp >= 1 ? "sooner" : "as fast")"
-                if n > 1, let ci = number(e["speedup_vs_lora_ci95"]) { text += String(format: " ± %.2f", ci) }
-                text += ")"
+                if n > 1 {
+                    // Over seeds: the mean speedup (lora's time / this arm's) with its 95% CI.
+                    text += String(format: " (speedup %.2f", sp) + (number(e["speedup_vs_lora_ci95"]).map { String(format: " ± %.2f", $0) } ?? "") + ")"
+                } else {
+                    text += sp >= 1 ? " (\(String(format: "%.2f", sp))× sooner)" : " (\(String(format: "%.2f", 1 / sp))× slower)"
+                }
             }
             parts.append(text)
         }
