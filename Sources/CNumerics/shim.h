@@ -14,6 +14,10 @@
 #include <gsl/gsl_cblas.h>
 #include <lapacke.h>
 
+// OpenBLAS's thread control (declared here because its cblas.h cannot be included).
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
+
 // GSL's generator types are C globals, which Swift 6 rejects as not concurrency-safe;
 // hand them out from functions instead.
 static inline const gsl_rng_type *fedsim_rng_mt19937(void) { return gsl_rng_mt19937; }

@@ -47,7 +47,10 @@ public final class FederationRun {
         let learner = learning.map { ArmLearner(workload: $0, codec: codec, seed: scenario.seed) }
         let run = ArmRun(scenario: scenario, population: population, payload: payload, codec: codec, shapes: shapes, learner: learner,
                          recordClients: recordClients, progress: progress)
-        try run.start()
+        // With training, every BLAS call of the run is single-threaded (training and evaluation
+        // spread over the cores themselves): OpenBLAS's threaded products can round differently,
+        // and a run must give the same bytes whatever the number of cores.
+        if learner != nil { try BLASThreads.singleThreaded { try run.start() } } else { try run.start() }
         var result = ArmResult(name: arm.name, codec: arm.codec, uploadBytesPerClient: run.meanUploadBytes, downloadBytesInSync: run.latestSizes.inSync,
                                downloadBytesDense: payload.dense, rounds: run.rounds, clients: run.clientRows, events: run.simulator.firedCount)
         if let learning {
@@ -203,6 +206,11 @@ final class ArmRun {
             // Nobody online: try again a minute later.
             closeRound(.empty, retryAfter: 60)
             return
+        }
+        if let learner {
+            let started = DispatchTime.now().uptimeNanoseconds
+            learner.pretrain(clients: slots.map(\.client), round: round)
+            learningSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         }
         if let deadline = scenario.selection.deadline {
             deadlineEvent = simulator.schedule(at: SimTime(seconds: roundStart + deadline)) { [unowned self] in self.closeRound(.deadline) }

@@ -102,13 +102,38 @@ final class ArmLearner {
         loss = workload.baseLoss
     }
 
-    /// Trains client `i` from the current global adapter and encodes its update.
-    func trainAndEncode(client i: Int, round: Int) throws -> EncodedUpdate {
-        let data = workload.data(of: i)
+    /// Adapters trained ahead for this round (client → trained adapter).
+    private var prepared: [Int: LoRAWeights] = [:]
+    private var preparedRound = -1
+
+    func streamKey(client i: Int, round: Int) -> StreamKey {
+        StreamKey(seed: seed, purpose: "training.batches", index: UInt64(round) << 32 | UInt64(i))
+    }
+
+    /// Trains the round's selected clients at once, one per core. Every client of a round starts
+    /// from the same global adapter (it changes only when the round closes), so this gives exactly
+    /// what training each client when its download completes gives; only clients that go on to
+    /// encode use their result.
+    func pretrain(clients: [Int], round: Int) {
         let start = workload.weights(global)
-        let stream = RandomStream(seed: seed, purpose: "training.batches", index: UInt64(round) << 32 | UInt64(i), algorithm: .taus2)
-        let trained = LocalTraining.train(base: workload.base, start: start, data: data, settings: workload.training.local, stream: stream)
-        let delta = workload.codecAdapter(trained.adapter.minus(start))
+        let jobs = clients.map { LocalTraining.Job(start: start, data: workload.data(of: $0), stream: streamKey(client: $0, round: round)) }
+        let results = LocalTraining.trainMany(base: workload.base, jobs: jobs, settings: workload.training.local)
+        prepared = Dictionary(uniqueKeysWithValues: zip(clients, results.map(\.adapter)))
+        preparedRound = round
+    }
+
+    /// Trains client `i` from the current global adapter (or takes its result from `pretrain`) and
+    /// encodes its update.
+    func trainAndEncode(client i: Int, round: Int) throws -> EncodedUpdate {
+        let start = workload.weights(global)
+        let trained: LoRAWeights
+        if preparedRound == round, let p = prepared[i] {
+            trained = p
+        } else {
+            trained = LocalTraining.train(base: workload.base, start: start, data: workload.data(of: i), settings: workload.training.local,
+                                          stream: RandomStream(streamKey(client: i, round: round), algorithm: .taus2)).adapter
+        }
+        let delta = workload.codecAdapter(trained.minus(start))
         var state = states[i] ?? ClientCodecState()
         let encoded = try codec.encode(delta: delta, global: global, round: round, state: &state)
         if codec.options.residual { states[i] = state }

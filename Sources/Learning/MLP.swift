@@ -109,8 +109,30 @@ public enum MLPMath {
         return z
     }
 
+    /// d ← d where z > 0, else 0 (the ReLU's derivative), eight lanes at a time.
+    static func reluMask(_ d: inout Matrix, by z: Matrix) {
+        let n = d.count
+        d.storage.withUnsafeMutableBufferPointer { dp in
+            z.storage.withUnsafeBufferPointer { zp in
+                let dRaw = UnsafeMutableRawPointer(dp.baseAddress!), zRaw = UnsafeRawPointer(zp.baseAddress!)
+                var i = 0
+                while i + 8 <= n {
+                    let zv = zRaw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+                    var dv = dRaw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+                    dv.replace(with: 0, where: zv .<= 0)
+                    dRaw.storeBytes(of: dv, toByteOffset: 4 * i, as: SIMD8<Float>.self)
+                    i += 8
+                }
+                while i < n {
+                    if zp[i] <= 0 { dp[i] = 0 }
+                    i += 1
+                }
+            }
+        }
+    }
+
     static func relu(_ z: inout Matrix) {
-        z.storage.withUnsafeMutableBufferPointer { p in for i in p.indices where p[i] < 0 { p[i] = 0 } }
+        z.storage.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = p[i] > 0 ? p[i] : 0 } }
     }
 
     /// Mean softmax cross-entropy of `logits` against `labels`, and its gradient with respect to the
@@ -179,10 +201,7 @@ public enum MLPMath {
                 var dh = Matrix.zeros(rows: g.rows, cols: hin.cols)
                 Matrix.gemm(g, base.weights[l], into: &dh)                          // g·W
                 Matrix.gemm(du, lora.a[l], beta: 1, into: &dh)                      // + du·A
-                let z = preActivations[l - 1]
-                dh.storage.withUnsafeMutableBufferPointer { d in
-                    z.storage.withUnsafeBufferPointer { zp in for i in d.indices where zp[i] <= 0 { d[i] = 0 } }
-                }
+                reluMask(&dh, by: preActivations[l - 1])
                 g = dh
             }
         }
@@ -190,25 +209,46 @@ public enum MLPMath {
                                 biases: trainBase ? db.reversed() : nil))
     }
 
-    /// Accuracy and mean loss on `data`, in batches of `batch`.
-    public static func evaluate(_ base: BaseMLP, _ lora: LoRAWeights?, on data: Dataset, batch: Int = 2000) -> (accuracy: Double, loss: Double) {
-        var correct = 0, loss = 0.0
-        var start = 0
-        while start < data.count {
-            let end = min(data.count, start + batch)
-            let x = data.subset(Array(start..<end)).features
-            let z = logits(base, lora, x)
-            let labels = data.labels[start..<end]
-            loss += crossEntropy(z, labels).loss * Double(end - start)
-            z.storage.withUnsafeBufferPointer { p in
-                for i in 0..<(end - start) {
-                    var best = 0
-                    for j in 1..<z.cols where p[i * z.cols + j] > p[i * z.cols + best] { best = j }
-                    if best == Int(labels[start + i]) { correct += 1 }
+    /// Accuracy and mean loss on `data`, in chunks of `batch` evaluated on all cores with
+    /// single-threaded BLAS and summed in chunk order (the same result whatever the core count).
+    public static func evaluate(_ base: BaseMLP, _ lora: LoRAWeights?, on data: Dataset, batch: Int = 1000) -> (accuracy: Double, loss: Double) {
+        let chunks = (data.count + batch - 1) / batch
+        let results = ChunkResults(count: chunks)
+        let workers = max(1, min(chunks, ProcessInfo.processInfo.activeProcessorCount))
+        BLASThreads.singleThreaded {
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                var c = worker
+                while c < chunks {
+                    let start = c * batch, end = min(data.count, start + batch)
+                    let z = logits(base, lora, data.subset(Array(start..<end)).features)
+                    let labels = data.labels[start..<end]
+                    var correct = 0
+                    z.storage.withUnsafeBufferPointer { p in
+                        for i in 0..<(end - start) {
+                            var best = 0
+                            for j in 1..<z.cols where p[i * z.cols + j] > p[i * z.cols + best] { best = j }
+                            if best == Int(labels[start + i]) { correct += 1 }
+                        }
+                    }
+                    results.set(c, correct, crossEntropy(z, labels).loss * Double(end - start))
+                    c += workers
                 }
             }
-            start = end
         }
+        let (correct, loss) = results.totals()
         return (Double(correct) / Double(data.count), loss / Double(data.count))
     }
+}
+
+/// Per-chunk results written by concurrent workers, summed in chunk order.
+final class ChunkResults: @unchecked Sendable {
+    private var correct: [Int]
+    private var loss: [Double]
+    private let lock = NSLock()
+    init(count: Int) {
+        correct = [Int](repeating: 0, count: count)
+        loss = [Double](repeating: 0, count: count)
+    }
+    func set(_ c: Int, _ n: Int, _ l: Double) { lock.lock(); correct[c] = n; loss[c] = l; lock.unlock() }
+    func totals() -> (Int, Double) { (correct.reduce(0, +), loss.reduce(0, +)) }
 }

@@ -64,10 +64,30 @@ struct OptimizerState {
                 second[slot].withUnsafeMutableBufferPointer { v in
                     p.withUnsafeMutableBufferPointer { w in
                         g.withUnsafeBufferPointer { gr in
-                            for i in w.indices {
+                            // Eight lanes at a time (the buffers are distinct; the compiler cannot know).
+                            let n = w.count
+                            let mR = UnsafeMutableRawPointer(m.baseAddress!), vR = UnsafeMutableRawPointer(v.baseAddress!)
+                            let wR = UnsafeMutableRawPointer(w.baseAddress!), gR = UnsafeRawPointer(gr.baseAddress!)
+                            let step = SIMD8<Float>(repeating: lr), inv1 = SIMD8<Float>(repeating: 1 / c1), inv2 = SIMD8<Float>(repeating: 1 / c2)
+                            var i = 0
+                            while i + 8 <= n {
+                                let gv = gR.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+                                var mv = mR.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+                                var vv = vR.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+                                var wv = wR.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+                                mv = b1 * mv + (1 - b1) * gv
+                                vv = b2 * vv + (1 - b2) * gv * gv
+                                wv -= step * (mv * inv1) / ((vv * inv2).squareRoot() + eps)
+                                mR.storeBytes(of: mv, toByteOffset: 4 * i, as: SIMD8<Float>.self)
+                                vR.storeBytes(of: vv, toByteOffset: 4 * i, as: SIMD8<Float>.self)
+                                wR.storeBytes(of: wv, toByteOffset: 4 * i, as: SIMD8<Float>.self)
+                                i += 8
+                            }
+                            while i < n {
                                 m[i] = b1 * m[i] + (1 - b1) * gr[i]
                                 v[i] = b2 * v[i] + (1 - b2) * gr[i] * gr[i]
                                 w[i] -= lr * (m[i] / c1) / ((v[i] / c2).squareRoot() + eps)
+                                i += 1
                             }
                         }
                     }
@@ -224,4 +244,54 @@ public struct Pretraining: Sendable, Equatable {
         }
         return offset == data.count ? BaseMLP(weights: weights, biases: biases) : nil
     }
+}
+
+extension LocalTraining {
+    /// One client's local training job.
+    public struct Job: Sendable {
+        public var start: LoRAWeights
+        public var data: Dataset
+        /// The minibatch stream (a taus2 generator is made from it in the worker).
+        public var stream: StreamKey
+        public init(start: LoRAWeights, data: Dataset, stream: StreamKey) {
+            self.start = start
+            self.data = data
+            self.stream = stream
+        }
+    }
+
+    /// Trains independent clients at once, one per core, each with single-threaded BLAS (small
+    /// products gain more from whole cores than from OpenBLAS's threads). Results are in job
+    /// order and do not depend on the number of threads: each job owns its data, stream and
+    /// adapter, and BLAS always runs single-threaded here (OpenBLAS's multi-threaded products
+    /// can round differently from its single-threaded ones).
+    public static func trainMany(base: BaseMLP, jobs: [Job], settings: TrainingSettings,
+                                 threads: Int = ProcessInfo.processInfo.activeProcessorCount) -> [(adapter: LoRAWeights, loss: Double, steps: Int)] {
+        guard jobs.count > 1, threads > 1 else {
+            return BLASThreads.singleThreaded {
+                jobs.map { train(base: base, start: $0.start, data: $0.data, settings: settings, stream: RandomStream($0.stream, algorithm: .taus2)) }
+            }
+        }
+        let results = ResultBox<(adapter: LoRAWeights, loss: Double, steps: Int)>(count: jobs.count)
+        BLASThreads.singleThreaded {
+            DispatchQueue.concurrentPerform(iterations: min(threads, jobs.count)) { worker in
+                var k = worker
+                while k < jobs.count {
+                    let j = jobs[k]
+                    results.set(k, train(base: base, start: j.start, data: j.data, settings: settings, stream: RandomStream(j.stream, algorithm: .taus2)))
+                    k += min(threads, jobs.count)
+                }
+            }
+        }
+        return results.values()
+    }
+}
+
+/// Slots written by concurrent workers, each slot by exactly one worker.
+final class ResultBox<T>: @unchecked Sendable {
+    private var slots: [T?]
+    private let lock = NSLock()
+    init(count: Int) { slots = [T?](repeating: nil, count: count) }
+    func set(_ i: Int, _ value: T) { lock.lock(); slots[i] = value; lock.unlock() }
+    func values() -> [T] { slots.map { $0! } }
 }

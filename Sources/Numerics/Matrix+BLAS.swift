@@ -112,3 +112,18 @@ extension Matrix {
         return y
     }
 }
+
+/// OpenBLAS's thread count (global to the process).
+public enum BLASThreads {
+    /// Threads OpenBLAS uses for one call.
+    public static var count: Int { Int(openblas_get_num_threads()) }
+
+    /// Runs `body` with single-threaded BLAS calls (for running independent work on several
+    /// threads of our own), then restores the previous count. Not reentrant.
+    public static func singleThreaded<T>(_ body: () throws -> T) rethrows -> T {
+        let previous = openblas_get_num_threads()
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(previous) }
+        return try body()
+    }
+}

@@ -167,3 +167,28 @@ final class DataTests: XCTestCase {
         XCTAssertGreaterThan(classesPerClient(.dirichlet(beta: 100)), 9)
     }
 }
+
+final class ParallelTrainingTests: XCTestCase {
+    /// Training several clients at once gives the same adapters whatever the number of threads,
+    /// and evaluation in chunks on all cores gives the same figures as one chunk.
+    func testParallelTrainingAndEvaluationDoNotDependOnThreads() {
+        let (train, test) = SyntheticDataset.make(classes: 4, dimension: 30, train: 800, test: 700, seed: 6)
+        let base = BaseMLP(widths: [30, 24, 4], seed: 6)
+        let start = LoRAWeights(base: base, rank: 3, alpha: 6, seed: 6)
+        let parts = Partition.iid.assign(train, clients: 5, seed: 6)
+        let jobs = parts.enumerated().map { k, idx in
+            LocalTraining.Job(start: start, data: train.subset(idx), stream: StreamKey(seed: 6, purpose: "test.jobs", index: UInt64(k)))
+        }
+        let settings = TrainingSettings(epochs: 2, batchSize: 16, optimizer: .adam(learningRate: 1e-2))
+        let one = LocalTraining.trainMany(base: base, jobs: jobs, settings: settings, threads: 1)
+        let two = LocalTraining.trainMany(base: base, jobs: jobs, settings: settings, threads: 2)
+        let four = LocalTraining.trainMany(base: base, jobs: jobs, settings: settings, threads: 4)
+        XCTAssertEqual(one.map(\.adapter), two.map(\.adapter))
+        XCTAssertEqual(one.map(\.adapter), four.map(\.adapter))
+        XCTAssertNotEqual(one[0].adapter, one[1].adapter)
+        let chunked = MLPMath.evaluate(base, one[0].adapter, on: test, batch: 100)
+        let whole = MLPMath.evaluate(base, one[0].adapter, on: test, batch: 700)
+        XCTAssertEqual(chunked.accuracy, whole.accuracy)
+        XCTAssertEqual(chunked.loss, whole.loss, accuracy: 1e-6)
+    }
+}
