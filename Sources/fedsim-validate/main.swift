@@ -88,6 +88,9 @@ func ns3(_ path: String) throws -> Bool {
     func column(_ name: String) -> Int { header.firstIndex(of: name)! }
     let cRate = column("rate_mbps"), cRTT = column("rtt_ms"), cLoss = column("loss"), cBytes = column("bytes"), cSeconds = column("seconds")
     let cRTOs = column("rtos"), cDrops = column("random_drops"), cQueueDrops = column("queue_drops")
+    // The congestion control ns-3 ran (first column): CUBIC, or NewReno for the Reno cross-check.
+    let variant = lines.first.map { String($0.split(separator: ",")[0]) } ?? "Cubic"
+    let reno = variant.lowercased().contains("reno")
     var order: [[Double]] = []
     var storms = 0, total = 0
     var runs: [[Double]: [Double]] = [:]
@@ -110,6 +113,7 @@ func ns3(_ path: String) throws -> Bool {
         let link = LinkConditions(rateBitsPerSecond: key[0] * 1e6, rttSeconds: key[1] / 1e3, loss: key[2])
         var tcp = TCPParameters()
         tcp.tlsRoundTrips = 0   // ns-3 runs plain TCP: the handshake is the only set-up
+        if reno { tcp.congestionControl = .reno }
         // ns-3 measures from the SYN to the last byte at the receiver: set-up (1 RTT), slow start,
         // steady state, and the last byte's one-way delay — exactly the model's phases.
         let ours = TransferModel.tcp.timing(bytes: key[3], link: link, tcp: tcp).totalSeconds
@@ -120,9 +124,9 @@ func ns3(_ path: String) throws -> Bool {
     let median = errors[errors.count / 2], worst = errors.last!
     var out = "rate_mbps,rtt_ms,loss,bytes,ns3_seconds,model_seconds,relative_error\n"
     for r in rows { out += "\(r.rate),\(r.rtt),\(r.loss),\(Int(r.bytes)),\(r.ns3),\(r.ours),\(r.error)\n" }
-    let comparison = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("comparison.csv")
+    let comparison = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(reno ? "comparison_\(variant).csv" : "comparison.csv")
     try out.write(to: comparison, atomically: true, encoding: .utf8)
-    say("ns-3      \(total) ns-3 runs, \(storms) left out as timeout storms (rtos > 10 × packets lost)")
+    say("ns-3      \(variant): \(total) ns-3 runs, \(storms) left out as timeout storms (rtos > 10 × packets lost)")
     say("ns-3      tcp model vs ns-3 TCP bulk transfers: \(rows.count) points; |error| median \(String(format: "%.1f%%", median * 100)) (goal ≤ 10%: \(median <= 0.1 ? "met" : "NOT met")), worst \(String(format: "%.1f%%", worst * 100)) (goal ≤ 25%: \(worst <= 0.25 ? "met" : "NOT met"))")
     say("          the model lies within ns-3's own spread over its runs (min…max, ±1%) at \(withinRange) of \(rows.count) points")
     // Breakdown by loss rate and the worst points.
@@ -151,6 +155,9 @@ while i < args.count {
         var path = "Validation/ns3/results_runs.csv"
         if i + 1 < args.count, args[i + 1].hasSuffix(".csv") { path = args[i + 1]; i += 1 }
         failed = try !ns3(path) || failed
+        // The Reno cross-check, when its results are there (`TCP=NewReno Validation/ns3/run.sh`).
+        let renoPath = path.replacingOccurrences(of: "results_runs.csv", with: "results_NewReno_runs.csv")
+        if renoPath != path, FileManager.default.fileExists(atPath: renoPath) { failed = try !ns3(renoPath) || failed }
     default:
         FileHandle.standardError.write(Data("usage: fedsim-validate [analytic] [maxmin] [ns3 [RESULTS.csv]]\n".utf8))
         exit(2)
