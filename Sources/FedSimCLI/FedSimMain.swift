@@ -13,6 +13,7 @@ public enum FedSimMain {
         ProfilesCommand.self,
         ReportCommand.self,
         RunCommand.self,
+        SweepCommand.self,
         ValidateCommand.self,
     ]
 

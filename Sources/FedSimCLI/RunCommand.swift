@@ -66,6 +66,18 @@ struct RunCommand: Command {
             scenario.arms = scenario.arms.filter { armNames.contains($0.name) }
         }
         try RunOutput.checkDestination(out, force: force)
+        let results = try ScenarioRunner.run(scenario, file: file, seeds: seeds, recordClients: recordClients, console: console)
+        let files = RunOutput.files(results) + (try Report.files(results))
+        try RunOutput.writeAtomically(files, to: out)
+        console.print(try Report.headline(results))
+        console.print("Report: \(out)/report.html (report.md, summary.json, rounds.csv\(recordClients ? ", clients.csv" : ""))")
+        return 0
+    }
+}
+
+/// Runs a scenario's arms over one or more seeds, with progress on a terminal (shared by `run` and `sweep`).
+enum ScenarioRunner {
+    static func run(_ scenario: Scenario, file: String, seeds: Int, recordClients: Bool, console: Console, label: String = "") throws -> RunResults {
         var runs: [SeedRun] = []
         let total = scenario.stop.rounds
         for k in 0..<seeds {
@@ -75,31 +87,26 @@ struct RunCommand: Command {
             do { federation = try FederationRun(scenario: s) } catch let error as InputError where !error.keyPath.isEmpty && error.file == nil {
                 throw error.inFile(file)
             }
-            if let l = federation.learning, console.stderrIsTerminal {
-                console.error("base model: \(l.baseWasCached ? "from the cache" : "pretrained") — test accuracy \(Quantity.significant(l.baseAccuracy, 3))")
+            if let l = federation.learning, console.stderrIsTerminal, k == 0 {
+                console.error("\(label)base model: \(l.baseWasCached ? "from the cache" : "pretrained") — test accuracy \(Quantity.significant(l.baseAccuracy, 3))")
             }
             var results: [ArmResult] = []
             for arm in s.arms {
-                let label = seeds > 1 ? "[\(arm.name) seed \(s.seed)]" : "[\(arm.name)]"
+                let tag = label + (seeds > 1 ? "[\(arm.name) seed \(s.seed)]" : "[\(arm.name)]")
                 let progress: ((Int, Double, Double?) -> Void)? = console.stderrIsTerminal ? { round, t, accuracy in
-                    console.progress("\(label) round \(round)\(total.map { "/\($0)" } ?? "")  sim \(Quantity.humanReadable(t, as: .duration))"
+                    console.progress("\(tag) round \(round)\(total.map { "/\($0)" } ?? "")  sim \(Quantity.humanReadable(t, as: .duration))"
                                      + (accuracy.map { "  acc \(String(format: "%.3f", $0))" } ?? ""))
                 } : nil
                 results.append(try federation.run(arm: arm, recordClients: recordClients, progress: progress))
                 if console.stderrIsTerminal {
                     let acc = results.last!.rounds.last(where: { $0.accuracy != nil })?.accuracy
                     console.progress(nil)
-                    console.error("\(label) \(results.last!.rounds.count) rounds, sim \(Quantity.humanReadable(results.last!.simulatedSeconds, as: .duration))"
+                    console.error("\(tag) \(results.last!.rounds.count) rounds, sim \(Quantity.humanReadable(results.last!.simulatedSeconds, as: .duration))"
                                   + (acc.map { ", accuracy \(Quantity.significant($0, 3))" } ?? ""))
                 }
             }
             runs.append(SeedRun(seed: s.seed, population: federation.population, arms: results))
         }
-        let results = RunResults(scenario: scenario, runs: runs)
-        let files = RunOutput.files(results) + (try Report.files(results))
-        try RunOutput.writeAtomically(files, to: out)
-        console.print(try Report.headline(results))
-        console.print("Report: \(out)/report.html (report.md, summary.json, rounds.csv\(recordClients ? ", clients.csv" : ""))")
-        return 0
+        return RunResults(scenario: scenario, runs: runs)
     }
 }

@@ -15,10 +15,28 @@ enum Plots {
     ]
     static func title(_ name: String) -> String { titles[name] ?? name }
 
-    static func render(_ d: Report.Data) throws -> [Plot] {
+    /// Runs gnuplot on `script` in `dir` and returns the SVG it wrote to `output`.
+    static func gnuplot(_ script: String, in dir: URL, output: String) throws -> String {
         guard let gnuplot = ["/usr/bin/gnuplot", "/usr/local/bin/gnuplot"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw InputError(.file(path: "gnuplot", reason: "not found: install Debian's gnuplot-nox (make setup)"), at: "")
         }
+        try script.write(to: dir.appendingPathComponent("plot.gp"), atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: gnuplot)
+        p.arguments = ["plot.gp"]
+        p.currentDirectoryURL = dir
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        let message = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0, let svg = try? String(contentsOf: dir.appendingPathComponent(output), encoding: .utf8) else {
+            throw InputError(.file(path: "gnuplot", reason: "failed on \(output): \(String(decoding: message, as: UTF8.self))"), at: "")
+        }
+        return svg
+    }
+
+    static func render(_ d: Report.Data) throws -> [Plot] {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fedsim-plots-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -103,21 +121,7 @@ enum Plots {
         """))
         var out: [Plot] = []
         for (name, body) in scripts {
-            let script = head + "set output \"\(name)\"\n" + body
-            try script.write(to: dir.appendingPathComponent("plot.gp"), atomically: true, encoding: .utf8)
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: gnuplot)
-            p.arguments = ["plot.gp"]
-            p.currentDirectoryURL = dir
-            let err = Pipe()
-            p.standardError = err
-            try p.run()
-            let message = err.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            guard p.terminationStatus == 0, let svg = try? String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8) else {
-                throw InputError(.file(path: "gnuplot", reason: "failed on \(name): \(String(decoding: message, as: UTF8.self))"), at: "")
-            }
-            out.append(Plot(name: name, svg: svg))
+            out.append(Plot(name: name, svg: try gnuplot(head + "set output \"\(name)\"\n" + body, in: dir, output: name)))
         }
         return out
     }

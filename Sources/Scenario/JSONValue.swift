@@ -163,3 +163,27 @@ public struct Node: Sendable {
         return d
     }
 }
+
+extension JSONValue {
+    /// A copy with `value` at the dotted key path (`network.mix.1.profile`: numbers index arrays),
+    /// creating missing objects on the way; nil when the path crosses a value that is neither an
+    /// object nor an array, or indexes past an array's end.
+    public func setting(_ path: [String], to value: JSONValue) -> JSONValue? {
+        guard let key = path.first else { return value }
+        let rest = Array(path.dropFirst())
+        switch self {
+        case var .object(members):
+            guard let child = (members[key] ?? .object([:])).setting(rest, to: value) else { return nil }
+            members[key] = child
+            return .object(members)
+        case var .array(items):
+            guard let i = Int(key), items.indices.contains(i), let child = items[i].setting(rest, to: value) else { return nil }
+            items[i] = child
+            return .array(items)
+        case .null:
+            return JSONValue.object([:]).setting(path, to: value)
+        default:
+            return nil
+        }
+    }
+}

@@ -175,3 +175,59 @@ final class TrainingInputTests: XCTestCase {
         }
     }
 }
+
+final class SweepTests: XCTestCase {
+    /// A 2 × 2 sweep on a small training scenario: shards, resumption, the summary, bad axes.
+    func testSweepShardsResumesAndSummarises() throws {
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("fedsim-sweep-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        try Data("""
+        {"name": "small", "population": {"clients": 6}, "selection": {"per_round": 3},
+         "network": {"down": "20Mbps", "up": "5Mbps", "rtt": "50ms"},
+         "workload": {"payload": {"model": "gpt2", "rank": 4, "targets": ["c_attn"]},
+                      "train": {"dataset": {"synthetic": {"classes": 4, "dimension": 20, "train": 600, "test": 200}},
+                                "hidden": [16], "pretrain": {"classes": [0, 1]}, "lora": {"rank": 4}}},
+         "arms": [{"codec": "lora"}, {"codec": "fedsrd"}], "stop": {"rounds": 4}}
+        """.utf8).write(to: tmp.appendingPathComponent("base.json"))
+        let sweep = tmp.appendingPathComponent("sweep.json")
+        try Data(#"{"base": "base.json", "axes": {"network.up": ["1Mbps", "50Mbps"], "seed": [1, 2]}}"#.utf8).write(to: sweep)
+        let out = tmp.appendingPathComponent("out").path
+        let c1 = CapturedConsole()
+        XCTAssertEqual(FedSimMain.run(["sweep", sweep.path, "--out", out, "--shard", "2/2"], console: c1.console), 0, c1.err)
+        XCTAssertTrue(c1.out.contains("2 point(s) run, 0 already done; 2 of 4 points"), c1.out)
+        let c2 = CapturedConsole()
+        XCTAssertEqual(FedSimMain.run(["sweep", sweep.path, "--out", out], console: c2.console), 0, c2.err)
+        XCTAssertTrue(c2.out.contains("2 point(s) run, 2 already done; 4 of 4 points"), c2.out)
+        let csv = try String(contentsOfFile: out + "/sweep.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(csv.count, 1 + 4 * 2)
+        XCTAssertTrue(csv[0].hasPrefix("point,network.up,seed,arm,time_to_target_s"))
+        let md = try String(contentsOfFile: out + "/sweep.md", encoding: .utf8)
+        XCTAssertTrue(md.contains("| 1Mbps | 2 |"), md)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/plots/speedup.svg"))
+        // A third call runs nothing.
+        let c3 = CapturedConsole()
+        XCTAssertEqual(FedSimMain.run(["sweep", sweep.path, "--out", out], console: c3.console), 0)
+        XCTAssertTrue(c3.out.contains("0 point(s) run, 4 already done"), c3.out)
+
+        // Bad axes: a value the scenario rejects names the sweep file and the point.
+        try Data(#"{"base": "base.json", "axes": {"network.up": ["1Mbps", "-5Mbps"]}}"#.utf8).write(to: sweep)
+        let bad = CapturedConsole()
+        XCTAssertEqual(FedSimMain.run(["sweep", sweep.path, "--out", tmp.appendingPathComponent("bad").path], console: bad.console), 2)
+        XCTAssertTrue(bad.err.contains("\(sweep.path): axes: expected a valid scenario at point 1"), bad.err)
+        XCTAssertTrue(bad.err.contains("network.up"), bad.err)
+        try Data(#"{"base": "missing.json", "axes": {"seed": [1]}}"#.utf8).write(to: sweep)
+        let missing = CapturedConsole()
+        XCTAssertEqual(FedSimMain.run(["sweep", sweep.path, "--out", tmp.appendingPathComponent("bad").path], console: missing.console), 2)
+        XCTAssertTrue(missing.err.contains("\(sweep.path): base: expected a scenario file, found 'missing.json'"), missing.err)
+    }
+
+    func testSettingKeyPaths() {
+        let doc = JSONValue.object(["network": .object(["mix": .array([.object(["profile": .string("4g")])])])])
+        let changed = doc.setting(["network", "mix", "0", "profile"], to: .string("3g"))
+        XCTAssertEqual(changed, .object(["network": .object(["mix": .array([.object(["profile": .string("3g")])])])]))
+        XCTAssertNil(doc.setting(["network", "mix", "3", "profile"], to: .string("3g")))
+        XCTAssertEqual(doc.setting(["stop", "rounds"], to: .number(5)).flatMap { v -> JSONValue? in
+            if case let .object(o) = v { return o["stop"] }; return nil }, .object(["rounds": .number(5)]))
+    }
+}
