@@ -113,7 +113,7 @@ func ns3(_ path: String) throws -> Bool {
         let link = LinkConditions(rateBitsPerSecond: key[0] * 1e6, rttSeconds: key[1] / 1e3, loss: key[2])
         var tcp = TCPParameters()
         tcp.tlsRoundTrips = 0   // ns-3 runs plain TCP: the handshake is the only set-up
-        if reno { tcp.congestionControl = .reno }
+        if reno { tcp.congestionControl = .reno; tcp.hyStart = false }   // NewReno has no HyStart
         // ns-3 measures from the SYN to the last byte at the receiver: set-up (1 RTT), slow start,
         // steady state, and the last byte's one-way delay — exactly the model's phases.
         let ours = TransferModel.tcp.timing(bytes: key[3], link: link, tcp: tcp).totalSeconds
