@@ -27,7 +27,7 @@ try:
 except ImportError:  # pragma: no cover
     sys.exit("check_schema.py: needs the python3-jsonschema package (apt-get install python3-jsonschema)")
 
-EXCLUDED_FOLDERS = ("distributions", "invalid")
+EXCLUDED_FOLDERS = ("distributions", "invalid", "sweeps")  # sweeps: sweep files, not scenarios
 
 
 def json_path(parts):
