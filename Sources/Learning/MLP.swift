@@ -213,7 +213,7 @@ public enum MLPMath {
     /// single-threaded BLAS and summed in chunk order (the same result whatever the core count).
     public static func evaluate(_ base: BaseMLP, _ lora: LoRAWeights?, on data: Dataset, batch: Int = 1000) -> (accuracy: Double, loss: Double) {
         let chunks = (data.count + batch - 1) / batch
-        let results = ChunkResults(count: chunks)
+        let results = ResultBox<(correct: Int, loss: Double)>(count: chunks)
         let workers = max(1, min(chunks, ProcessInfo.processInfo.activeProcessorCount))
         BLASThreads.singleThreaded {
             DispatchQueue.concurrentPerform(iterations: workers) { worker in
@@ -230,25 +230,13 @@ public enum MLPMath {
                             if best == Int(labels[start + i]) { correct += 1 }
                         }
                     }
-                    results.set(c, correct, crossEntropy(z, labels).loss * Double(end - start))
+                    results.set(c, (correct, crossEntropy(z, labels).loss * Double(end - start)))
                     c += workers
                 }
             }
         }
-        let (correct, loss) = results.totals()
+        let chunkResults = results.values()
+        let correct = chunkResults.reduce(0) { $0 + $1.correct }, loss = chunkResults.reduce(0) { $0 + $1.loss }
         return (Double(correct) / Double(data.count), loss / Double(data.count))
     }
-}
-
-/// Per-chunk results written by concurrent workers, summed in chunk order.
-final class ChunkResults: @unchecked Sendable {
-    private var correct: [Int]
-    private var loss: [Double]
-    private let lock = NSLock()
-    init(count: Int) {
-        correct = [Int](repeating: 0, count: count)
-        loss = [Double](repeating: 0, count: count)
-    }
-    func set(_ c: Int, _ n: Int, _ l: Double) { lock.lock(); correct[c] = n; loss[c] = l; lock.unlock() }
-    func totals() -> (Int, Double) { (correct.reduce(0, +), loss.reduce(0, +)) }
 }

@@ -287,7 +287,7 @@ extension LocalTraining {
     }
 }
 
-/// Slots written by concurrent workers, each slot by exactly one worker.
+/// Slots written by concurrent workers, each slot by exactly one worker; read in slot order.
 final class ResultBox<T>: @unchecked Sendable {
     private var slots: [T?]
     private let lock = NSLock()
