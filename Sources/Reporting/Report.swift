@@ -149,7 +149,7 @@ public enum Report {
             func obj(_ k: String) -> [String: JSONValue] { if case let .object(o)? = r[k] { return o }; return [:] }
             let pop = obj("population"), net = obj("network"), sel = obj("selection"), work = obj("workload"), server = obj("server"), av = obj("availability")
             md += "- clients: \(string(pop["clients"])), \(string(sel["per_round"])) uploads per round of \(Int((number(sel["per_round"]) ?? 0) * (1 + (number(sel["over_selection"]) ?? 0)) - 1e-9 + 1)) selected"
-            md += sel["deadline"].map { ", deadline \(string($0))" } ?? ", no deadline"
+            md += sel["deadline"].map { ", deadline \(Quantity.parse(string($0), as: .duration).map { Quantity.humanReadable($0, as: .duration) } ?? string($0))" } ?? ", no deadline"
             md += "; seeds: \(n)\n"
             var network = string(net["profile"])
             if case let .array(mix)? = net["mix"] { network = "mix of " + mix.compactMap { if case let .object(o) = $0 { return "\(string(o["weight"]))×\(string(o["profile"]))" }; return nil }.joined(separator: ", ") }
