@@ -67,9 +67,9 @@ enum HTMLReport {
                 html += "<h1>\(inline(String(line.dropFirst(2))))</h1>\n"
             } else if line.hasPrefix("## ") {
                 html += "<h2>\(inline(String(line.dropFirst(3))))</h2>\n"
-            } else if line.hasPrefix("!["), let open = line.firstIndex(of: "("), let close = line.lastIndex(of: ")") {
-                let path = String(line[line.index(after: open)..<close])
-                let caption = String(line[line.index(line.startIndex, offsetBy: 2)..<line.firstIndex(of: "]")!])
+            } else if line.hasPrefix("!["), let split = line.range(of: "](", options: .backwards), let close = line.lastIndex(of: ")") {
+                let path = String(line[split.upperBound..<close])
+                let caption = String(line[line.index(line.startIndex, offsetBy: 2)..<split.lowerBound])
                 if let plot = plots.first(where: { "plots/" + $0.name == path }) {
                     let svg = plot.svg.range(of: "<svg").map { String(plot.svg[$0.lowerBound...]) } ?? plot.svg
                     html += "<figure>\(svg)<figcaption>\(escape(caption))</figcaption></figure>\n"

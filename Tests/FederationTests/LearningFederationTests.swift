@@ -105,3 +105,32 @@ final class LearningFederationTests: XCTestCase {
         XCTAssertGreaterThan(r.uploadBytesPerClient, 1_000_000, "Llama-sized, not proxy-sized")
     }
 }
+
+final class ReportTests: XCTestCase {
+    /// The report of a small training run: every file, the headline, the measured/modelled split,
+    /// the plots inline in the HTML; re-rendering from the data files gives the same report.
+    func testReportFilesAndRerender() throws {
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("fedsim-test-cache").path
+        let s = try scenario(learningScenario(clients: 6, perRound: 3, rounds: 4, arms: #"[{"codec": "lora"}, {"codec": "fedsrd"}]"#))
+        let f = try FederationRun(scenario: s, cacheDirectory: cache)
+        let results = RunResults(scenario: s, population: f.population, arms: try s.arms.map { try f.run(arm: $0) })
+        let files = try Report.files(results)
+        let names = Set(files.map(\.name))
+        XCTAssertEqual(names, ["report.md", "report.html", "plots/accuracy-vs-time.svg", "plots/accuracy-vs-round.svg",
+                               "plots/bytes-per-round.svg", "plots/client-time-cdf.svg", "plots/phases.svg"])
+        let md = String(decoding: files.first { $0.name == "report.md" }!.contents, as: UTF8.self)
+        XCTAssertTrue(md.contains("accuracy: lora "), md)
+        XCTAssertTrue(md.contains("**Measured**") && md.contains("**Modelled**"))
+        XCTAssertTrue(md.contains("| fedsrd |"))
+        let html = String(decoding: files.first { $0.name == "report.html" }!.contents, as: UTF8.self)
+        XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 5, "five plots inline")
+        XCTAssertFalse(html.contains("src=\"plots/"), "self-contained")
+        // Write the data files, re-render, compare.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fedsim-report-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try RunOutput.writeAtomically(RunOutput.files(results), to: dir.path)
+        _ = try Report.rerender(directory: dir.path)
+        XCTAssertEqual(try Data(contentsOf: dir.appendingPathComponent("report.md")), files.first { $0.name == "report.md" }!.contents)
+        XCTAssertEqual(try Data(contentsOf: dir.appendingPathComponent("plots/phases.svg")), files.first { $0.name == "plots/phases.svg" }!.contents)
+    }
+}
