@@ -81,7 +81,7 @@ public struct Scenario: Sendable {
         public var training: Training?
 
         /// The catalogue payload (nil when measured).
-        public var payload: Payload! {
+        public var payload: Payload? {
             if case let .catalogue(p) = payloadModel { return p }
             return nil
         }

@@ -30,11 +30,11 @@ func analytic() throws -> Bool {
         let f = try FederationRun(scenario: s)
         let rDown = Quantity.parse(down, as: .bitRate)!, rUp = Quantity.parse(up, as: .bitRate)!, t = Quantity.parse(rtt, as: .duration)!
         let agg = Quantity.parse(aggregation, as: .duration)!
-        let compute = Double(samples) * 256 * s.workload.payload.model.trainingFLOPsPerToken(loraParameters: s.workload.payload.loraParameters)
+        let compute = Double(samples) * 256 * s.workload.payload!.model.trainingFLOPsPerToken(loraParameters: s.workload.payload!.loraParameters)
             / Quantity.parse(speed, as: .flopRate)!
         for arm in s.arms {
             let result = try f.run(arm: arm, recordClients: false)
-            let sizes = try CodecRegistry.make(arm.codec, options: arm.options).payloadBytes(shapes: s.workload.payload.shapes)
+            let sizes = try CodecRegistry.make(arm.codec, options: arm.options).payloadBytes(shapes: s.workload.payload!.shapes)
             for (i, round) in result.rounds.enumerated() {
                 let download = i == 0 ? 0 : Double(sizes.download) * 8 / rDown + t / 2
                 let expected = download + compute + Double(sizes.upload) * 8 / rUp + t / 2 + agg

@@ -36,9 +36,9 @@ final class FederationRunTests: XCTestCase {
         for arm in s.arms {
             let r = try federation.run(arm: arm)
             let codec = try CodecRegistry.make(arm.codec, options: arm.options)
-            let shapes = s.workload.payload.shapes
+            let shapes = s.workload.payload!.shapes
             let up = Double(codec.payloadBytes(shapes: shapes).upload), down = Double(codec.payloadBytes(shapes: shapes).download)
-            let flops = 100.0 * 128 * s.workload.payload.model.trainingFLOPsPerToken(loraParameters: s.workload.payload.loraParameters)
+            let flops = 100.0 * 128 * s.workload.payload!.model.trainingFLOPsPerToken(loraParameters: s.workload.payload!.loraParameters)
             let compute = flops / 10e12
             let upload = up * 8 / 5e6 + 0.05, download = down * 8 / 10e6 + 0.05
             // Round 1: everyone holds the initial adapter, so nothing to download.
@@ -59,8 +59,8 @@ final class FederationRunTests: XCTestCase {
         let s = try scenario(constantScenario(serverUp: "10Mbps", arms: #"[{"codec": "lora"}]"#, rounds: 1))
         let r = try FederationRun(scenario: s).run(arm: s.arms[0])
         let codec = try CodecRegistry.make("lora")
-        let up = Double(codec.payloadBytes(shapes: s.workload.payload.shapes).upload)
-        let flops = 100.0 * 128 * s.workload.payload.model.trainingFLOPsPerToken(loraParameters: s.workload.payload.loraParameters)
+        let up = Double(codec.payloadBytes(shapes: s.workload.payload!.shapes).upload)
+        let flops = 100.0 * 128 * s.workload.payload!.model.trainingFLOPsPerToken(loraParameters: s.workload.payload!.loraParameters)
         let expected = flops / 10e12 + up * 8 / 2.5e6 + 0.05 + 1.5
         XCTAssertEqual(r.rounds[0].endSeconds, expected, accuracy: 1e-9 * expected)
     }
@@ -71,8 +71,8 @@ final class FederationRunTests: XCTestCase {
         let s = try scenario(constantScenario(clients: 1, perRound: 1, model: "tcp", arms: #"[{"codec": "lora"}]"#, rounds: 2))
         let r = try FederationRun(scenario: s).run(arm: s.arms[0])
         let codec = try CodecRegistry.make("lora")
-        let sizes = codec.payloadBytes(shapes: s.workload.payload.shapes)
-        let flops = 100.0 * 128 * s.workload.payload.model.trainingFLOPsPerToken(loraParameters: s.workload.payload.loraParameters)
+        let sizes = codec.payloadBytes(shapes: s.workload.payload!.shapes)
+        let flops = 100.0 * 128 * s.workload.payload!.model.trainingFLOPsPerToken(loraParameters: s.workload.payload!.loraParameters)
         let upLink = LinkConditions(rateBitsPerSecond: 5e6, rttSeconds: 0.1, loss: 0)
         let downLink = LinkConditions(rateBitsPerSecond: 10e6, rttSeconds: 0.1, loss: 0)
         let round1 = flops / 10e12 + TransferModel.tcp.timing(bytes: Double(sizes.upload), link: upLink).totalSeconds + 1.5

@@ -38,7 +38,7 @@ final class ScenarioFileTests: XCTestCase {
         XCTAssertEqual(s.arms.map(\.codec), ["lora", "fedsrd"])
         XCTAssertEqual(s.stop.rounds, 100)
         XCTAssertEqual(s.workload.tokensPerSample, 512)
-        XCTAssertEqual(s.workload.payload.shapes.count, 64)
+        XCTAssertEqual(s.workload.payload?.shapes.count, 64)
         XCTAssertEqual(s.population.deviceSpeed.quantile(0.5), 30e12, accuracy: 1)
     }
 
