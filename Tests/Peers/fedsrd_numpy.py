@@ -81,9 +81,12 @@ def main():
     p = np.fromfile(f"{folder}/p.f32", dtype=np.float32)
     deltas_b = [load(folder, f"client{i}_b.f32", (d_out, r)) for i in range(n)]
     deltas_a = [load(folder, f"client{i}_a.f32", (r, d_in)) for i in range(n)]
-    start = time.perf_counter()
-    delta_b, delta_a, residual = server_step(a, b, p, deltas_b, deltas_a, iterations, ridge, sparsity)
-    seconds = time.perf_counter() - start
+    # Best of three, as FedSim's side of the benchmark is timed.
+    seconds = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        delta_b, delta_a, residual = server_step(a, b, p, deltas_b, deltas_a, iterations, ridge, sparsity)
+        seconds = min(seconds, time.perf_counter() - start)
     delta_b.astype(np.float32).tofile(f"{folder}/numpy_delta_b.f32")
     delta_a.astype(np.float32).tofile(f"{folder}/numpy_delta_a.f32")
     print(json.dumps({"seconds": seconds, "residual": residual, "numpy": np.__version__}))
