@@ -11,7 +11,7 @@ enum KernelBenchmark: Benchmark {
             ? [(1000, 1_000_000, 50), (1_000_000, 1_000_000, 20)]
             : [(1000, 10_000_000, 50), (1_000_000, 5_000_000, 20)]
         for c in cases {
-            // Best of three runs for ours; SimPy runs once (it is the slow side, and its variance is small).
+            // Best of three runs on both sides.
             var best = 0.0
             for trial in 0..<3 {
                 let result = HoldBenchmark(pending: c.pending, events: c.events, seed: UInt64(trial + 1)).run()
