@@ -67,9 +67,9 @@ struct RunCommand: Command {
         }
         try RunOutput.checkDestination(out, force: force)
         let results = try ScenarioRunner.run(scenario, file: file, seeds: seeds, recordClients: recordClients, console: console)
-        let files = RunOutput.files(results) + (try Report.files(results))
-        try RunOutput.writeAtomically(files, to: out)
-        console.print(try Report.headline(results))
+        let data = RunOutput.files(results)
+        try RunOutput.writeAtomically(data + (try Report.files(from: data)), to: out)
+        console.print(try Report.headline(from: data))
         console.print("Report: \(out)/report.html (report.md, summary.json, rounds.csv\(recordClients ? ", clients.csv" : ""))")
         return 0
     }

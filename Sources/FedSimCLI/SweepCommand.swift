@@ -88,11 +88,10 @@ struct SweepCommand: Command {
             let results = try ScenarioRunner.run(scenario, file: baseFile, seeds: 1, recordClients: false, console: console, label: label)
             let pointJSON = JSONValue.object(["index": .number(Double(p.index)), "seed": p.seed.map { .number(Double($0)) } ?? .null,
                                               "values": .object(Dictionary(uniqueKeysWithValues: p.values.map { ($0.key, $0.value) }))])
-            let files = RunOutput.files(results).filter { $0.name != "clients.csv" } + [("point.json", Data((pointJSON.text(pretty: true) + "\n").utf8))]
-            try RunOutput.writeAtomically(files, to: dir)
+            let data = RunOutput.files(results).filter { $0.name != "clients.csv" }
+            try RunOutput.writeAtomically(data + [("point.json", Data((pointJSON.text(pretty: true) + "\n").utf8))], to: dir)
             ran += 1
-            if !console.stderrIsTerminal { continue }
-            console.error("\(label)" + (try Report.headline(results)))
+            if console.stderrIsTerminal { console.error(label + (try Report.headline(from: data))) }
         }
         let summary = try SweepSummary.write(directory: out, axes: points.first?.values.map(\.key) ?? [], expected: points.count)
         console.print("Sweep: \(ran) point(s) run, \(skipped) already done; \(summary.found) of \(points.count) points in \(out)")

@@ -6,9 +6,10 @@ import Network
 import Numerics
 import Scenario
 
-/// A federation run without learning: every round's selection, downloads, local training,
-/// uploads, dropouts, deadline and aggregation are timed events on one `Simulator`, with the
-/// payload sizes of each arm's codec on the scenario's modelled model.
+/// A federation run: every round's selection, downloads, local training, uploads, dropouts,
+/// deadline and aggregation are timed events on one `Simulator`, with the payload sizes of each
+/// arm's codec on the scenario's modelled model; with `workload.train`, the proxy model really
+/// trains and every update passes through the codec (`LearningWorkload`, `ArmLearner`).
 ///
 /// All arms share the population and every per-(round, client) draw (common random numbers): the
 /// dropout draws are counter-based (`availability.dropout`, client, round), the on/off timelines
@@ -80,7 +81,6 @@ final class ArmRun {
     /// Clients that can be selected (with training: those holding data).
     let eligible: [Int]?
     var uploadKept: [Double] = [], downloadKept: [Double] = []
-    var uploadBytesTotal = 0, uploadCount = 0
     var learningSeconds = 0.0
     var failure: Error?
     let recordClients: Bool
@@ -168,7 +168,18 @@ final class ArmRun {
         if let failure { throw failure }
     }
 
-    var meanUploadBytes: Int { uploadCount == 0 ? payload.upload : Int((Double(uploadBytesTotal) / Double(uploadCount)).rounded()) }
+    /// Mean bytes of the uploads that arrived (the nominal upload when none did).
+    var meanUploadBytes: Int {
+        let count = rounds.reduce(0) { $0 + $1.completed }, bytes = rounds.reduce(0) { $0 + $1.bytesUp }
+        return count == 0 ? payload.upload : Int((Double(bytes) / Double(count)).rounded())
+    }
+
+    /// Runs `body`, adding its wall-clock time to `learningSeconds` (the real work of a training run).
+    func timedLearning<T>(_ body: () throws -> T) rethrows -> T {
+        let started = DispatchTime.now().uptimeNanoseconds
+        defer { learningSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
+        return try body()
+    }
     var uploadKeptMean: Double? { uploadKept.isEmpty ? nil : uploadKept.reduce(0, +) / Double(uploadKept.count) }
     var downloadKeptMean: Double? { downloadKept.isEmpty ? nil : downloadKept.reduce(0, +) / Double(downloadKept.count) }
 
@@ -192,8 +203,9 @@ final class ArmRun {
         var candidates: [Int] = []
         let filtered = timeline != nil || eligible != nil
         if filtered {
-            candidates.reserveCapacity(population.count)
-            for i in eligible ?? Array(0..<population.count) where timeline?.isOnline(i, at: roundStart) ?? true { candidates.append(i) }
+            candidates.reserveCapacity(eligible?.count ?? population.count)
+            func consider(_ i: Int) { if timeline?.isOnline(i, at: roundStart) ?? true { candidates.append(i) } }
+            if let eligible { eligible.forEach(consider) } else { (0..<population.count).forEach(consider) }
         }
         let candidateCount = filtered ? candidates.count : population.count
         available = candidateCount
@@ -207,11 +219,7 @@ final class ArmRun {
             closeRound(.empty, retryAfter: 60)
             return
         }
-        if let learner {
-            let started = DispatchTime.now().uptimeNanoseconds
-            learner.pretrain(clients: slots.map(\.client), round: round)
-            learningSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        }
+        if let learner { timedLearning { learner.pretrain(clients: slots.map(\.client), round: round) } }
         if let deadline = scenario.selection.deadline {
             deadlineEvent = simulator.schedule(at: SimTime(seconds: roundStart + deadline)) { [unowned self] in self.closeRound(.deadline) }
         }
@@ -306,11 +314,10 @@ final class ArmRun {
         bytesDown += slots[s].downloadBytes
         slots[s].uploadBytes = payload.upload
         if let learner {
-            // The real work: train from the global adapter, encode; the message's size (or its
-            // kept fractions, priced on the catalogue model) is what the upload carries.
-            let started = DispatchTime.now().uptimeNanoseconds
+            // The real work: encode the client's trained update; the message's size (or its kept
+            // fractions, priced on the catalogue model) is what the upload carries.
             do {
-                let encoded = try learner.trainAndEncode(client: i, round: round)
+                let encoded = try timedLearning { try learner.encode(client: i, round: round) }
                 slots[s].encoded = encoded.bytes
                 let f = ArmLearner.fractions(encoded.kept)
                 uploadKept.append(encoded.keptFraction)
@@ -320,7 +327,6 @@ final class ArmRun {
                 fail(error)
                 return
             }
-            learningSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         }
         slots[s].timer = simulator.schedule(after: SimDuration(seconds: computeSeconds(i))) { [unowned self] in self.computeDone(s) }
     }
@@ -339,8 +345,6 @@ final class ArmRun {
         finish(s)
         arrivals += 1
         bytesUp += slots[s].uploadBytes
-        uploadBytesTotal += slots[s].uploadBytes
-        uploadCount += 1
         if arrivals >= scenario.selection.perRound {
             closeRound(.quota)
         } else if activeCount == 0 {
@@ -394,7 +398,6 @@ final class ArmRun {
         if aggregated { globalVersion += 1 }
         var accuracy: Double?, loss: Double?
         if let learner {
-            let started = DispatchTime.now().uptimeNanoseconds
             let lastRound = scenario.stop.rounds.map { round >= $0 } ?? false
             let evaluate = round % learner.workload.training.evaluateEvery == 0 || lastRound
             if aggregated {
@@ -402,7 +405,7 @@ final class ArmRun {
                     WeightedUpdate(bytes: $0.encoded!, weight: population.samples[$0.client])
                 }
                 do {
-                    try learner.aggregate(updates, round: round, evaluate: evaluate)
+                    try timedLearning { try learner.aggregate(updates, round: round) }
                 } catch {
                     fail(error)
                     return
@@ -413,11 +416,12 @@ final class ArmRun {
                     latestSizes = PayloadSizes(codec: codec, shapes: shapes,
                                                keptFraction: KeptFraction(uploadA: 1, uploadB: 1, downloadA: f.a, downloadB: f.b))
                 }
-            } else if evaluate {
-                learner.evaluateNow()
             }
-            if evaluate { accuracy = learner.accuracy; loss = learner.loss }
-            learningSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            if evaluate {
+                timedLearning { learner.evaluate() }
+                accuracy = learner.accuracy
+                loss = learner.loss
+            }
         }
         let end = close + (aggregated ? scenario.server.aggregationSeconds : retryAfter)
         rounds.append(RoundRecord(round: round, startSeconds: roundStart, closeSeconds: close, endSeconds: end, available: available,

@@ -85,12 +85,10 @@ final class ArmLearner {
     private(set) var global: LoRAAdapter
     private var history: BroadcastHistory
     private var states: [Int: ClientCodecState] = [:]
-    /// Measured kept fractions of the latest uploads and broadcast (for catalogue payloads).
-    private(set) var uploadKept = KeptFraction(uploadA: 1, uploadB: 1, downloadA: 1, downloadB: 1)
-    private(set) var lastBroadcastBytes = 0
     private(set) var accuracy: Double
     private(set) var loss: Double
-    private var downloadFractions: (a: Double, b: Double) = (1, 1)
+    /// The kept fractions of A and B in the latest broadcast (for pricing a catalogue model's download).
+    private(set) var broadcastFractions: (a: Double, b: Double) = (1, 1)
 
     init(workload: LearningWorkload, codec: any Codec, seed: UInt64) {
         self.workload = workload
@@ -113,7 +111,7 @@ final class ArmLearner {
     /// Trains the round's selected clients at once, one per core. Every client of a round starts
     /// from the same global adapter (it changes only when the round closes), so this gives exactly
     /// what training each client when its download completes gives; only clients that go on to
-    /// encode use their result.
+    /// `encode` use their result.
     func pretrain(clients: [Int], round: Int) {
         let start = workload.weights(global)
         let jobs = clients.map { LocalTraining.Job(start: start, data: workload.data(of: $0), stream: streamKey(client: $0, round: round)) }
@@ -122,18 +120,12 @@ final class ArmLearner {
         preparedRound = round
     }
 
-    /// Trains client `i` from the current global adapter (or takes its result from `pretrain`) and
-    /// encodes its update.
-    func trainAndEncode(client i: Int, round: Int) throws -> EncodedUpdate {
-        let start = workload.weights(global)
-        let trained: LoRAWeights
-        if preparedRound == round, let p = prepared[i] {
-            trained = p
-        } else {
-            trained = LocalTraining.train(base: workload.base, start: start, data: workload.data(of: i), settings: workload.training.local,
-                                          stream: RandomStream(streamKey(client: i, round: round), algorithm: .taus2)).adapter
+    /// Encodes client `i`'s update: its adapter trained by `pretrain` this round, minus the global.
+    func encode(client i: Int, round: Int) throws -> EncodedUpdate {
+        guard preparedRound == round, let trained = prepared[i] else {
+            preconditionFailure("client \(i) was not trained for round \(round): pretrain(clients:round:) trains every selected client")
         }
-        let delta = workload.codecAdapter(trained.minus(start))
+        let delta = workload.codecAdapter(trained.minus(workload.weights(global)))
         var state = states[i] ?? ClientCodecState()
         let encoded = try codec.encode(delta: delta, global: global, round: round, state: &state)
         if codec.options.residual { states[i] = state }
@@ -149,20 +141,17 @@ final class ArmLearner {
         return (f(.a), f(.b))
     }
 
-    /// Aggregates the arrived updates, applies the broadcast to the global adapter (the real bytes,
-    /// decoded as a client would), and evaluates when `evaluate`.
-    func aggregate(_ updates: [WeightedUpdate], round: Int, evaluate: Bool) throws {
+    /// Aggregates the arrived updates and applies the broadcast to the global adapter (the real
+    /// bytes, decoded as a client would).
+    func aggregate(_ updates: [WeightedUpdate], round: Int) throws {
         let result = try codec.aggregate(updates, global: global, round: round)
         global = try codec.apply(broadcast: result.broadcast, to: global)
         try history.record(broadcast: result.broadcast)
-        lastBroadcastBytes = result.broadcast.count
-        downloadFractions = ArmLearner.fractions(result.kept)
-        if evaluate {
-            (accuracy, loss) = MLPMath.evaluate(workload.base, workload.weights(global), on: workload.test)
-        }
+        broadcastFractions = ArmLearner.fractions(result.kept)
     }
 
-    func evaluateNow() {
+    /// Test accuracy and loss of the global adapter.
+    func evaluate() {
         (accuracy, loss) = MLPMath.evaluate(workload.base, workload.weights(global), on: workload.test)
     }
 
@@ -170,7 +159,4 @@ final class ArmLearner {
     func measuredCatchUp(stale k: Int) -> Int {
         k <= 0 ? 0 : history.catchUpBytes(from: history.version - k, codec: codec)
     }
-
-    /// The kept fractions of the latest broadcast (for pricing a catalogue model's download).
-    var broadcastFractions: (a: Double, b: Double) { downloadFractions }
 }

@@ -1,4 +1,5 @@
 import Codec
+import Foundation
 
 /// The bytes an arm's messages take on the scenario's modelled model, from the codec's exact size
 /// function (no tensors are built).
@@ -29,7 +30,7 @@ public struct PayloadSizes: Sendable {
         } else {
             let history = max(1, codec.options.historyRounds)
             catchUp = (1...history).map { k in
-                let fa = 1 - pow1m(1 - nominal.downloadA, k), fb = 1 - pow1m(1 - nominal.downloadB, k)
+                let fa = 1 - pow(1 - nominal.downloadA, Double(k)), fb = 1 - pow(1 - nominal.downloadB, Double(k))
                 let merged = codec.payloadBytes(shapes: shapes, keptFraction: KeptFraction(uploadA: nominal.uploadA, uploadB: nominal.uploadB,
                                                                                            downloadA: fa, downloadB: fb)).download
                 return min(merged, denseBytes)
@@ -45,11 +46,4 @@ public struct PayloadSizes: Sendable {
 
     /// Download bytes one round behind.
     public var inSync: Int { download(stale: 1) }
-}
-
-/// (1 − x)^k for the merged fraction, written out to keep Foundation out of this file.
-private func pow1m(_ base: Double, _ k: Int) -> Double {
-    var r = 1.0
-    for _ in 0..<k { r *= base }
-    return r
 }

@@ -34,10 +34,8 @@ public struct LinkDistributions: Sendable, Equatable {
                 guard low >= 0, d.quantile(0.999) < 1 else {
                     throw InputError(.invalidValue(expected: "a loss rate in [0, 1)", found: "\(d.name) reaching \(Quantity.shortest(low < 0 ? low : high))"), at: at(name))
                 }
-            } else if !(low > 0) && !(low == 0 && d.cdf(0) == 0) {
-                let what = dimension == .bitRate ? "rates" : "round-trip times"
-                throw InputError(.invalidValue(expected: "\(what) that are all positive (truncate with min, or use lognormal)",
-                                               found: "\(d.name) reaching \(Quantity.shortest(low))"), at: at(name))
+            } else {
+                _ = try d.requiringPositive(dimension == .bitRate ? "rates" : "round-trip times", at: at(name))
             }
         }
         return self

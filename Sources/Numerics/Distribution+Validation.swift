@@ -62,6 +62,17 @@ extension Distribution {
         return self
     }
 
+    /// `self` if it can only produce positive values (zero allowed only with probability 0, as at a
+    /// lognormal's lower end); otherwise an `InputError` at `keyPath` saying `what` must be positive.
+    public func requiringPositive(_ what: String, at keyPath: String) throws -> Distribution {
+        let low = support.low
+        guard low > 0 || (low == 0 && cdf(0) == 0) else {
+            throw InputError(.invalidValue(expected: "\(what) that are all positive (truncate with min, or use lognormal)",
+                                           found: "\(name) reaching \(Quantity.shortest(low))"), at: keyPath)
+        }
+        return self
+    }
+
     /// `self` if it can never produce a value below `minimum` (e.g. a negative bandwidth).
     public func requiringSupport(atLeast minimum: Double, at keyPath: String) throws -> Distribution {
         let low = support.low

@@ -15,6 +15,15 @@ enum Plots {
     ]
     static func title(_ name: String) -> String { titles[name] ?? name }
 
+    /// The settings every FedSim plot starts with.
+    static let preamble = """
+        set terminal svg size 760,430 dynamic font "sans,12" background rgb "white"
+        set grid lc rgb "#dddddd"
+        set key outside right top
+        set datafile missing "NaN"
+
+        """
+
     /// Runs gnuplot on `script` in `dir` and returns the SVG it wrote to `output`.
     static func gnuplot(_ script: String, in dir: URL, output: String) throws -> String {
         guard let gnuplot = ["/usr/bin/gnuplot", "/usr/local/bin/gnuplot"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
@@ -77,10 +86,7 @@ enum Plots {
         }
         try phases.write(to: dir.appendingPathComponent("phases.dat"), atomically: true, encoding: .utf8)
 
-        let head = """
-        set terminal svg size 760,430 dynamic font "sans,12" background rgb "white"
-        set grid lc rgb "#dddddd"
-        set key outside right top
+        let head = preamble + """
         set border lc rgb "#555555"
         set style line 1 lw 2 lc rgb "#1f77b4"
         set style line 2 lw 2 lc rgb "#d62728"
@@ -90,7 +96,6 @@ enum Plots {
         set style line 6 lw 2 lc rgb "#8c564b"
         set style line 7 lw 2 lc rgb "#e377c2"
         set style line 8 lw 2 lc rgb "#7f7f7f"
-        set datafile missing "NaN"
 
         """
         func lines(_ file: (Int) -> String, _ using: String, _ extra: String = "") -> String {

@@ -12,12 +12,18 @@ public enum Report {
         var clients: [[String: String]]
     }
 
-    /// The report files for in-memory results (rendered from their data files).
-    public static func files(_ results: RunResults) throws -> [(name: String, contents: Foundation.Data)] {
-        let data = RunOutput.files(results)
-        func text(_ name: String) -> String { String(decoding: data.first { $0.name == name }!.contents, as: UTF8.self) }
+    /// A run's data files (`RunOutput.files`), by name.
+    public typealias DataFiles = [(name: String, contents: Foundation.Data)]
+
+    /// The report files rendered from a run's data files (`RunOutput.files`), as `fedsim report`
+    /// renders them from disk.
+    public static func files(from data: DataFiles) throws -> DataFiles {
+        func text(_ name: String) -> String { data.first { $0.name == name }.map { String(decoding: $0.contents, as: UTF8.self) } ?? "" }
         return try render(summary: text("summary.json"), rounds: text("rounds.csv"), clients: text("clients.csv"))
     }
+
+    /// The report files for in-memory results.
+    public static func files(_ results: RunResults) throws -> DataFiles { try files(from: RunOutput.files(results)) }
 
     /// Re-renders the report of the run in `dir` (in place, atomically per file).
     public static func rerender(directory dir: String) throws -> [String] {
@@ -38,11 +44,10 @@ public enum Report {
         return files.map(\.name)
     }
 
-    /// The one-screen answer printed at the end of `fedsim run`.
-    public static func headline(_ results: RunResults) throws -> String {
-        let data = RunOutput.files(results)
-        let summary = try JSONValue.parse(data.first { $0.name == "summary.json" }!.contents, file: "summary.json")
-        guard case let .object(s) = summary else { return "" }
+    /// The one-screen answer printed at the end of `fedsim run`, from the run's data files.
+    public static func headline(from data: DataFiles) throws -> String {
+        guard let summary = data.first(where: { $0.name == "summary.json" }),
+              case let .object(s) = try JSONValue.parse(summary.contents, file: "summary.json") else { return "" }
         return headline(s)
     }
 
@@ -98,6 +103,12 @@ public enum Report {
         return out
     }
 
+    /// The target accuracy of the first seed's run.
+    static func firstTarget(_ s: [String: JSONValue]) -> Double? {
+        guard case let .array(runs)? = s["runs"], case let .object(first)? = runs.first else { return nil }
+        return number(first["target_accuracy"])
+    }
+
     static func seedCount(_ s: [String: JSONValue]) -> Int { if case let .array(a)? = s["seeds"] { return a.count }; return 1 }
 
     static func headline(_ s: [String: JSONValue]) -> String {
@@ -110,7 +121,7 @@ public enum Report {
                 " · \(string($0["name"])) \(duration(number($0["simulated_seconds"])))" + (number($0["time_ratio_vs_lora"]).map { " (\(String(format: "%.2f", $0))× sooner)" } ?? "")
             }.joined()
         }
-        let target = number(s["runs"].flatMap { if case let .array(r) = $0, case let .object(o)? = r.first { return o["target_accuracy"] }; return nil })
+        let target = firstTarget(s)
         let across = acrossSeeds(s)
         let n = seedCount(s)
         var parts: [String] = []
@@ -184,7 +195,7 @@ public enum Report {
                 }
                 md += "| \(name) | \(tta) | \(string(a["rounds_to_target"]).isEmpty ? "–" : string(a["rounds_to_target"])) | \(name == "lora" ? "1×" : sp) | \(pct(number(a["final_accuracy"]))) | \(pct(number(a["best_accuracy"]))) | \(bytes(number(a["upload_bytes_per_client"]))) | \(bytes(number(a["download_bytes_in_sync"]))) | \(number(a["bytes_up_vs_lora"]).map { String(format: "%.3f", $0) } ?? "–") |\n"
             }
-            md += "\nTarget accuracy: \(pct(number(s["runs"].flatMap { if case let .array(r) = $0, case let .object(o)? = r.first { return o["target_accuracy"] }; return nil })))"
+            md += "\nTarget accuracy: \(pct(firstTarget(s)))"
             md += " (the frozen base alone scores \(pct(number(arms.first?["initial_accuracy"])))). "
             md += n > 1 ? "Times and speedups are means over \(n) seeds with 95% confidence intervals (Student's t); the rest is the first seed.\n\n" : "One seed; run with `--seeds 5` for confidence intervals.\n\n"
         } else {

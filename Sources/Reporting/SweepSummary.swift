@@ -109,12 +109,8 @@ extension Plots {
         defer { try? FileManager.default.removeItem(at: dir) }
         try data.write(to: dir.appendingPathComponent("speedup.dat"), atomically: true, encoding: .utf8)
         let lines = arms.enumerated().map { k, name in "\"speedup.dat\" using 1:\(k + 3):xtic(2) with linespoints lw 2 pt 7 title \"\(name)\"" }
-        let script = """
-        set terminal svg size 760,430 dynamic font "sans,12" background rgb "white"
+        let script = preamble + """
         set output "speedup.svg"
-        set grid lc rgb "#dddddd"
-        set key outside right top
-        set datafile missing "NaN"
         set title "Speedup over lora in time to target (above 1: sooner)"
         set xlabel "\(xLabel)"
         set ylabel "speedup"

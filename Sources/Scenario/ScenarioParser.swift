@@ -58,18 +58,9 @@ public enum ScenarioParser {
         guard let node else { return .init(clients: 100, samples: defaultSamples, deviceSpeed: defaultSpeed) }
         _ = try node.object(allowed: ["clients", "samples", "device_speed"])
         let clients = try node.member("clients")?.integer(1...10_000_000, "a number of clients in 1…10000000") ?? 100
-        let samples = try node.member("samples").map { try positive($0.distribution(.dimensionless), at: $0, "sample counts") } ?? defaultSamples
-        let speed = try node.member("device_speed").map { try positive($0.distribution(.flopRate), at: $0, "device speeds") } ?? defaultSpeed
+        let samples = try node.member("samples").map { try $0.distribution(.dimensionless).requiringPositive("sample counts", at: $0.path) } ?? defaultSamples
+        let speed = try node.member("device_speed").map { try $0.distribution(.flopRate).requiringPositive("device speeds", at: $0.path) } ?? defaultSpeed
         return .init(clients: clients, samples: samples, deviceSpeed: speed)
-    }
-
-    /// A distribution that can only produce positive values.
-    static func positive(_ d: Distribution, at node: Node, _ what: String) throws -> Distribution {
-        guard d.support.low > 0 || (d.support.low == 0 && d.cdf(0) == 0) else {
-            throw InputError(.invalidValue(expected: "\(what) that are all positive (truncate with min, or use lognormal)",
-                                           found: "\(d.name) reaching \(Quantity.shortest(d.support.low))"), at: node.path)
-        }
-        return d
     }
 
     static let linkKeys = ["down", "up", "rtt", "loss"]
@@ -180,8 +171,10 @@ public enum ScenarioParser {
         let dropout = try node.member("dropout_per_round").map(probability) ?? 0
         guard let s = node.member("sessions") else { return dropout > 0 ? .dropout(perRound: dropout) : .always }
         _ = try s.object(allowed: ["online", "offline", "diurnal"])
-        let online = try positive(try s.required("online").distribution(.duration), at: try s.required("online"), "session lengths")
-        let offline = try positive(try s.required("offline").distribution(.duration), at: try s.required("offline"), "offline gaps")
+        let onlineNode = try s.required("online")
+        let online = try onlineNode.distribution(.duration).requiringPositive("session lengths", at: onlineNode.path)
+        let offlineNode = try s.required("offline")
+        let offline = try offlineNode.distribution(.duration).requiringPositive("offline gaps", at: offlineNode.path)
         var diurnal: AvailabilityModel.Diurnal?
         if let d = s.member("diurnal") {
             _ = try d.object(allowed: ["amplitude", "period", "peak"])
