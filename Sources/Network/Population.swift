@@ -65,30 +65,25 @@ public struct Population: Sendable {
         }
         self.profile = profile
 
-        func attribute(_ name: String, _ pick: (LinkDistributions) -> Distribution, clamp: ClosedRange<Double>) -> [Double] {
-            let samplers = leaves.map { DistributionSampler(pick($0.link)) }
-            let s = stream(name)
+        /// Draws one attribute for every client from its own stream: with one sampler per leaf
+        /// profile, each client from its leaf's; with a single sampler, every client from it.
+        func draw(_ name: String, _ samplers: [DistributionSampler], _ transform: (Double) -> Double) -> [Double] {
+            let s = stream(name), perLeaf = samplers.count > 1
             var values = [Double](repeating: 0, count: n)
             values.withUnsafeMutableBufferPointer { out in
-                for i in 0..<n { out[i] = min(max(samplers[Int(profile[i])].sample(s), clamp.lowerBound), clamp.upperBound) }
+                for i in 0..<n { out[i] = transform(samplers[perLeaf ? Int(profile[i]) : 0].sample(s)) }
             }
             return values
+        }
+        func link(_ name: String, _ pick: (LinkDistributions) -> Distribution, clamp: ClosedRange<Double>) -> [Double] {
+            draw(name, leaves.map { DistributionSampler(pick($0.link)) }) { min(max($0, clamp.lowerBound), clamp.upperBound) }
         }
         // Rates and RTTs: at least 1 kbit/s and 0.1 ms, so no draw divides by zero.
-        downlink = attribute("downlink", \.downlink, clamp: 1e3...Double.greatestFiniteMagnitude)
-        uplink = attribute("uplink", \.uplink, clamp: 1e3...Double.greatestFiniteMagnitude)
-        rtt = attribute("rtt", \.rtt, clamp: 1e-4...Double.greatestFiniteMagnitude)
-        loss = attribute("loss", \.loss, clamp: 0...Population.maximumLoss)
-
-        func simple(_ name: String, _ d: Distribution, transform: (Double) -> Double) -> [Double] {
-            let sampler = DistributionSampler(d), s = stream(name)
-            var values = [Double](repeating: 0, count: n)
-            values.withUnsafeMutableBufferPointer { out in
-                for i in 0..<n { out[i] = transform(sampler.sample(s)) }
-            }
-            return values
-        }
-        speed = simple("speed", spec.deviceSpeed) { max($0, 1) }
-        samples = simple("samples", spec.samples) { max(1, $0.rounded()) }
+        downlink = link("downlink", \.downlink, clamp: 1e3...Double.greatestFiniteMagnitude)
+        uplink = link("uplink", \.uplink, clamp: 1e3...Double.greatestFiniteMagnitude)
+        rtt = link("rtt", \.rtt, clamp: 1e-4...Double.greatestFiniteMagnitude)
+        loss = link("loss", \.loss, clamp: 0...Population.maximumLoss)
+        speed = draw("speed", [DistributionSampler(spec.deviceSpeed)]) { max($0, 1) }
+        samples = draw("samples", [DistributionSampler(spec.samples)]) { max(1, $0.rounded()) }
     }
 }
