@@ -135,6 +135,20 @@ public struct Node: Sendable {
         return Int(d)
     }
 
+    /// A number > 0; `expected` names what was wanted.
+    public func positiveNumber(_ expected: String) throws -> Double {
+        let v = try number(nil, expected)
+        guard v > 0 else { throw invalid(expected) }
+        return v
+    }
+
+    /// A quantity of `dimension` > 0; `expected` names what was wanted when it is not positive.
+    public func positiveQuantity(_ dimension: Quantity.Dimension, _ expected: String) throws -> Double {
+        let v = try quantity(dimension)
+        guard v > 0 else { throw invalid(expected) }
+        return v
+    }
+
     /// A quantity of `dimension`: a string with a unit or a bare number in the base unit.
     public func quantity(_ dimension: Quantity.Dimension) throws -> Double {
         switch value {

@@ -144,9 +144,7 @@ public enum ScenarioParser {
     }
 
     static func rate(_ node: Node) throws -> Double {
-        let v = try node.quantity(.bitRate)
-        guard v > 0 else { throw node.invalid("a positive rate such as \"10Gbps\"") }
-        return v
+        try node.positiveQuantity(.bitRate, "a positive rate such as \"10Gbps\"")
     }
 
     static func parseServer(_ node: Node?) throws -> Scenario.Server {
@@ -181,8 +179,7 @@ public enum ScenarioParser {
             let amplitude = try d.required("amplitude").number(0...1, "an amplitude in [0, 1)").nonOne(try d.required("amplitude"), "an amplitude in [0, 1)")
             var period = 86_400.0
             if let p = d.member("period") {
-                period = try p.quantity(.duration)
-                guard period > 0 else { throw p.invalid("a positive period such as \"24h\"") }
+                period = try p.positiveQuantity(.duration, "a positive period such as \"24h\"")
             }
             diurnal = .init(amplitude: amplitude, period: period, peak: try d.member("peak")?.quantity(.duration) ?? 72_000)
         }
@@ -201,9 +198,7 @@ public enum ScenarioParser {
         }
         if let o = node.member("over_selection") { s.overSelection = try o.number(0...100, "an over-selection fraction ≥ 0 (0.3 selects 30% more)") }
         if let d = node.member("deadline") {
-            let v = try d.quantity(.duration)
-            guard v > 0 else { throw d.invalid("a positive deadline such as \"15min\"") }
-            s.deadline = v
+            s.deadline = try d.positiveQuantity(.duration, "a positive deadline such as \"15min\"")
         }
         if let m = node.member("min_completions") {
             s.minCompletions = try m.integer(1...s.perRound, "a number of completions in 1…\(s.perRound) (selection.per_round)")
@@ -283,9 +278,7 @@ public enum ScenarioParser {
                 let members = try p.object(allowed: ["dirichlet", "shards"])
                 guard members.count == 1 else { throw p.invalid("one of {\"dirichlet\": β} or {\"shards\": n}") }
                 if let b = p.member("dirichlet") {
-                    let beta = try b.number(nil, "a concentration β > 0")
-                    guard beta > 0 else { throw b.invalid("a concentration β > 0") }
-                    partition = .dirichlet(beta: beta)
+                    partition = .dirichlet(beta: try b.positiveNumber("a concentration β > 0"))
                 } else {
                     partition = .shards(perClient: try p.required("shards").integer(1...1000, "a number of shards per client in 1…1000"))
                 }
@@ -302,9 +295,7 @@ public enum ScenarioParser {
             }
             pretrainEpochs = try pre.member("epochs")?.integer(0...1000, "a number of epochs in 0…1000") ?? 3
             if let lr = pre.member("learning_rate") {
-                let v = try lr.number(nil, "a learning rate > 0")
-                guard v > 0 else { throw lr.invalid("a learning rate > 0") }
-                pretrainLR = Float(v)
+                pretrainLR = Float(try lr.positiveNumber("a learning rate > 0"))
             }
             pretrainSeed = try pre.member("seed").map { UInt64(try $0.integer(0...Int(Int64.max), "a non-negative seed")) } ?? 1
         }
@@ -314,9 +305,7 @@ public enum ScenarioParser {
             _ = try l.object(allowed: ["rank", "alpha"])
             if let r = l.member("rank") { rank = try r.integer(1...narrowest, "a LoRA rank in 1…\(narrowest) (the narrowest of the input and hidden layers)") }
             if let a = l.member("alpha") {
-                let v = try a.number(nil, "a LoRA alpha > 0")
-                guard v > 0 else { throw a.invalid("a LoRA alpha > 0") }
-                alpha = Float(v)
+                alpha = Float(try a.positiveNumber("a LoRA alpha > 0"))
             } else {
                 alpha = Float(2 * rank)
             }
@@ -329,9 +318,7 @@ public enum ScenarioParser {
             let name = try l.member("optimizer")?.string() ?? "adam"
             var lr: Float = name == "sgd" ? 0.05 : 1e-3
             if let n = l.member("learning_rate") {
-                let v = try n.number(nil, "a learning rate > 0")
-                guard v > 0 else { throw n.invalid("a learning rate > 0") }
-                lr = Float(v)
+                lr = Float(try n.positiveNumber("a learning rate > 0"))
             }
             switch name {
             case "adam": local.optimizer = .adam(learningRate: lr)
@@ -418,11 +405,7 @@ public enum ScenarioParser {
         guard let node else { return .init(rounds: 100, seconds: nil) }
         _ = try node.object(allowed: ["rounds", "time"])
         let rounds = try node.member("rounds")?.integer(1...10_000_000, "a positive number of rounds")
-        let seconds = try node.member("time").map { n -> Double in
-            let v = try n.quantity(.duration)
-            guard v > 0 else { throw n.invalid("a positive simulated time such as \"24h\"") }
-            return v
-        }
+        let seconds = try node.member("time").map { try $0.positiveQuantity(.duration, "a positive simulated time such as \"24h\"") }
         guard rounds != nil || seconds != nil else { throw InputError(.missingKey("rounds"), at: node.path) }
         return .init(rounds: rounds, seconds: seconds)
     }
