@@ -213,29 +213,20 @@ public enum MLPMath {
     /// single-threaded BLAS and summed in chunk order (the same result whatever the core count).
     public static func evaluate(_ base: BaseMLP, _ lora: LoRAWeights?, on data: Dataset, batch: Int = 1000) -> (accuracy: Double, loss: Double) {
         let chunks = (data.count + batch - 1) / batch
-        let results = ResultBox<(correct: Int, loss: Double)>(count: chunks)
-        let workers = max(1, min(chunks, ProcessInfo.processInfo.activeProcessorCount))
-        BLASThreads.singleThreaded {
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                var c = worker
-                while c < chunks {
-                    let start = c * batch, end = min(data.count, start + batch)
-                    let z = logits(base, lora, data.subset(Array(start..<end)).features)
-                    let labels = data.labels[start..<end]
-                    var correct = 0
-                    z.storage.withUnsafeBufferPointer { p in
-                        for i in 0..<(end - start) {
-                            var best = 0
-                            for j in 1..<z.cols where p[i * z.cols + j] > p[i * z.cols + best] { best = j }
-                            if best == Int(labels[start + i]) { correct += 1 }
-                        }
-                    }
-                    results.set(c, (correct, crossEntropy(z, labels).loss * Double(end - start)))
-                    c += workers
+        let chunkResults = parallelMap(chunks, threads: ProcessInfo.processInfo.activeProcessorCount) { c -> (correct: Int, loss: Double) in
+            let start = c * batch, end = min(data.count, start + batch)
+            let z = logits(base, lora, data.subset(Array(start..<end)).features)
+            let labels = data.labels[start..<end]
+            var correct = 0
+            z.storage.withUnsafeBufferPointer { p in
+                for i in 0..<(end - start) {
+                    var best = 0
+                    for j in 1..<z.cols where p[i * z.cols + j] > p[i * z.cols + best] { best = j }
+                    if best == Int(labels[start + i]) { correct += 1 }
                 }
             }
+            return (correct, crossEntropy(z, labels).loss * Double(end - start))
         }
-        let chunkResults = results.values()
         let correct = chunkResults.reduce(0) { $0 + $1.correct }, loss = chunkResults.reduce(0) { $0 + $1.loss }
         return (Double(correct) / Double(data.count), loss / Double(data.count))
     }

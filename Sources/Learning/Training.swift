@@ -267,24 +267,24 @@ extension LocalTraining {
     /// can round differently from its single-threaded ones).
     public static func trainMany(base: BaseMLP, jobs: [Job], settings: TrainingSettings,
                                  threads: Int = ProcessInfo.processInfo.activeProcessorCount) -> [(adapter: LoRAWeights, loss: Double, steps: Int)] {
-        guard jobs.count > 1, threads > 1 else {
-            return BLASThreads.singleThreaded {
-                jobs.map { train(base: base, start: $0.start, data: $0.data, settings: settings, stream: RandomStream($0.stream, algorithm: .taus2)) }
-            }
+        parallelMap(jobs.count, threads: threads) { k in
+            train(base: base, start: jobs[k].start, data: jobs[k].data, settings: settings, stream: RandomStream(jobs[k].stream, algorithm: .taus2))
         }
-        let results = ResultBox<(adapter: LoRAWeights, loss: Double, steps: Int)>(count: jobs.count)
-        BLASThreads.singleThreaded {
-            DispatchQueue.concurrentPerform(iterations: min(threads, jobs.count)) { worker in
-                var k = worker
-                while k < jobs.count {
-                    let j = jobs[k]
-                    results.set(k, train(base: base, start: j.start, data: j.data, settings: settings, stream: RandomStream(j.stream, algorithm: .taus2)))
-                    k += min(threads, jobs.count)
-                }
-            }
-        }
-        return results.values()
     }
+}
+
+/// `body(0) … body(count − 1)` spread over `threads` workers (each taking every `threads`-th
+/// index), with single-threaded BLAS, returned in index order: the same result whatever `threads`.
+func parallelMap<T>(_ count: Int, threads: Int, _ body: @Sendable (Int) -> T) -> [T] {
+    guard count > 0 else { return [] }
+    let workers = max(1, min(threads, count))
+    let results = ResultBox<T>(count: count)
+    BLASThreads.singleThreaded {
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for k in stride(from: worker, to: count, by: workers) { results.set(k, body(k)) }
+        }
+    }
+    return results.values()
 }
 
 /// Slots written by concurrent workers, each slot by exactly one worker; read in slot order.
