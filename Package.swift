@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "fedsim", targets: ["fedsim"]),
         .executable(name: "fedsim-bench", targets: ["fedsim-bench"]),
         .executable(name: "fedsim-validate", targets: ["fedsim-validate"]),
+        .executable(name: "fedsim-fuzz", targets: ["fedsim-fuzz"]),
         .library(name: "Numerics", targets: ["Numerics"]),
         .library(name: "EventKernel", targets: ["EventKernel"]),
         .library(name: "Codec", targets: ["Codec"]),
@@ -29,6 +30,8 @@ let package = Package(
         .executableTarget(name: "fedsim", dependencies: ["FedSimCLI"]),
         .executableTarget(name: "fedsim-bench", dependencies: ["Numerics", "EventKernel", "Codec", "Network", "Scenario", "Federation", "Learning"]),
         .executableTarget(name: "fedsim-validate", dependencies: ["Numerics", "EventKernel", "Codec", "Network", "Scenario", "Federation"]),
+        // Seeded, time-bounded fuzzing of every input reader (make fuzz; a short run in make test).
+        .executableTarget(name: "fedsim-fuzz", dependencies: ["Numerics", "Codec", "Network", "Scenario", "Learning", "FedSimCLI", "Reporting"]),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics"]),
         .testTarget(name: "EventKernelTests", dependencies: ["EventKernel", "Numerics"]),
         .testTarget(name: "CodecTests", dependencies: ["Codec", "Numerics"]),

@@ -6,6 +6,10 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/syscall.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_rng.h>
 #include <gsl/gsl_randist.h>
@@ -17,6 +21,21 @@
 // OpenBLAS's thread control (declared here because its cblas.h cannot be included).
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
+// The kernel family OpenBLAS chose at load time (e.g. "Haswell", "Prescott") and its build config.
+char *openblas_get_corename(void);
+char *openblas_get_config(void);
+
+// Atomically swaps two paths (Linux renameat2 with RENAME_EXCHANGE), so replacing an output
+// directory never has a moment where neither the old nor the new one is in place.
+// Returns 0, or -1 with errno set (ENOSYS/EINVAL where the kernel or filesystem lacks it).
+static inline int fedsim_rename_exchange(const char *a, const char *b) {
+#ifdef SYS_renameat2
+    return (int)syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, 2 /* RENAME_EXCHANGE */);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
 
 // GSL's generator types are C globals, which Swift 6 rejects as not concurrency-safe;
 // hand them out from functions instead.
