@@ -23,20 +23,30 @@ import Foundation
 extension Distribution: Codable {
     /// `userInfo` key: the folder that relative trace paths are resolved against (a `String`).
     public static let baseDirectoryKey = CodingUserInfoKey(rawValue: "fedsim.baseDirectory")!
+    /// `userInfo` key: the `Quantity.Dimension` the caller requires. When it has units, a bare
+    /// number (no unit) anywhere in the distribution is an error.
+    public static let requiredDimensionKey = CodingUserInfoKey(rawValue: "fedsim.requiredDimension")!
 
     public init(from decoder: any Decoder) throws {
+        let required = decoder.userInfo[Distribution.requiredDimensionKey] as? Quantity.Dimension
+        let needsUnit = required.map { $0 != .dimensionless } ?? false
         if let single = try? decoder.singleValueContainer(), !single.decodeNil() {
             if let number = try? single.decode(Double.self) {
-                self = try Distribution(.constant(number)).validated(at: KeyPathText.render(decoder.codingPath))
+                let path = KeyPathText.render(decoder.codingPath)
+                if let required, needsUnit {
+                    throw InputError(.invalidValue(expected: Quantity.expectation(for: nil, as: required) + " or a distribution object",
+                                                   found: "\(Quantity.shortest(number)) (a number without a unit)"), at: path)
+                }
+                self = try Distribution(.constant(number)).validated(at: path)
                 return
             }
             if let text = try? single.decode(String.self) {
                 let path = KeyPathText.render(decoder.codingPath)
-                guard let (dimension, value) = Quantity.parseAnyDimension(text) else {
-                    throw InputError(.invalidValue(expected: "a quantity such as \"10Mbps\" or a distribution object",
-                                                   found: "\"\(text)\""), at: path)
+                guard let (dimension, value) = Quantity.parseAnyDimension(text), dimension != nil || !needsUnit else {
+                    throw InputError(.invalidValue(expected: Quantity.expectation(for: text, as: required) + " or a distribution object",
+                                                   found: "\"\(InputError.clipped(text, 60))\""), at: path)
                 }
-                self = Distribution(.constant(value), dimension: dimension)
+                self = try Distribution(.constant(value), dimension: dimension).validated(at: path)
                 return
             }
         }
@@ -48,13 +58,14 @@ extension Distribution: Codable {
                                            found: "another JSON type"), at: KeyPathText.render(decoder.codingPath))
         }
         let baseDirectory = decoder.userInfo[Distribution.baseDirectoryKey] as? String
-        self = try Distribution.decode(container, extraKeys: [], baseDirectory: baseDirectory)
+        self = try Distribution.decode(container, extraKeys: [], baseDirectory: baseDirectory, requiredDimension: required)
     }
 
     /// Decodes a distribution object; `extraKeys` are keys the caller owns (e.g. a mixture's `weight`).
+    /// With a `requiredDimension` that has units, quantities must carry units.
     public static func decode(_ c: KeyedDecodingContainer<DynamicKey>, extraKeys: [String],
-                              baseDirectory: String?) throws -> Distribution {
-        var reader = ParameterReader(container: c)
+                              baseDirectory: String?, requiredDimension: Quantity.Dimension? = nil) throws -> Distribution {
+        var reader = ParameterReader(container: c, requiredDimension: requiredDimension)
         let name = try reader.string("dist")
         let kind: Kind
         switch name {
@@ -84,12 +95,13 @@ extension Distribution: Codable {
             kind = .empirical(try decodeEmpirical(&reader, baseDirectory: baseDirectory))
         case "mixture":
             try reader.allow(["components"], extraKeys)
-            kind = .mixture(try decodeMixture(&reader, baseDirectory: baseDirectory))
+            kind = .mixture(try decodeMixture(&reader, baseDirectory: baseDirectory, requiredDimension: requiredDimension))
         default:
             throw InputError(.unknownName(kind: "distribution", name: name,
                                           suggestion: Suggestion.nearest(to: name, in: familyNames), valid: familyNames),
                              at: reader.path("dist"))
         }
+        try reader.checkBareNumbers()
         return try Distribution(kind, dimension: reader.dimension).validated(at: KeyPathText.render(c.codingPath))
     }
 
@@ -168,7 +180,8 @@ extension Distribution: Codable {
         return EmpiricalTable(values: values, weights: weights, method: method, source: source)
     }
 
-    private static func decodeMixture(_ reader: inout ParameterReader, baseDirectory: String?) throws -> [Component] {
+    private static func decodeMixture(_ reader: inout ParameterReader, baseDirectory: String?,
+                                      requiredDimension: Quantity.Dimension?) throws -> [Component] {
         guard reader.has("components") else { throw InputError(.missingKey("components"), at: reader.path()) }
         var list: UnkeyedDecodingContainer
         do { list = try reader.container.nestedUnkeyedContainer(forKey: DynamicKey("components")) } catch {
@@ -188,7 +201,7 @@ extension Distribution: Codable {
             guard weight > 0, weight.isFinite else {
                 throw InputError(.invalidValue(expected: "a positive weight", found: Quantity.shortest(weight)), at: itemReader.path("weight"))
             }
-            let distribution = try decode(item, extraKeys: ["weight"], baseDirectory: baseDirectory)
+            let distribution = try decode(item, extraKeys: ["weight"], baseDirectory: baseDirectory, requiredDimension: requiredDimension)
             if let d = distribution.dimension { try reader.note(d, at: here) }
             components.append(Component(weight: weight, distribution: distribution))
         }

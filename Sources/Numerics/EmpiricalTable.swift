@@ -125,9 +125,15 @@ public struct EmpiricalTable: Sendable, Equatable {
     /// - Throws: `InputError` with `.file` problems at `keyPath`.
     public static func readColumn(file: String, column: String, relativeTo baseDirectory: String?,
                                   keyPath: String) throws -> [Double] {
-        let resolved = file.hasPrefix("/") || baseDirectory == nil ? file : baseDirectory! + "/" + file
-        guard let data = FileManager.default.contents(atPath: resolved) else {
-            throw InputError(.file(path: file, reason: "cannot be read (missing or not a file)"), at: keyPath)
+        var resolved = file
+        if !file.hasPrefix("/"), let baseDirectory { resolved = baseDirectory + "/" + file }
+        let data: Data
+        do {
+            data = try InputFile.read(resolved, keyPath: keyPath)
+        } catch let error as InputError {
+            // Name the file as the input wrote it.
+            if case let .file(_, reason) = error.problem { throw InputError(.file(path: file, reason: reason), at: keyPath) }
+            throw error
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw InputError(.file(path: file, reason: "is not UTF-8 text"), at: keyPath)
@@ -144,7 +150,7 @@ public struct EmpiricalTable: Sendable, Equatable {
             index = number
         } else {
             let hint = Suggestion.nearest(to: column, in: header).map { " (did you mean '\($0)'?)" } ?? ""
-            throw InputError(.file(path: file, reason: "has no column '\(column)'\(hint); columns: \(header.joined(separator: ", "))"), at: keyPath)
+            throw InputError(.file(path: file, reason: "has no column '\(InputError.clipped(column, 60))'\(hint); columns: \(InputError.clipped(header.joined(separator: ", ")))"), at: keyPath)
         }
         var values: [Double] = []
         values.reserveCapacity(lines.count)
@@ -152,7 +158,7 @@ public struct EmpiricalTable: Sendable, Equatable {
             let cells = line.split(separator: ",", omittingEmptySubsequences: false)
             let cell = index < cells.count ? cells[index].trimmingCharactersInWhitespace() : ""
             guard let value = Double(cell), value.isFinite else {
-                throw InputError(.file(path: file, reason: "line \(offset + 1), column '\(header[index])': expected a number, found '\(cell)'"), at: keyPath)
+                throw InputError(.file(path: file, reason: "line \(offset + 1), column '\(InputError.clipped(header[index], 60))': expected a number, found '\(InputError.clipped(cell, 60))'"), at: keyPath)
             }
             values.append(value)
         }

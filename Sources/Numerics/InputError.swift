@@ -38,24 +38,42 @@ public struct InputError: Error, Equatable, Sendable, CustomStringConvertible {
         return copy
     }
 
+    /// The longest piece of input a message echoes (characters); longer pieces end in "…".
+    public static let echoLimit = 200
+
+    /// `text` cut to `limit` characters, with "…" when cut (and control characters shown as "?",
+    /// so an echoed value cannot break the message's line).
+    public static func clipped(_ text: String, _ limit: Int = echoLimit) -> String {
+        var out = ""
+        var count = 0
+        for c in text {
+            if count == limit { return out + "…" }
+            out.append(c.isNewline || c.asciiValue.map { $0 < 0x20 || $0 == 0x7F } == true ? "?" : c)
+            count += 1
+        }
+        return out
+    }
+
     public var description: String {
-        var where_ = keyPath.isEmpty ? "(top level)" : keyPath
-        if let file { where_ = "\(file): \(where_)" }
+        let clip = { (s: String) in InputError.clipped(s) }
+        var where_ = keyPath.isEmpty ? "(top level)" : clip(keyPath)
+        if let file { where_ = "\(clip(file)): \(where_)" }
         switch problem {
         case let .unknownKey(key, suggestion):
-            let hint = suggestion.map { " (did you mean '\($0)'?)" } ?? ""
-            return "\(where_): unknown key '\(key)'\(hint)"
+            let hint = suggestion.map { " (did you mean '\(clip($0))'?)" } ?? ""
+            return "\(where_): unknown key '\(clip(key))'\(hint)"
         case let .missingKey(key):
-            return "\(where_): missing key '\(key)'"
+            return "\(where_): missing key '\(clip(key))'"
         case let .invalidValue(expected, found):
-            return "\(where_): expected \(expected), found \(found)"
+            return "\(where_): expected \(InputError.clipped(expected, 2 * InputError.echoLimit)), found \(clip(found))"
         case let .unknownName(kind, name, suggestion, valid):
-            let hint = suggestion.map { " (did you mean '\($0)'?)" } ?? ""
-            return "\(where_): unknown \(kind) '\(name)'\(hint); valid: \(valid.joined(separator: ", "))"
+            let hint = suggestion.map { " (did you mean '\(clip($0))'?)" } ?? ""
+            return "\(where_): unknown \(kind) '\(clip(name))'\(hint); valid: \(clip(valid.joined(separator: ", ")))"
         case let .file(path, reason):
             // A whole-file problem needs no key path; readers often name the file themselves.
-            if keyPath.isEmpty && file == nil { return reason.hasPrefix(path) ? reason : "\(path): \(reason)" }
-            return "\(where_): file '\(path)': \(reason)"
+            let reason = InputError.clipped(reason, 2 * InputError.echoLimit)
+            if keyPath.isEmpty && file == nil { return reason.hasPrefix(path) ? reason : "\(clip(path)): \(reason)" }
+            return "\(where_): file '\(clip(path))': \(reason)"
         }
     }
 }

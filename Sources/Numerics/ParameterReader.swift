@@ -5,8 +5,31 @@ struct ParameterReader {
     /// The dimension of the quantities read so far (nil while all were bare numbers).
     private(set) var dimension: Quantity.Dimension?
     private var dimensionKey: String?
+    /// The dimension the caller requires (a scenario key's), when known: then a bare number is
+    /// rejected at once unless the dimension is plain.
+    let requiredDimension: Quantity.Dimension?
+    /// The first quantity key given as a bare number (no unit), if any.
+    private(set) var bareKey: String?
 
-    init(container: KeyedDecodingContainer<DynamicKey>) { self.container = container }
+    init(container: KeyedDecodingContainer<DynamicKey>, requiredDimension: Quantity.Dimension? = nil) {
+        self.container = container
+        self.requiredDimension = requiredDimension
+    }
+
+    /// Records a quantity written without a unit at `keyPath`; an error when the required dimension has units.
+    private mutating func noteBare(_ value: Double, at keyPath: String) throws {
+        if let required = requiredDimension, required != .dimensionless {
+            throw InputError(.invalidValue(expected: Quantity.expectation(for: nil, as: required), found: "\(Quantity.shortest(value)) (a number without a unit)"), at: keyPath)
+        }
+        bareKey = bareKey ?? keyPath
+    }
+
+    /// Throws when some quantities carry a unit of a dimension that has units and others are bare numbers.
+    func checkBareNumbers() throws {
+        guard let dimension, dimension != .dimensionless, let bareKey else { return }
+        throw InputError(.invalidValue(expected: "a \(dimension.rawValue) with a unit like the other parameters (\(dimensionKey ?? "")), e.g. \(dimension.example)",
+                                       found: "a number without a unit"), at: bareKey)
+    }
 
     func path(_ key: String? = nil) -> String {
         key.map { KeyPathText.render(container.codingPath, $0) } ?? KeyPathText.render(container.codingPath)
@@ -59,10 +82,10 @@ struct ParameterReader {
 
     private mutating func parseQuantity(_ text: String, at keyPath: String) throws -> Double {
         guard let (dimension, value) = Quantity.parseAnyDimension(text) else {
-            throw InputError(.invalidValue(expected: "a number or a quantity with a unit, e.g. \"10Mbps\", \"80ms\", \"16MB\", \"30TFLOPS\"",
-                                           found: "\"\(text)\""), at: keyPath)
+            throw InputError(.invalidValue(expected: Quantity.expectation(for: text, as: requiredDimension ?? dimension),
+                                           found: "\"\(InputError.clipped(text, 60))\""), at: keyPath)
         }
-        if let dimension { try note(dimension, at: keyPath) }
+        if let dimension { try note(dimension, at: keyPath) } else { try noteBare(value, at: keyPath) }
         return value
     }
 
@@ -71,6 +94,7 @@ struct ParameterReader {
         guard has(key) else { throw InputError(.missingKey(key), at: path()) }
         if let value = try? container.decode(Double.self, forKey: DynamicKey(key)) {
             guard value.isFinite else { throw InputError(.invalidValue(expected: "a finite number", found: found(key)), at: path(key)) }
+            try noteBare(value, at: path(key))
             return value
         }
         if let text = try? container.decode(String.self, forKey: DynamicKey(key)) { return try parseQuantity(text, at: path(key)) }
@@ -89,6 +113,7 @@ struct ParameterReader {
         while !list.isAtEnd {
             let here = path(key) + "[\(list.currentIndex)]"
             if let v = try? list.decode(Double.self) {
+                try noteBare(v, at: here)
                 values.append(v)
             } else if let text = try? list.decode(String.self) {
                 values.append(try parseQuantity(text, at: here))
@@ -110,15 +135,31 @@ struct ParameterReader {
         let inner = ParameterReader(container: nested)
         let column: String
         if let index = try? nested.decode(Int.self, forKey: DynamicKey("column")) { column = String(index) } else { column = try inner.string("column") }
-        return EmpiricalTable.TraceSource(file: try inner.string("file"), column: column, unit: try inner.optionalString("unit"))
+        guard inner.has("unit") else {
+            throw InputError(.invalidValue(expected: "the unit of the trace's numbers, e.g. \"unit\": \"Mbps\" (\"1\" for plain numbers)",
+                                           found: "no 'unit'"), at: path(key))
+        }
+        return EmpiricalTable.TraceSource(file: try inner.string("file"), column: column, unit: try inner.string("unit"))
     }
 
-    /// Trace cells are bare numbers in `unit` (or the base unit); converts and records the dimension.
+    /// Trace cells are bare numbers in `unit` ("1" for plain numbers); converts and records the dimension.
     mutating func scaleTraceValues(_ raw: [Double], unit: String?) throws -> [Double] {
-        guard let unit else { return raw }
         let here = path("trace") + ".unit"
-        guard let (dimension, factor) = Quantity.parseAnyDimension("1" + unit), let dimension else {
-            throw InputError(.invalidValue(expected: "a unit such as \"Mbps\", \"ms\", \"MB\"", found: "\"\(unit)\""), at: here)
+        guard let unit else {
+            throw InputError(.invalidValue(expected: "the unit of the trace's numbers, e.g. \"Mbps\" (\"1\" for plain numbers)", found: "none"), at: here)
+        }
+        if unit == "1" {
+            try note(.dimensionless, at: here)
+            return raw
+        }
+        guard !unit.isEmpty, let (dimension, factor) = Quantity.parseAnyDimension("1" + unit), let dimension else {
+            throw InputError(.invalidValue(expected: "a unit such as \"Mbps\", \"ms\", \"MB\" (case-sensitive), or \"1\" for plain numbers"
+                                                + (Quantity.unitHint("1" + unit, requiredDimension).map { "; " + $0 } ?? ""),
+                                           found: "\"\(InputError.clipped(unit, 40))\""), at: here)
+        }
+        if let requiredDimension, requiredDimension != dimension {
+            throw InputError(.invalidValue(expected: "a \(requiredDimension.rawValue) unit (\(requiredDimension.unitList))",
+                                           found: "\"\(InputError.clipped(unit, 40))\" (a \(dimension.rawValue) unit)"), at: here)
         }
         try note(dimension, at: here)
         return raw.map { $0 * factor }

@@ -60,6 +60,18 @@ public enum Quantity {
             }
         }
 
+        /// The accepted unit spellings, for messages.
+        public var unitList: String {
+            switch self {
+            case .bitRate: return "bps, kbps, Mbps, Gbps, Tbps for bits per second; B/s, kB/s, MB/s, GB/s, TB/s for bytes per second"
+            case .duration: return "ns, us, µs, ms, s, min, h, d"
+            case .bytes: return "B, kB, MB, GB, TB; KiB, MiB, GiB, TiB"
+            case .flopRate: return "FLOPS, kFLOPS, MFLOPS, GFLOPS, TFLOPS, PFLOPS"
+            case .flops: return "FLOP, kFLOP, MFLOP, GFLOP, TFLOP, PFLOP"
+            case .dimensionless: return "%"
+            }
+        }
+
         /// Units used when printing, largest first.
         var displayUnits: [(suffix: String, factor: Double)] {
             switch self {
@@ -89,18 +101,64 @@ public enum Quantity {
         return (number, trimmed[end...].trimmingCharactersInWhitespace())
     }
 
-    /// The value of `text` in the base unit of `dimension`, or nil when it is not a quantity of that dimension.
+    /// The value of `text` in the base unit of `dimension`, or nil when it is not a quantity of that
+    /// dimension. Units are case-sensitive (`MB` megabytes, `Mb` is rejected; `ms`, not `Ms`); a
+    /// string without a unit is a number in the base unit (callers that need a unit check
+    /// `hasUnit`).
     public static func parse(_ text: String, as dimension: Dimension) -> Double? {
         guard let (number, suffix) = split(text), number.isFinite else { return nil }
         if suffix.isEmpty { return number }
         for unit in dimension.units where unit.suffix == suffix { return number * unit.factor }
-        // Prefix letters are forgiven their case for rates, sizes and FLOPs ("10mbps", "1gb").
-        if dimension != .duration && dimension != .dimensionless {
-            for unit in dimension.units where unit.suffix.lowercased() == suffix.lowercased() && unit.suffix != "B/s" {
-                return number * unit.factor
-            }
-        }
         return nil
+    }
+
+    /// Whether `text` is a number followed by a (non-empty) unit suffix.
+    public static func hasUnit(_ text: String) -> Bool {
+        guard let (_, suffix) = split(text) else { return false }
+        return !suffix.isEmpty
+    }
+
+    /// What a quantity of `dimension` (or of any dimension when nil) should look like, naming
+    /// the valid spellings, and — when the unit of `text` differs only in case or spelling from
+    /// valid ones — which it may have meant. For "expected …" in messages.
+    public static func expectation(for text: String?, as dimension: Dimension?) -> String {
+        var out: String
+        if let dimension, dimension != .dimensionless {
+            out = "a \(dimension.rawValue) with a unit (\(dimension.unitList); case-sensitive), e.g. \(dimension.example)"
+        } else if dimension == .dimensionless {
+            out = "a plain number or a percentage such as \"8%\""
+        } else {
+            out = "a quantity with a unit, e.g. \"10Mbps\", \"80ms\", \"16MB\", \"30TFLOPS\" (units are case-sensitive)"
+        }
+        if let text, let hint = unitHint(text, dimension) { out += "; " + hint }
+        return out
+    }
+
+    /// "did you mean …" for a unit that is valid only in another case or spelling ("MBps", "Mb", "MS").
+    static func unitHint(_ text: String, _ dimension: Dimension?) -> String? {
+        guard let (_, suffix) = split(text), !suffix.isEmpty else { return nil }
+        let dimensions = dimension.map { [$0] } ?? Dimension.allCases
+        var candidates: [String] = []
+        func add(_ s: String, _ d: Dimension) {
+            let entry = "'\(s)' (\(d.rawValue))"
+            if !candidates.contains(entry) { candidates.append(entry) }
+        }
+        // "MBps", "kBps": bytes per second are written "MB/s".
+        if suffix.count > 3, suffix.hasSuffix("Bps") {
+            let slashed = String(suffix.dropLast(3)) + "B/s"
+            if dimensions.contains(.bitRate), Dimension.bitRate.units.contains(where: { $0.suffix == slashed }) { add(slashed, .bitRate) }
+        }
+        for d in dimensions {
+            for unit in d.units where unit.suffix.lowercased() == suffix.lowercased() && unit.suffix != suffix { add(unit.suffix, d) }
+        }
+        // "Mb": megabits are a rate unit's prefix, not a size.
+        if suffix.count >= 2, suffix.hasSuffix("b"), dimensions.contains(.bytes) || dimensions.contains(.bitRate) {
+            let prefix = String(suffix.dropLast())
+            if dimensions.contains(.bytes), Dimension.bytes.units.contains(where: { $0.suffix == prefix + "B" }) { add(prefix + "B", .bytes) }
+            if dimensions.contains(.bitRate), Dimension.bitRate.units.contains(where: { $0.suffix == prefix + "bps" }) { add(prefix + "bps", .bitRate) }
+        }
+        guard !candidates.isEmpty else { return nil }
+        return "'\(InputError.clipped(suffix, 40))' is not a unit; did you mean " + candidates.joined(separator: " or ") + "?"
     }
 
     /// The dimension whose units include the suffix of `text`, and the value in its base unit.

@@ -41,23 +41,27 @@ public indirect enum JSONValue: Sendable, Equatable, Codable {
         case .null: return "null"
         case let .bool(b): return "\(b)"
         case let .number(d): return Quantity.shortest(d)
-        case let .string(s): return "\"\(s.count > 40 ? String(s.prefix(40)) + "…" : s)\""
+        case let .string(s): return "\"\(InputError.clipped(s, 40))\""
         case let .array(a): return a.isEmpty ? "an empty array" : "an array of \(a.count)"
         case .object: return "an object"
         }
     }
 
-    /// Parses `data` (the contents of `file`) or throws an `InputError` saying where the syntax breaks.
+    /// Parses `data` (the contents of `file`) with the strict reader (`JSONReader`, RFC 8259) or
+    /// throws an `InputError` saying where the syntax breaks (line and column), or which object
+    /// repeats a key.
     public static func parse(_ data: Data, file: String?) throws -> JSONValue {
         do {
-            return try JSONDecoder().decode(JSONValue.self, from: data)
-        } catch {
-            // JSONSerialization says where the syntax breaks ("… around line 2, column 6").
-            var detail = "\(error)"
-            do { _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch let e as NSError {
-                detail = e.userInfo[NSDebugDescriptionErrorKey] as? String ?? e.localizedDescription
-            }
-            throw InputError(.file(path: file ?? "input", reason: "not valid JSON: \(detail)"), at: "")
+            return try JSONReader.parse(data)
+        } catch let e as JSONReader.SyntaxError {
+            let (line, column) = JSONReader.position(of: e.offset, in: data)
+            throw InputError(.file(path: file ?? "input", reason: "not valid JSON: line \(line), column \(column): \(e.message)"), at: "")
+        } catch let e as JSONReader.DuplicateKey {
+            let (l1, c1) = JSONReader.position(of: e.first, in: data)
+            let (l2, c2) = JSONReader.position(of: e.second, in: data)
+            throw InputError(.invalidValue(expected: "each key at most once (a repeated key is ambiguous)",
+                                           found: "'\(InputError.clipped(e.key, 80))' twice: line \(l1), column \(c1) and line \(l2), column \(c2)"),
+                             at: e.path, file: file)
         }
     }
 
@@ -130,9 +134,19 @@ public struct Node: Sendable {
         return d
     }
 
+    /// An integer in `range`: a JSON number with no fractional part, converted exactly (no
+    /// rounding through `Double(Int.max)`, which is 2^63 and would trap).
     public func integer(_ range: ClosedRange<Int>, _ expected: String) throws -> Int {
-        guard case let .number(d) = value, d == d.rounded(), d >= Double(range.lowerBound), d <= Double(range.upperBound) else { throw invalid(expected) }
-        return Int(d)
+        guard case let .number(d) = value, let n = Int(exactly: d), range.contains(n) else { throw invalid(expected) }
+        return n
+    }
+
+    /// The largest integer a JSON number (a `Double`) holds exactly: 2^53 − 1.
+    public static let maxExactInteger = 9_007_199_254_740_991
+
+    /// A seed: an integer in 0…2^53 − 1 (every integer a JSON number holds exactly).
+    public func seed() throws -> UInt64 {
+        UInt64(try integer(0...Node.maxExactInteger, "an integer seed in 0…9007199254740991 (2^53 − 1, the largest integer a JSON number holds exactly)"))
     }
 
     /// A number > 0; `expected` names what was wanted.
@@ -149,14 +163,16 @@ public struct Node: Sendable {
         return v
     }
 
-    /// A quantity of `dimension`: a string with a unit or a bare number in the base unit.
+    /// A quantity of `dimension`: a string with a unit (case-sensitive). A bare number (or a
+    /// string without a unit) is accepted only for plain (dimensionless) values: a scenario key
+    /// never implies a unit.
     public func quantity(_ dimension: Quantity.Dimension) throws -> Double {
         switch value {
-        case let .number(d) where d.isFinite: return d
+        case let .number(d) where d.isFinite && dimension == .dimensionless: return d
         case let .string(s):
-            if let v = Quantity.parse(s, as: dimension), v.isFinite { return v }
-            throw invalid("a \(dimension.rawValue) such as \(dimension.example)")
-        default: throw invalid("a \(dimension.rawValue) such as \(dimension.example)")
+            if dimension == .dimensionless || Quantity.hasUnit(s), let v = Quantity.parse(s, as: dimension), v.isFinite { return v }
+            throw invalid(Quantity.expectation(for: s, as: dimension))
+        default: throw invalid(Quantity.expectation(for: nil, as: dimension))
         }
     }
 
@@ -165,6 +181,7 @@ public struct Node: Sendable {
         let data = Data(value.text().utf8)
         let decoder = JSONDecoder()
         if let baseDirectory { decoder.userInfo[Distribution.baseDirectoryKey] = baseDirectory }
+        decoder.userInfo[Distribution.requiredDimensionKey] = dimension
         var d: Distribution
         do {
             d = try decoder.decode(Distribution.self, from: data)

@@ -10,14 +10,12 @@ public enum ScenarioParser {
     public static let topKeys = ["name", "seed", "population", "network", "server", "availability", "selection",
                                  "workload", "arms", "target", "stop", "description"]
 
-    /// Reads and parses `path`.
+    /// The largest scenario file read (64 MiB: far above any hand-written or generated scenario).
+    public static let maxScenarioBytes = 64 << 20
+
+    /// Reads (a regular file only, see `InputFile`) and parses `path`.
     public static func load(file path: String) throws -> Scenario {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw InputError(.file(path: path, reason: "cannot be read (\(FileManager.default.fileExists(atPath: path) ? "unreadable" : "no such file"))"), at: "")
-        }
+        let data = try InputFile.read(path, maxBytes: maxScenarioBytes)
         let base = URL(fileURLWithPath: path).deletingLastPathComponent().path
         do {
             return try parse(try JSONValue.parse(data, file: path), baseDirectory: base)
@@ -33,7 +31,8 @@ public enum ScenarioParser {
         _ = try root.object(allowed: topKeys)
         let name = try root.required("name").string()
         guard !name.isEmpty else { throw try root.required("name").invalid("a non-empty name") }
-        let seed = try root.member("seed").map { UInt64(try $0.integer(0...Int(Int64.max), "a non-negative integer seed")) } ?? 1
+        if let d = root.member("description") { _ = try d.string() }
+        let seed = try root.member("seed").map { try $0.seed() } ?? 1
 
         let population = try parsePopulation(root.member("population"))
         let network = try parseNetwork(root.member("network"))
@@ -297,7 +296,7 @@ public enum ScenarioParser {
             if let lr = pre.member("learning_rate") {
                 pretrainLR = Float(try lr.positiveNumber("a learning rate > 0"))
             }
-            pretrainSeed = try pre.member("seed").map { UInt64(try $0.integer(0...Int(Int64.max), "a non-negative seed")) } ?? 1
+            pretrainSeed = try pre.member("seed").map { try $0.seed() } ?? 1
         }
         var rank = 8, alpha: Float = 16
         let narrowest = min(hidden.min() ?? inputs, inputs)

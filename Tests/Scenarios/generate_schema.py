@@ -15,13 +15,12 @@ NUM_NONNEG = r"\+?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 NUM_POS = r"\+?(?:\d*[1-9]\d*\.?\d*|\d*\.\d*[1-9]\d*)(?:[eE][+-]?\d+)?"
 
 UNITS = {
-    # Prefix letters (and the rest of the suffix) may be any case, except the exact "B/s".
-    "rate": "(?:" + "|".join([r"[TtGgMmKk]?" + ci("bps"), r"[TtGgMmKk]" + ci("b") + "/" + ci("s"), "B/s"]) + ")",
-    # Case-sensitive.
+    # Case-sensitive: "MB" megabytes, "Mb"/"MBps"/"mbps" are rejected (docs/DISTRIBUTIONS.md).
+    "rate": "(?:[TGMkK]?bps|[TGMkK]?B/s)",
     "duration": "(?:ns|us|\u00b5s|ms|min|s|h|d)",
-    "bytes": "(?:" + r"[TtGgMmKk]" + ci("ib") + "|" + r"[TtGgMmKk]?" + ci("b") + ")",
-    "flop-rate": "(?:" + r"[PpTtGgMmKk]?" + ci("flops") + ")",
-    "flops": "(?:" + r"[PpTtGgMmKk]?" + ci("flop") + ")",
+    "bytes": "(?:[TGMK]iB|[TGMkK]?B)",
+    "flop-rate": "(?:[PTGMk]?FLOPS)",
+    "flops": "(?:[PTGMk]?FLOP)",
     "plain": "%",
 }
 UNITS["any"] = "(?:" + "|".join(UNITS[k] for k in ["rate", "duration", "bytes", "flop-rate", "flops", "plain"]) + ")"
@@ -30,11 +29,11 @@ def pattern(num, unit):
     return r"^\s*" + num + r"\s*" + unit + r"\s*$"
 
 UNIT_TEXT = {
-    "rate": "bps, kbps, Mbps, Gbps, Tbps (bit/s) or B/s, kB/s, MB/s, GB/s, TB/s (bytes per second, ×8); prefix letters any case (\"10mbps\")",
+    "rate": "bps, kbps, Mbps, Gbps, Tbps (bit/s) or B/s, kB/s, MB/s, GB/s, TB/s (bytes per second, ×8); case-sensitive",
     "duration": "ns, us, µs, ms, s, min, h, d (case-sensitive)",
-    "bytes": "B, kB/KB, MB, GB, TB (powers of 1000), KiB, MiB, GiB, TiB (powers of 1024); any case",
-    "flop-rate": "FLOPS, kFLOPS, MFLOPS, GFLOPS, TFLOPS, PFLOPS; any case",
-    "flops": "FLOP, kFLOP, MFLOP, GFLOP, TFLOP, PFLOP; any case",
+    "bytes": "B, kB/KB, MB, GB, TB (powers of 1000), KiB, MiB, GiB, TiB (powers of 1024); case-sensitive",
+    "flop-rate": "FLOPS, kFLOPS, MFLOPS, GFLOPS, TFLOPS, PFLOPS; case-sensitive",
+    "flops": "FLOP, kFLOP, MFLOP, GFLOP, TFLOP, PFLOP; case-sensitive",
     "plain": "a percentage such as \"8%\" = 0.08",
 }
 BASE = {"rate": "bit/s", "duration": "seconds", "bytes": "bytes", "flop-rate": "FLOP/s", "flops": "FLOP", "plain": "a plain number"}
@@ -56,8 +55,9 @@ def quantity_def(dim, sign):
         desc = f"A plain number{what}, or a percentage string (\"8%\" = 0.08)."
         examples = [0.08, "8%"]
     else:
-        desc = (f"A {dim} quantity{what}: a bare number in {BASE[dim]}, or a string with a unit: {UNIT_TEXT[dim]}.")
-        examples = EXAMPLE[dim]
+        # A scenario key never implies a unit: a quantity with units is a string with its unit.
+        desc = (f"A {dim} quantity{what}: a string with a unit ({UNIT_TEXT[dim]}); a bare number is rejected.")
+        return {"description": desc, "examples": EXAMPLE[dim], "type": "string", "pattern": pattern(num, UNITS[dim])}
     return {
         "description": desc,
         "examples": examples,
@@ -239,19 +239,20 @@ for dim, k in DIMS.items():
         "properties": {"dist": {"enum": [f[1] for f in fams]}},
         "oneOf": components,
     }
-    unit_pattern = r"^\s*" + UNITS["any" if dim in ("any",) else ("plain" if dim in ("count", "loss") else dim)] + r"\s*$"
+    plain_one = r"|1" if dim in ("any", "count", "loss") else ""
+    unit_pattern = r"^\s*(?:" + UNITS["any" if dim in ("any",) else ("plain" if dim in ("count", "loss") else dim)] + plain_one + r")\s*$"
     defs[f"trace-{dim}"] = {
         "description": ("A CSV trace column: {\"file\": path relative to the file naming it, \"column\": header name or 0-based index, "
-                        "\"unit\"?: unit of the column's bare numbers (default the base unit)}."),
+                        "\"unit\": the unit of the column's bare numbers (required; \"1\" for plain numbers)}."),
         "type": "object",
-        "required": ["file", "column"],
+        "required": ["file", "column", "unit"],
         "additionalProperties": False,
         "properties": {
             "file": {"type": "string", "minLength": 1, "description": "CSV file, relative to the file that names it."},
             "column": {"anyOf": [{"type": "string", "minLength": 1}, {"type": "integer", "minimum": 0}],
                        "description": "A column name from the header row, or a 0-based column index."},
             "unit": {"type": "string", "pattern": unit_pattern,
-                     "description": "The unit of the column's bare numbers, e.g. \"Mbps\", \"ms\"; default the base unit."},
+                     "description": "Required: the unit of the column's bare numbers, e.g. \"Mbps\", \"ms\" (case-sensitive), or \"1\" for plain numbers."},
         },
     }
 
@@ -467,7 +468,7 @@ defs["train"] = {
             "classes": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 0}},
             "epochs": {"type": "integer", "minimum": 0, "maximum": 1000},
             "learning_rate": {"type": "number", "exclusiveMinimum": 0},
-            "seed": {"type": "integer", "minimum": 0}},
+            "seed": {"type": "integer", "minimum": 0, "maximum": 9007199254740991}},
             "description": "Pretraining of the frozen base: the classes it sees (default the first 70%), epochs (3), learning rate (0.05), seed (1)."},
         "lora": {"type": "object", "additionalProperties": False, "properties": {
             "rank": {"type": "integer", "minimum": 1}, "alpha": {"type": "number", "exclusiveMinimum": 0}},
@@ -535,8 +536,8 @@ schema = {
     "properties": {
         "name": {"type": "string", "minLength": 1, "description": "Required: a non-empty label used in reports."},
         "description": {"type": "string", "description": "Optional free text describing the scenario."},
-        "seed": {"type": "integer", "minimum": 0, "maximum": 9223372036854775807, "default": 1,
-                 "description": "A non-negative integer; default 1; every random stream derives from it."},
+        "seed": {"type": "integer", "minimum": 0, "maximum": 9007199254740991, "default": 1,
+                 "description": "An integer in 0 … 2^53 − 1 (what a JSON number holds exactly); default 1; every random stream derives from it."},
         "population": ref("population"),
         "network": ref("network"),
         "server": ref("server"),

@@ -36,7 +36,7 @@ CASES = [
     ("name-wrong-type", [("name", 7)], "name", "expected a string, found 7"),
     ("clients-not-integer", [("population.clients", 10.5)], "population.clients", "a number of clients"),
     ("clients-string", [("population.clients", "many")], "population.clients", "a number of clients"),
-    ("seed-negative", [("seed", -1)], "seed", "a non-negative integer seed"),
+    ("seed-negative", [("seed", -1)], "seed", "an integer seed in 0…9007199254740991"),
     ("unknown-profile", [("network.profile", "4G-lte")], "network.profile", "unknown network profile '4G-lte'"),
     ("profile-typo-suggests", [("network.profile", "fibre")], "network.profile", "did you mean 'fiber'?"),
     ("mix-weight-zero", [("network.profile", DELETE), ("network.mix", [{"weight": 0, "profile": "4g"}])], "network.mix[0].weight", "a positive weight"),
@@ -44,7 +44,7 @@ CASES = [
     ("profile-and-inline-up", [("network.up", "5Mbps")], "network", "found 'profile' and 'inline up'"),
     ("profile-and-mix", [("network.mix", [{"weight": 1, "profile": "5g"}])], "network", "one of 'profile', 'mix'"),
     ("inline-negative-rate", [("network.profile", DELETE), ("network.down", "-5Mbps"), ("network.up", "1Mbps"), ("network.rtt", "50ms")], "network.down", "all positive"),
-    ("inline-zero-rate", [("network.profile", DELETE), ("network.down", "10Mbps"), ("network.up", 0), ("network.rtt", "50ms")], "network.up", "all positive"),
+    ("inline-zero-rate", [("network.profile", DELETE), ("network.down", "10Mbps"), ("network.up", "0Mbps"), ("network.rtt", "50ms")], "network.up", "all positive"),
     ("inline-missing-rtt", [("network.profile", DELETE), ("network.down", "10Mbps"), ("network.up", "1Mbps")], "network", "missing key 'rtt'"),
     ("loss-above-one", [("network.profile", DELETE), ("network.down", "10Mbps"), ("network.up", "1Mbps"), ("network.rtt", "50ms"), ("network.loss", 1.5)], "network.loss", "a loss rate in [0, 1)"),
     ("loss-exactly-one", [("network.profile", DELETE), ("network.down", "10Mbps"), ("network.up", "1Mbps"), ("network.rtt", "50ms"), ("network.loss", 1)], "network.loss", "a loss rate in [0, 1)"),
@@ -52,10 +52,10 @@ CASES = [
     ("unknown-transfer-model", [("network.model", "tcpp")], "network.model", "unknown transfer model 'tcpp' (did you mean 'tcp'?)"),
     ("user-profile-shadows-builtin", [("network.profiles", {"4g": {"down": "1Mbps", "up": "1Mbps", "rtt": "1ms"}})], "network.profiles.4g", "not a built-in profile's"),
     ("server-rate-zero", [("server", {"up": "0Gbps"})], "server.up", "a positive rate"),
-    ("server-rate-negative", [("server", {"down": -1})], "server.down", "a positive rate"),
+    ("server-rate-negative", [("server", {"down": "-1Gbps"})], "server.down", "a positive rate"),
     ("over-selection-negative", [("selection.over_selection", -0.1)], "selection.over_selection", "an over-selection fraction ≥ 0"),
     ("deadline-zero", [("selection.deadline", "0s")], "selection.deadline", "a positive deadline"),
-    ("deadline-negative", [("selection.deadline", -5)], "selection.deadline", "a positive deadline"),
+    ("deadline-negative", [("selection.deadline", "-5s")], "selection.deadline", "a positive deadline"),
     ("k-above-population", [("selection.per_round", 80)], "selection.per_round", "at most the population's 50 clients"),
     ("min-completions-above-k", [("selection.min_completions", 11)], "selection.min_completions", "1…10"),
     ("dropout-one", [("availability", {"dropout_per_round": 1.0})], "availability.dropout_per_round", "a probability in [0, 1)"),
@@ -88,7 +88,74 @@ CASES = [
     ("measured-without-training", [("workload.payload", "measured")], "workload.payload", "needs workload.train"),
     ("trace-missing", [("network.profile", DELETE), ("network.down", {"dist": "empirical", "trace": {"file": "no-such-trace.csv", "column": "down", "unit": "Mbps"}}), ("network.up", "1Mbps"), ("network.rtt", "50ms")], "network.down.trace", "no-such-trace.csv"),
     ("trace-empty", [("network.profile", DELETE), ("network.down", {"dist": "empirical", "trace": {"file": "traces/empty.csv", "column": "down", "unit": "Mbps"}}), ("network.up", "1Mbps"), ("network.rtt", "50ms")], "network.down.trace", "empty.csv"),
+    # issue 9: exact integers, strict units, traces need a unit, wrong types, short messages.
+    ("seed-2-pow-63", [("seed", 9223372036854775808)], "seed", "an integer seed in 0…9007199254740991"),
+    ("seed-2-pow-53", [("seed", 9007199254740992)], "seed", "an integer seed in 0…9007199254740991"),
+    ("seed-huge", [("seed", 1e300)], "seed", "an integer seed"),
+    ("pretrain-seed-2-pow-64", [("workload.train", {"pretrain": {"seed": 18446744073709551616}})], "workload.train.pretrain.seed", "an integer seed in 0…9007199254740991"),
+    ("clients-huge", [("population.clients", 1e30)], "population.clients", "a number of clients"),
+    ("rounds-2-pow-63", [("stop.rounds", 9223372036854775807)], "stop.rounds", "a positive number of rounds"),
+    ("rate-MBps", [None, ("network.down", "10MBps")], "network.down", "did you mean 'MB/s' (bit-rate)"),
+    ("rate-lowercase", [None, ("network.down", "10mbps")], "network.down", "did you mean 'Mbps' (bit-rate)"),
+    ("server-rate-megabit-bytes", [("server", {"up": "10Mb"})], "server.up", "did you mean 'Mbps' (bit-rate)"),
+    ("deadline-wrong-case", [("selection.deadline", "10MIN")], "selection.deadline", "did you mean 'min' (duration)"),
+    ("deadline-Ms", [("selection.deadline", "600Ms")], "selection.deadline", "ns, us, µs, ms, s, min, h, d; case-sensitive"),
+    ("deadline-bare-number", [("selection.deadline", 600)], "selection.deadline", "a duration with a unit"),
+    ("deadline-unitless-string", [("selection.deadline", "600")], "selection.deadline", "a duration with a unit"),
+    ("stop-time-bare-number", [("stop.time", 86400)], "stop.time", "a duration with a unit"),
+    ("server-rate-bare-number", [("server", {"down": 1e9})], "server.down", "a bit-rate with a unit"),
+    ("aggregation-bare-number", [("server", {"aggregation": 2})], "server.aggregation", "a duration with a unit"),
+    ("rtt-bare-number", [("network.profile", DELETE), ("network.down", "10Mbps"), ("network.up", "1Mbps"), ("network.rtt", 0.05)], "network.rtt", "a duration with a unit"),
+    ("rtt-distribution-bare-number", [("network.profile", DELETE), ("network.down", "10Mbps"), ("network.up", "1Mbps"), ("network.rtt", {"dist": "uniform", "min": "10ms", "max": 0.05})], "network.rtt.max", "a duration with a unit"),
+    ("device-speed-bare-values", [("population.device_speed", {"dist": "empirical", "values": [1e12, 2e12]})], "population.device_speed.values[0]", "a flop-rate with a unit"),
+    ("session-bare-number", [("availability", {"sessions": {"online": 3600, "offline": "1h"}})], "availability.sessions.online", "a duration with a unit"),
+    ("trace-without-unit", [None, ("network.down", {"dist": "empirical", "trace": {"file": "traces/down.csv", "column": "down"}})], "network.down.trace", "the unit of the trace's numbers"),
+    ("trace-unit-wrong-case", [None, ("network.down", {"dist": "empirical", "trace": {"file": "traces/down.csv", "column": "down", "unit": "mbps"}})], "network.down.trace.unit", "did you mean 'Mbps'"),
+    ("trace-unit-wrong-dimension", [None, ("network.down", {"dist": "empirical", "trace": {"file": "traces/down.csv", "column": "down", "unit": "ms"}})], "network.down.trace.unit", "a bit-rate unit"),
+    ("trace-is-directory", [None, ("network.down", {"dist": "empirical", "trace": {"file": "traces", "column": "down", "unit": "Mbps"}})], "network.down.trace", "is a directory"),
+    ("description-object", [("description", {"text": "hello"})], "description", "expected a string, found an object"),
+    ("description-number", [("description", 3)], "description", "expected a string, found 3"),
+    ("long-unknown-key", [("k" * 5000, 1)], "(top level)", "unknown key '" + "k" * 200 + "…'"),
+    ("long-profile-name", [("network.profile", "p" * 5000)], "network.profile", "unknown network profile '" + "p" * 200 + "…'"),
     ("trace-non-numeric", [("network.profile", DELETE), ("network.down", {"dist": "empirical", "trace": {"file": "traces/non-numeric.csv", "column": "down", "unit": "Mbps"}}), ("network.up", "1Mbps"), ("network.rtt", "50ms")], "network.down.trace", "line 3"),
+]
+
+def expand(edits):
+    """None stands for: inline link instead of the profile (down set by the next edit)."""
+    out = []
+    for e in edits:
+        if e is None:
+            out += [("network.profile", DELETE), ("network.up", "1Mbps"), ("network.rtt", "50ms")]
+        else:
+            out.append(e)
+    return out
+
+# Documents that are not valid JSON (or repeat a key): name, bytes, key path, message fragment.
+RAW = [
+    ("empty-file", b"", "", "not valid JSON: line 1, column 1: the document is empty"),
+    ("duplicate-top-key", b'{"name": "bad", "seed": 1, "workload": {}, "seed": 2}\n', "(top level)", "'seed' twice: line 1, column 17 and line 1, column 44"),
+    ("duplicate-nested-key", b'{"name": "bad",\n "population": {"clients": 50,\n                "clients": 60}}\n', "population", "'clients' twice: line 2, column 17 and line 3, column 17"),
+    ("duplicate-key-in-array", b'{"name": "bad", "arms": [{"codec": "lora"}, {"codec": "fedsrd", "codec": "topk"}]}\n', "arms[1]", "'codec' twice"),
+    ("deep-nesting", b'{"name": "bad", "description": ' + b"[" * 300 + b"]" * 300 + b"}\n", "", "nested more than 256 deep"),
+    ("trailing-comma-object", b'{"name": "bad", "seed": 1,}\n', "", "line 1, column 27: a trailing comma before '}'"),
+    ("trailing-comma-array", b'{"name": "bad", "arms": [{"codec": "lora"},]}\n', "", "a trailing comma before ']'"),
+    ("trailing-garbage", b'{"name": "bad"} x\n', "", "line 1, column 17: unexpected 'x' after the end of the JSON value"),
+    ("two-documents", b'{"name": "bad"}\n{"name": "again"}\n', "", "line 2, column 1: unexpected '{' after the end"),
+    ("leading-zero", b'{"name": "bad", "seed": 007}\n', "", "line 1, column 25: a number with a leading zero"),
+    ("nan", b'{"name": "bad", "seed": NaN}\n', "", "NaN and Infinity are not JSON numbers"),
+    ("infinity", b'{"name": "bad", "seed": -Infinity}\n', "", "NaN and Infinity are not JSON numbers"),
+    ("number-too-large", b'{"name": "bad", "seed": 1e400}\n', "", "a number too large for a 64-bit float"),
+    ("invalid-utf8", b'{"name": "b\xc3\x28d"}\n', "", "line 1, column 12: invalid UTF-8"),
+    ("overlong-utf8", b'{"name": "\xc0\xafbad"}\n', "", "invalid UTF-8"),
+    ("lone-surrogate", b'{"name": "\\ud800bad"}\n', "", "a lone high surrogate \\uD800"),
+    ("lone-low-surrogate", b'{"name": "\\udc00"}\n', "", "a lone low surrogate \\uDC00"),
+    ("raw-control-character", b'{"name": "b\tad"}\n', "", "a raw control character U+0009"),
+    ("bad-escape", b'{"name": "b\\xad"}\n', "", "an invalid escape '\\x'"),
+    ("single-quotes", b"{'name': 'bad'}\n", "", "expected a key in double quotes"),
+    ("comment", b'{"name": "bad" // a comment\n}\n', "", "line 1, column 16: expected ',' or '}', found '/'"),
+    ("unclosed-string", b'{"name": "bad}', "", "a string that is never closed"), ("unclosed-string-newline", b'{"name": "bad}\n', "", "a raw control character U+000A"),
+    ("number-with-unit", b'{"name": "bad", "stop": {"time": 24h}}\n', "", "'h' inside a number"),
+    ("true-prefix", b'{"name": "bad", "network": {"keep_connections": truex}}\n', "", "after 'true'"),
 ]
 
 def main():
@@ -98,7 +165,7 @@ def main():
     expected = {}
     for name, edits, path, fragment in CASES:
         doc = copy.deepcopy(BASE)
-        for p, v in edits:
+        for p, v in expand(edits):
             put(doc, p, v)
         fname = f"{name}.json"
         with open(os.path.join(HERE, fname), "w") as fh:
@@ -107,7 +174,11 @@ def main():
         expected[fname] = {"key_path": path, "message": fragment}
     with open(os.path.join(HERE, "syntax-error.json"), "w") as fh:
         fh.write('{"name": "bad", "population": {"clients": 50}\n')
-    expected["syntax-error.json"] = {"key_path": "", "message": "not valid JSON: Unexpected end of file"}
+    expected["syntax-error.json"] = {"key_path": "", "message": "not valid JSON: line 2, column 1: expected ',' or '}', found end of input"}
+    for name, text, path, fragment in RAW:
+        with open(os.path.join(HERE, f"{name}.json"), "wb") as fh:
+            fh.write(text)
+        expected[f"{name}.json"] = {"key_path": "" if path == "(top level)" else path, "message": fragment}
     with open(os.path.join(HERE, "expected-messages.txt"), "w") as fh:
         json.dump(expected, fh, indent=1, sort_keys=True, ensure_ascii=False)
         fh.write("\n")
