@@ -77,6 +77,9 @@ public enum FedSimMain {
         } catch let error as InputError {
             console.error("error: \(error)")
             return 2
+        } catch let error as OutputError {
+            console.error("error: \(error)")
+            return 1
         } catch {
             console.error("internal error: \(error)")
             return 1

@@ -1,5 +1,6 @@
 import Federation
 import Foundation
+import Network
 import Numerics
 import Reporting
 import Scenario
@@ -50,7 +51,11 @@ struct RunCommand: Command {
         self.out = out
         seed = parsed.value("seed") == nil ? nil : UInt64(try parsed.integer("seed", default: 0, in: 0...Int.max))
         seeds = try parsed.integer("seeds", default: 1, in: 1...1000)
-        armNames = parsed.value("arms").map { $0.split(separator: ",").map(String.init) }
+        armNames = try parsed.value("arms").map { text in
+            let names = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard !names.contains(where: \.isEmpty) else { throw UsageError("--arms expects arm names separated by commas, found '\(String(text.prefix(80)))'") }
+            return names
+        }
         force = parsed.flag("force")
         recordClients = !parsed.flag("no-clients")
     }
@@ -66,9 +71,12 @@ struct RunCommand: Command {
             scenario.arms = scenario.arms.filter { armNames.contains($0.name) }
         }
         try RunOutput.checkDestination(out, force: force)
-        let results = try ScenarioRunner.run(scenario, file: file, seeds: seeds, recordClients: recordClients, console: console)
+        let target = URL(fileURLWithPath: out).standardizedFileURL
+        let checkpoints = seeds > 1 ? target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).seeds").path : nil
+        let results = try ScenarioRunner.run(scenario, file: file, seeds: seeds, recordClients: recordClients, console: console, checkpoints: checkpoints)
         let data = RunOutput.files(results)
         try RunOutput.writeAtomically(data + (try Report.files(from: data)), to: out)
+        if let checkpoints { try? FileManager.default.removeItem(atPath: checkpoints) }
         console.print(try Report.headline(from: data))
         console.print("Report: \(out)/report.html (report.md, summary.json, rounds.csv\(recordClients ? ", clients.csv" : ""))")
         return 0
@@ -77,12 +85,38 @@ struct RunCommand: Command {
 
 /// Runs a scenario's arms over one or more seeds, with progress on a terminal (shared by `run` and `sweep`).
 enum ScenarioRunner {
-    static func run(_ scenario: Scenario, file: String, seeds: Int, recordClients: Bool, console: Console, label: String = "") throws -> RunResults {
+    /// A finished seed, saved so an interrupted `run --seeds K` resumes after the seeds it finished.
+    struct Checkpoint: Codable {
+        var key: String
+        var seed: UInt64
+        var samples: [Double]
+        var arms: [ArmResult]
+    }
+
+    /// `checkpoints`: a folder where each finished seed is saved (keyed by a hash of fedsim's
+    /// version, the seed's resolved scenario, the arms and whether client rows are kept) and
+    /// from which a finished seed is taken instead of run again.
+    static func run(_ scenario: Scenario, file: String, seeds: Int, recordClients: Bool, console: Console, label: String = "",
+                    checkpoints: String? = nil) throws -> RunResults {
         var runs: [SeedRun] = []
         let total = scenario.stop.rounds
         for k in 0..<seeds {
             var s = scenario
-            s.seed = scenario.seed + UInt64(k)
+            let (seed, overflow) = scenario.seed.addingReportingOverflow(UInt64(k))
+            guard !overflow else { throw InputError(.invalidValue(expected: "a seed that leaves room for --seeds \(seeds)", found: String(scenario.seed)), at: "seed", file: file) }
+            s.seed = seed
+            let key = String(SHA256.hex(FedSimMain.version + "\n" + s.resolved.text() + "\n" + s.arms.map(\.name).joined(separator: ",") + "\n\(recordClients)").prefix(16))
+            let checkpointFile = checkpoints.map { "\($0)/seed-\(seed)-\(key).json" }
+            if let checkpointFile, let saved = try? InputFile.read(checkpointFile), let c = try? decoder.decode(Checkpoint.self, from: saved), c.key == key, c.seed == seed {
+                var population = Population(PopulationSpec(clients: s.population.clients, network: s.network.profile,
+                                                           deviceSpeed: s.population.deviceSpeed, samples: s.population.samples), seed: seed)
+                if c.samples.count == population.count {
+                    population.samples = c.samples
+                    runs.append(SeedRun(seed: seed, population: population, arms: c.arms))
+                    console.error("\(label)seed \(seed): finished by an earlier, interrupted run (resumed)")
+                    continue
+                }
+            }
             let federation: FederationRun
             do { federation = try FederationRun(scenario: s) } catch let error as InputError where !error.keyPath.isEmpty && error.file == nil {
                 throw error.inFile(file)
@@ -97,16 +131,35 @@ enum ScenarioRunner {
                     console.progress("\(tag) round \(round)\(total.map { "/\($0)" } ?? "")  sim \(Quantity.humanReadable(t, as: .duration))"
                                      + (accuracy.map { "  acc \(String(format: "%.3f", $0))" } ?? ""))
                 } : nil
-                results.append(try federation.run(arm: arm, recordClients: recordClients, progress: progress))
-                if console.stderrIsTerminal {
-                    let acc = results.last!.rounds.last(where: { $0.accuracy != nil })?.accuracy
-                    console.progress(nil)
-                    console.error("\(tag) \(results.last!.rounds.count) rounds, sim \(Quantity.humanReadable(results.last!.simulatedSeconds, as: .duration))"
-                                  + (acc.map { ", accuracy \(Quantity.significant($0, 3))" } ?? ""))
-                }
+                let result = try federation.run(arm: arm, recordClients: recordClients, progress: progress)
+                results.append(result)
+                let acc = result.rounds.last(where: { $0.accuracy != nil })?.accuracy
+                let line = "\(tag) \(result.rounds.count) rounds, sim \(Quantity.humanReadable(result.simulatedSeconds, as: .duration))"
+                    + (acc.map { ", accuracy \(Quantity.significant($0, 3))" } ?? "")
+                if console.stderrIsTerminal { console.progress(nil) }
+                if console.stderrIsTerminal || seeds > 1 || s.workload.training != nil { console.error(line) }
             }
             runs.append(SeedRun(seed: s.seed, population: federation.population, arms: results))
+            if let checkpoints, let checkpointFile {
+                let c = Checkpoint(key: key, seed: seed, samples: federation.population.samples, arms: results)
+                if let data = try? encoder.encode(c) {
+                    try? FileManager.default.createDirectory(atPath: checkpoints, withIntermediateDirectories: true)
+                    try? data.write(to: URL(fileURLWithPath: checkpointFile), options: .atomic)
+                }
+            }
         }
         return RunResults(scenario: scenario, runs: runs)
+    }
+
+    static var encoder: JSONEncoder {
+        let e = JSONEncoder()
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return e
+    }
+
+    static var decoder: JSONDecoder {
+        let d = JSONDecoder()
+        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return d
     }
 }

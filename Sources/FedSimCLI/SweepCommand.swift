@@ -16,7 +16,7 @@ struct SweepCommand: Command {
     later invocation (all shards done) writes the summary of every point found.
 
     USAGE:
-      fedsim sweep SWEEP.json --out DIR [--shard i/N] [--force]
+      fedsim sweep SWEEP.json --out DIR [--shard i/N] [--force] [--dry-run]
 
     SWEEP FILE:
       {"base": "default.json",                       the scenario, relative to the sweep file
@@ -24,10 +24,16 @@ struct SweepCommand: Command {
                 "seed": [1, 2, 3]},                   "seed": replications, averaged in sweep.md
        "set": {"stop.rounds": 30}}                    fixed changes to the base (optional)
 
+    Each point is kept in points/<values>-<key>/, where <key> is a hash of the point's resolved
+    scenario: editing the sweep's "set", its base scenario or an axis value makes new points
+    (results of the old definition are not reused, and are reported as stale).
+
     OPTIONS:
       --out DIR      Output directory (points/, sweep.csv, sweep.md, plots/).
       --shard i/N    Run only points k with k mod N = i − 1.
-      --force        Start over: remove DIR's earlier points first.
+      --force        Start over: remove the points and summaries fedsim wrote in DIR first
+                     (only those: DIR must carry fedsim's marker and hold nothing else).
+      --dry-run      Check the sweep and list its points (done or to run); write nothing.
       -h, --help     Show this help.
     """
 
@@ -35,121 +41,184 @@ struct SweepCommand: Command {
     let out: String
     let shard: (index: Int, count: Int)
     let force: Bool
+    let dryRun: Bool
 
     init(arguments: [String]) throws {
-        let parsed = try ParsedArguments(arguments, options: ["out", "shard"], flags: ["force"])
+        let parsed = try ParsedArguments(arguments, options: ["out", "shard"], flags: ["force", "dry-run"])
         guard parsed.positional.count == 1 else { throw UsageError(parsed.positional.isEmpty ? "missing the sweep file" : "expected one sweep file") }
         file = parsed.positional[0]
-        guard let out = parsed.value("out"), !out.isEmpty else { throw UsageError("missing --out DIR") }
+        dryRun = parsed.flag("dry-run")
+        let out = parsed.value("out") ?? ""
+        guard !out.isEmpty || dryRun else { throw UsageError("missing --out DIR") }
         self.out = out
         force = parsed.flag("force")
         if let text = parsed.value("shard") {
-            let parts = text.split(separator: "/").compactMap { Int($0) }
-            guard parts.count == 2, parts[1] >= 1, (1...parts[1]).contains(parts[0]) else {
-                throw UsageError("--shard expects i/N with 1 ≤ i ≤ N, found '\(text)'")
+            let parts = text.split(separator: "/", omittingEmptySubsequences: false).map { Int($0) }
+            guard parts.count == 2, let i = parts[0], let n = parts[1], n >= 1, n <= 1_000_000, (1...n).contains(i) else {
+                throw UsageError("--shard expects i/N with 1 ≤ i ≤ N ≤ 1000000, found '\(String(text.prefix(40)))'")
             }
-            shard = (parts[0], parts[1])
+            shard = (i, n)
         } else {
             shard = (1, 1)
         }
     }
 
-    /// One point: its axis values (non-seed axes in key order) and seed.
+    /// One point: its axis values (non-seed axes in key order), seed, scenario and content key.
     struct Point {
         var index: Int
         var values: [(key: String, value: JSONValue)]
         var seed: UInt64?
-        var slug: String {
-            let parts = values.map { "\($0.key.split(separator: ".").last!)=\(Report.plain($0.value))" } + (seed.map { ["seed=\($0)"] } ?? [])
-            let text = parts.joined(separator: ",").map { $0.isLetter || $0.isNumber || "=,.-_".contains($0) ? $0 : "_" }
-            return String(format: "%04d-", index) + String(text.prefix(80))
+        var scenario: Scenario
+        /// The first 16 hex digits of SHA-256 over fedsim's version and the resolved scenario.
+        var key: String
+        /// The point's folder under points/: readable values, then the key.
+        var directory: String {
+            let parts = values.map { "\($0.key.split(separator: ".").last.map(String.init) ?? $0.key)=\(Report.plain($0.value))" } + (seed.map { ["seed=\($0)"] } ?? [])
+            let text = parts.joined(separator: ",").map { $0.isLetter && $0.isASCII || $0.isNumber && $0.isASCII || "=,.-_".contains($0) ? $0 : "_" }
+            let slug = String(String(text).prefix(80))
+            return (slug.isEmpty || slug.hasPrefix(".") ? "point" + slug : slug) + "-" + key
         }
     }
 
     func run(console: Console) throws -> Int32 {
-        let (base, baseFile, points) = try load()
-        if force { try? FileManager.default.removeItem(atPath: out) }
+        let (baseFile, points) = try load()
+        let mine = points.filter { $0.index % shard.count == shard.index - 1 }
         let pointsDir = out + "/points"
-        try FileManager.default.createDirectory(atPath: pointsDir, withIntermediateDirectories: true)
-        var ran = 0, skipped = 0
-        for p in points where p.index % shard.count == shard.index - 1 {
-            let dir = pointsDir + "/" + p.slug
-            if FileManager.default.fileExists(atPath: dir + "/summary.json") { skipped += 1; continue }
-            var doc = base
-            for (key, value) in p.values { doc = doc.setting(key.split(separator: ".").map(String.init), to: value)! }
-            if let seed = p.seed { doc = doc.setting(["seed"], to: .number(Double(seed)))! }
-            let scenario: Scenario
-            do {
-                scenario = try ScenarioParser.parse(doc, baseDirectory: URL(fileURLWithPath: baseFile).deletingLastPathComponent().path)
-            } catch let error as InputError {
-                throw InputError(.invalidValue(expected: "a valid scenario at point \(p.index) (\(p.slug))", found: error.description), at: "axes").inFile(file)
+        if dryRun {
+            for p in points {
+                let done = !out.isEmpty && FileManager.default.fileExists(atPath: pointsDir + "/" + p.directory + "/summary.json")
+                let ours = p.index % shard.count == shard.index - 1
+                console.print("\(p.index + 1)\t\(done ? "done" : ours ? "to run" : "other shard")\t\(p.directory)")
             }
-            let label = "[point \(p.index + 1)/\(points.count)] "
-            let results = try ScenarioRunner.run(scenario, file: baseFile, seeds: 1, recordClients: false, console: console, label: label)
-            let pointJSON = JSONValue.object(["index": .number(Double(p.index)), "seed": p.seed.map { .number(Double($0)) } ?? .null,
-                                              "values": .object(Dictionary(uniqueKeysWithValues: p.values.map { ($0.key, $0.value) }))])
-            let data = RunOutput.files(results).filter { $0.name != "clients.csv" }
-            try RunOutput.writeAtomically(data + [("point.json", Data((pointJSON.text(pretty: true) + "\n").utf8))], to: dir)
-            ran += 1
-            if console.stderrIsTerminal { console.error(label + (try Report.headline(from: data))) }
+            console.print("\(points.count) point(s); \(mine.count) in this shard")
+            return 0
         }
-        let summary = try SweepSummary.write(directory: out, axes: points.first?.values.map(\.key) ?? [], expected: points.count)
-        console.print("Sweep: \(ran) point(s) run, \(skipped) already done; \(summary.found) of \(points.count) points in \(out)")
+        _ = try OutputDirectory.prepare(out, kind: .sweep, replace: force, resume: true)
+        if force { try OutputDirectory.clean(out, kind: .sweep) }
+        try OutputDirectory.create(out, kind: .sweep)
+        do { try FileManager.default.createDirectory(atPath: pointsDir, withIntermediateDirectories: true) } catch {
+            throw OutputError(path: pointsDir, reason: InputFile.plain(error))
+        }
+        OutputDirectory.cleanStale(in: pointsDir)
+        var ran = 0, skipped = 0
+        let started = Date()
+        for (k, p) in mine.enumerated() {
+            let dir = pointsDir + "/" + p.directory
+            if FileManager.default.fileExists(atPath: dir + "/summary.json") { skipped += 1; continue }
+            let label = "[point \(p.index + 1)/\(points.count)] "
+            let results = try ScenarioRunner.run(p.scenario, file: baseFile, seeds: 1, recordClients: false, console: console, label: label)
+            let pointJSON = JSONValue.object(["index": .number(Double(p.index)), "seed": p.seed.map { .number(Double($0)) } ?? .null, "key": .string(p.key),
+                                              "values": .object(Dictionary(p.values.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 }))])
+            let data = RunOutput.files(results).filter { $0.name != "clients.csv" }
+            try OutputDirectory.write(data + [("point.json", Data((pointJSON.text(pretty: true) + "\n").utf8))], to: dir, kind: .run)
+            ran += 1
+            if console.stderrIsTerminal {
+                console.error(label + (try Report.headline(from: data)))
+            } else {
+                let elapsed = Date().timeIntervalSince(started)
+                let left = Double(mine.count - k - 1) * elapsed / Double(max(1, ran))
+                console.error("\(label)done (\(ran + skipped) of \(mine.count) in this shard; about \(Quantity.humanReadable(left, as: .duration)) left)")
+            }
+        }
+        let summary = try SweepSummary.write(directory: out, axes: points.first?.values.map(\.key) ?? [],
+                                             points: points.map { .init(index: $0.index, directory: $0.directory, values: $0.values, seed: $0.seed) })
+        console.print("Sweep: \(ran) point(s) run, \(skipped) already done; \(summary.found) of \(points.count) points in \(out)"
+                      + (summary.stale > 0 ? " (\(summary.stale) stale point folder(s) of an earlier definition ignored)" : ""))
         if summary.found == points.count {
-            console.print("Summary: \(out)/sweep.md, sweep.csv, plots/speedup.svg")
+            console.print("Summary: \(out)/sweep.md, sweep.csv" + (summary.files.contains("plots/speedup.svg") ? ", plots/speedup.svg" : ""))
         } else {
             console.print("Summary of the points so far: \(out)/sweep.md (run the other shards, then this command again)")
         }
         return 0
     }
 
-    /// The base scenario's JSON, its path, and the points (non-seed axes sorted by key, seeds innermost).
-    func load() throws -> (JSONValue, String, [Point]) {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw InputError(.file(path: file, reason: "cannot be read (no such file)"), at: "")
-        }
+    /// The largest seed a JSON number holds exactly.
+    static let maxSeed = (1 << 53) - 1
+
+    /// The base scenario's path and every point, parsed and keyed (non-seed axes sorted by key,
+    /// seeds innermost): every error is found before anything runs.
+    func load() throws -> (String, [Point]) {
+        let data = try InputFile.read(file, maxBytes: 16 << 20)
         let root = Node(try JSONValue.parse(data, file: file))
+        let basePath: String
+        var base: JSONValue
+        var combos: [[(key: String, value: JSONValue)]] = [[]]
+        var seeds: [UInt64?] = [nil]
         do {
             _ = try root.object(allowed: ["base", "axes", "set", "name", "description"])
+            for key in ["name", "description"] { if let n = root.member(key) { _ = try n.string() } }
             let baseNode = try root.required("base")
-            var basePath = try baseNode.string()
-            if !basePath.hasPrefix("/") { basePath = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(basePath).path }
-            guard let baseData = FileManager.default.contents(atPath: basePath) else {
-                throw InputError(.invalidValue(expected: "a scenario file", found: "'\(try baseNode.string())' (no such file)"), at: "base")
+            let baseText = try baseNode.string()
+            basePath = baseText.hasPrefix("/") ? baseText : URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(baseText).path
+            if let reason = InputFile.problem(basePath, maxBytes: 16 << 20) {
+                throw InputError(.invalidValue(expected: "a scenario file", found: "'\(String(baseText.prefix(200)))' (\(reason))"), at: "base")
             }
-            var base = try JSONValue.parse(baseData, file: basePath)
+            base = try JSONValue.parse(try InputFile.read(basePath, maxBytes: 16 << 20), file: basePath)
             _ = try ScenarioParser.load(file: basePath)   // the base itself must be valid
             if let set = root.member("set") {
                 guard case let .object(members) = set.value else { throw set.invalid("an object of key paths and values") }
                 for key in members.keys.sorted() {
-                    guard let changed = base.setting(key.split(separator: ".").map(String.init), to: members[key]!) else {
-                        throw InputError(.invalidValue(expected: "a key path into the base scenario", found: "'\(key)'"), at: "set")
+                    guard let value = members[key], let changed = base.setting(key.split(separator: ".", omittingEmptySubsequences: false).map(String.init), to: value) else {
+                        throw InputError(.invalidValue(expected: "a key path into the base scenario", found: "'\(String(key.prefix(200)))'"), at: "set")
                     }
                     base = changed
                 }
             }
             let axesNode = try root.required("axes")
             guard case let .object(axes) = axesNode.value, !axes.isEmpty else { throw axesNode.invalid("an object of key paths and value lists") }
-            var seeds: [UInt64?] = [nil]
-            var grid: [[(key: String, value: JSONValue)]] = [[]]
-            for key in axes.keys.sorted() {
-                let node = axesNode.member(key)!
+            let keys = axes.keys.sorted()
+            for (a, b) in zip(keys, keys.dropFirst()) where b.hasPrefix(a + ".") {
+                throw InputError(.invalidValue(expected: "axes that set different parts of the scenario",
+                                               found: "'\(String(a.prefix(100)))' and '\(String(b.prefix(100)))' (the second sets a part of the first)"), at: "axes")
+            }
+            var total = 1
+            for key in keys {
+                guard let node = axesNode.member(key) else { throw InputError(.invalidValue(expected: "a non-empty list of values", found: "null"), at: "axes.\(key)") }
                 let values = try node.elements()
                 guard !values.isEmpty else { throw node.invalid("a non-empty list of values") }
+                let (product, overflow) = total.multipliedReportingOverflow(by: values.count)
+                guard !overflow, product <= 1_000_000 else { throw axesNode.invalid("at most 1000000 points in all (the axes multiply)") }
+                total = product
                 if key == "seed" {
-                    seeds = try values.map { UInt64(try $0.integer(0...Int(Int64.max), "a non-negative integer seed")) }
+                    seeds = try values.map { UInt64(try $0.integer(0...Self.maxSeed, "a seed in 0…\(Self.maxSeed) (what a JSON number holds exactly)")) }
                     continue
                 }
-                guard base.setting(key.split(separator: ".").map(String.init), to: values[0].value) != nil else {
-                    throw InputError(.invalidValue(expected: "a key path into the base scenario", found: "'\(key)'"), at: "axes")
+                guard base.setting(key.split(separator: ".", omittingEmptySubsequences: false).map(String.init), to: values[0].value) != nil else {
+                    throw InputError(.invalidValue(expected: "a key path into the base scenario", found: "'\(String(key.prefix(200)))'"), at: "axes")
                 }
-                grid = grid.flatMap { prefix in values.map { prefix + [(key, $0.value)] } }
+                combos = combos.flatMap { prefix in values.map { prefix + [(key, $0.value)] } }
             }
-            var points: [Point] = []
-            for combo in grid { for seed in seeds { points.append(Point(index: points.count, values: combo, seed: seed)) } }
-            return (base, basePath, points)
         } catch let error as InputError {
             throw error.file == nil ? error.inFile(file) : error
         }
+        var points: [Point] = []
+        var keys: [String: Int] = [:]
+        let baseDirectory = URL(fileURLWithPath: basePath).deletingLastPathComponent().path
+        for combo in combos {
+            for seed in seeds {
+                let index = points.count
+                var doc = base
+                for (key, value) in combo + (seed.map { [("seed", JSONValue.number(Double($0)))] } ?? []) {
+                    guard let changed = doc.setting(key.split(separator: ".", omittingEmptySubsequences: false).map(String.init), to: value) else {
+                        throw InputError(.invalidValue(expected: "a key path that exists at every point", found: "'\(String(key.prefix(200)))' cannot be set at point \(index + 1)"), at: "axes", file: file)
+                    }
+                    doc = changed
+                }
+                let scenario: Scenario
+                do {
+                    scenario = try ScenarioParser.parse(doc, baseDirectory: baseDirectory)
+                } catch let error as InputError {
+                    let values = combo.map { "\($0.key) = \(String(Report.plain($0.value).prefix(60)))" } + (seed.map { ["seed = \($0)"] } ?? [])
+                    throw InputError(.invalidValue(expected: "a valid scenario at point \(index + 1) (\(values.joined(separator: ", ")))", found: error.description), at: "axes", file: file)
+                }
+                let key = String(SHA256.hex(FedSimMain.version + "\n" + scenario.resolved.text()).prefix(16))
+                if let other = keys[key] {
+                    throw InputError(.invalidValue(expected: "points that differ", found: "points \(other + 1) and \(index + 1) resolve to the same scenario"), at: "axes", file: file)
+                }
+                keys[key] = index
+                points.append(Point(index: index, values: combo, seed: seed, scenario: scenario, key: key))
+            }
+        }
+        return (basePath, points)
     }
 }

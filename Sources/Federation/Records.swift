@@ -1,7 +1,7 @@
 import Codec
 
 /// What happened to one selected client in one round.
-public enum ClientOutcome: String, Sendable, CaseIterable {
+public enum ClientOutcome: String, Sendable, CaseIterable, Codable {
     /// Its upload arrived before the round closed; the server used it.
     case completed
     /// Still working when the round closed (quota reached or deadline): its work is discarded.
@@ -12,7 +12,7 @@ public enum ClientOutcome: String, Sendable, CaseIterable {
 
 /// One selected client in one round (a row of `clients.csv`). Times are seconds of simulated time;
 /// a phase that did not finish has NaN.
-public struct ClientRecord: Sendable {
+public struct ClientRecord: Sendable, Codable {
     public var round: Int32
     public var client: Int32
     public var outcome: ClientOutcome
@@ -29,7 +29,7 @@ public struct ClientRecord: Sendable {
 }
 
 /// Why a round closed.
-public enum RoundClose: String, Sendable {
+public enum RoundClose: String, Sendable, Codable {
     /// K uploads arrived.
     case quota
     /// The deadline passed first.
@@ -41,7 +41,7 @@ public enum RoundClose: String, Sendable {
 }
 
 /// One round of one arm (a row of `rounds.csv`).
-public struct RoundRecord: Sendable {
+public struct RoundRecord: Sendable, Codable {
     public var round: Int
     public var startSeconds: Double
     /// When the round closed (last counted upload, deadline, or exhaustion).
@@ -67,7 +67,7 @@ public struct RoundRecord: Sendable {
 }
 
 /// Everything one arm produced.
-public struct ArmResult: Sendable {
+public struct ArmResult: Sendable, Codable {
     public var name: String
     public var codec: String
     public var uploadBytesPerClient: Int
@@ -88,6 +88,13 @@ public struct ArmResult: Sendable {
     public var learningSeconds: Double = 0
     /// The global adapter at the end (what every in-sync client holds), when training.
     public var finalGlobal: LoRAAdapter? = nil
+
+    /// Everything but the final adapter (which outputs do not contain) is kept when a finished
+    /// seed is saved for resuming (`fedsim run --seeds`).
+    enum CodingKeys: String, CodingKey {
+        case name, codec, uploadBytesPerClient, downloadBytesInSync, downloadBytesDense, rounds, clients, events
+        case initialAccuracy, initialLoss, measuredUploadKept, measuredDownloadKept, learningSeconds
+    }
 
     public var simulatedSeconds: Double { rounds.last?.endSeconds ?? 0 }
     public var bytesUp: Int { rounds.reduce(0) { $0 + $1.bytesUp } }

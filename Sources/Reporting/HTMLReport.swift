@@ -3,19 +3,50 @@ import Foundation
 /// lists, tables, paragraphs, code), with the plots' SVG inline.
 enum HTMLReport {
     static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        var out = ""
+        out.reserveCapacity(s.utf8.count)
+        for c in s {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.append(c)
+            }
+        }
+        return out
     }
 
+    /// Inline Markdown (the report's subset): `\x` escapes, **bold**, `code`; everything else is
+    /// text, HTML-escaped. Tags are always balanced.
     static func inline(_ s: String) -> String {
-        var t = escape(s)
-        // **bold** and `code`.
-        while let a = t.range(of: "**"), let b = t.range(of: "**", range: a.upperBound..<t.endIndex) {
-            t.replaceSubrange(a.lowerBound..<b.upperBound, with: "<strong>" + t[a.upperBound..<b.lowerBound] + "</strong>")
+        var out = "", bold = false, code = false
+        var chars = Array(s)[...]
+        while let c = chars.popFirst() {
+            if c == "\\", let n = chars.first, n.isASCII, n.isPunctuation || n.isSymbol {
+                out += escape(String(n)); chars.removeFirst(); continue
+            }
+            if c == "`" { out += code ? "</code>" : "<code>"; code.toggle(); continue }
+            if !code, c == "*", chars.first == "*" { chars.removeFirst(); out += bold ? "</strong>" : "<strong>"; bold.toggle(); continue }
+            out += escape(String(c))
         }
-        while let a = t.range(of: "`"), let b = t.range(of: "`", range: a.upperBound..<t.endIndex) {
-            t.replaceSubrange(a.lowerBound..<b.upperBound, with: "<code>" + t[a.upperBound..<b.lowerBound] + "</code>")
+        if code { out += "</code>" }
+        if bold { out += "</strong>" }
+        return out
+    }
+
+    /// A table row's cells, split at pipes that are not backslash-escaped.
+    static func cells(_ line: String) -> [String] {
+        var cells: [String] = [], cell = "", escaped = false
+        for c in line {
+            if escaped { cell.append(c); escaped = false; continue }
+            if c == "\\" { cell.append(c); escaped = true; continue }
+            if c == "|" { cells.append(cell.trimmingCharacters(in: .whitespaces)); cell = ""; continue }
+            cell.append(c)
         }
-        return t
+        cells.append(cell.trimmingCharacters(in: .whitespaces))
+        return Array(cells.dropFirst().dropLast())
     }
 
     static func render(markdown: String, title: String, plots: [Plots.Plot]) -> String {
@@ -48,7 +79,7 @@ enum HTMLReport {
         }
         for line in markdown.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
             if line.hasPrefix("|") {
-                let cells = line.split(separator: "|", omittingEmptySubsequences: false).dropFirst().dropLast().map { $0.trimmingCharacters(in: .whitespaces) }
+                let cells = cells(line)
                 if cells.allSatisfy({ $0.allSatisfy { "-:".contains($0) } && !$0.isEmpty }) {
                     alignRight = cells.map { $0.hasSuffix(":") }
                 } else {

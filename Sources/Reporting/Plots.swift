@@ -21,72 +21,136 @@ enum Plots {
         set grid lc rgb "#dddddd"
         set key outside right top
         set datafile missing "NaN"
+        set termoption noenhanced
 
         """
 
-    /// Runs gnuplot on `script` in `dir` and returns the SVG it wrote to `output`.
-    static func gnuplot(_ script: String, in dir: URL, output: String) throws -> String {
-        guard let gnuplot = ["/usr/bin/gnuplot", "/usr/local/bin/gnuplot"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw InputError(.file(path: "gnuplot", reason: "not found: install Debian's gnuplot-nox (make setup)"), at: "")
-        }
-        try script.write(to: dir.appendingPathComponent("plot.gp"), atomically: true, encoding: .utf8)
+    /// A gnuplot string literal that is always data: single-quoted (gnuplot expands neither
+    /// backquotes, `@` macros nor backslash escapes inside single quotes), quotes doubled, control
+    /// characters (a newline would end the command) replaced by spaces, at most 80 characters.
+    /// Scripts also set `noenhanced`, so `_`, `^`, `{}` and `@` are drawn as typed.
+    static func literal(_ text: String) -> String {
+        var t = String(text.unicodeScalars.map { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format ? " " : Character($0) })
+        if t.count > 80 { t = String(t.prefix(79)) + "…" }
+        return "'" + t.replacingOccurrences(of: "'", with: "''") + "'"
+    }
+
+    /// A plot that could not be drawn, and why (shown as a note in the report instead).
+    struct Failure: Error { var reason: String }
+
+    /// The gnuplot executable (Debian's gnuplot-nox), if installed.
+    static var executable: String? {
+        ["/usr/bin/gnuplot", "/usr/local/bin/gnuplot"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// Runs gnuplot on `script` in `dir` (an argv list, never a shell; killed after `timeout`
+    /// seconds) and returns the SVG it wrote to `output`.
+    static func gnuplot(_ script: String, in dir: URL, output: String, timeout: Double = 60) throws -> String {
+        guard let gnuplot = executable else { throw Failure(reason: "gnuplot is not installed (make setup installs Debian's gnuplot-nox)") }
+        let scriptURL = dir.appendingPathComponent("plot.gp")
+        do { try Data(script.utf8).write(to: scriptURL) } catch { throw Failure(reason: "cannot write its script (\(InputFile.plain(error)))") }
+        try? FileManager.default.removeItem(at: dir.appendingPathComponent(output))
         let p = Process()
         p.executableURL = URL(fileURLWithPath: gnuplot)
         p.arguments = ["plot.gp"]
         p.currentDirectoryURL = dir
-        let err = Pipe()
+        p.standardInput = FileHandle.nullDevice
+        p.standardOutput = FileHandle.nullDevice
+        let errFile = dir.appendingPathComponent("gnuplot.err")
+        FileManager.default.createFile(atPath: errFile.path, contents: nil)
+        guard let err = try? FileHandle(forWritingTo: errFile) else { throw Failure(reason: "cannot capture gnuplot's messages") }
         p.standardError = err
-        try p.run()
-        let message = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0, let svg = try? String(contentsOf: dir.appendingPathComponent(output), encoding: .utf8) else {
-            throw InputError(.file(path: "gnuplot", reason: "failed on \(output): \(String(decoding: message, as: UTF8.self))"), at: "")
+        do { try p.run() } catch { throw Failure(reason: "gnuplot could not be started (\(InputFile.plain(error)))") }
+        let deadline = Date().addingTimeInterval(timeout)
+        while p.isRunning {
+            if Date() > deadline { p.terminate(); p.waitUntilExit(); throw Failure(reason: "gnuplot took longer than \(Int(timeout)) s") }
+            usleep(2_000)
+        }
+        try? err.close()
+        let message = ((try? String(contentsOf: errFile, encoding: .utf8)) ?? "")
+            .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.suffix(2).joined(separator: " ")
+        guard p.terminationStatus == 0, let svg = try? String(contentsOf: dir.appendingPathComponent(output), encoding: .utf8), svg.contains("</svg>") else {
+            throw Failure(reason: "gnuplot failed" + (message.isEmpty ? "" : ": " + String(message.prefix(200))))
         }
         return svg
     }
 
-    static func render(_ d: Report.Data) throws -> [Plot] {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fedsim-plots-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)")
+    /// Draws each (name, script) that has data; a plot that cannot be drawn becomes a note.
+    static func draw(_ scripts: [(name: String, script: String?)], in dir: URL) -> (plots: [Plot], notes: [String]) {
+        var plots: [Plot] = [], notes: [String] = []
+        for (name, script) in scripts {
+            guard let script else { notes.append("\(title(name)): not drawn, no data"); continue }
+            do {
+                plots.append(Plot(name: name, svg: try gnuplot(preamble + "set output \"\(name)\"\n" + script, in: dir, output: name)))
+            } catch let f as Failure {
+                notes.append("\(title(name)): not drawn (\(f.reason))")
+            } catch {
+                notes.append("\(title(name)): not drawn (\(error))")
+            }
+        }
+        return (plots, notes)
+    }
+
+    /// A fresh scratch directory for plot data and scripts (removed by the caller).
+    static func scratch(_ tag: String) throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fedsim-\(tag)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// A number for a data file: finite values as Swift prints them, anything else NaN.
+    static func datum(_ x: Double?) -> String { x.map { $0.isFinite ? "\($0)" : "NaN" } ?? "NaN" }
+
+    /// The run's plots from its data (first seed), and a note for each plot that could not be drawn.
+    static func render(_ d: Report.Data) throws -> (plots: [Plot], notes: [String]) {
+        let dir = try scratch("plots")
         defer { try? FileManager.default.removeItem(at: dir) }
         let firstSeed = d.rounds.first?["seed"] ?? ""
         let rounds = d.rounds.filter { $0["seed"] == firstSeed }
         var arms: [String] = []
-        for r in rounds where !arms.contains(r["arm"]!) { arms.append(r["arm"]!) }
+        for r in rounds { if let a = r["arm"], !arms.contains(a) { arms.append(a) } }
         let trained = rounds.contains { !($0["accuracy"] ?? "").isEmpty }
+        func number(_ row: [String: String], _ key: String) -> Double? { row[key].flatMap { Double($0) }.flatMap { $0.isFinite ? $0 : nil } }
+        func completed(_ arm: String) -> [[String: String]] {
+            d.clients.filter { $0["seed"] == firstSeed && $0["arm"] == arm && $0["outcome"] == "completed" }
+        }
+        var haveCDF = false
         // One data file per arm: round, end time (h), accuracy, MB up, MB down, duration (min).
         for (k, arm) in arms.enumerated() {
             var text = "# round end_h accuracy up_MB down_MB duration_min\n"
             for r in rounds where r["arm"] == arm {
-                let end = (Double(r["end_s"] ?? "") ?? 0) / 3600
-                text += "\(r["round"]!) \(end) \((r["accuracy"] ?? "").isEmpty ? "NaN" : r["accuracy"]!) \((Double(r["bytes_up"] ?? "") ?? 0) / 1e6) \((Double(r["bytes_down"] ?? "") ?? 0) / 1e6) \((Double(r["duration_s"] ?? "") ?? 0) / 60)\n"
+                let end = number(r, "end_s").map { $0 / 3600 }, duration = number(r, "duration_s")
+                text += [datum(number(r, "round")), datum(end), datum(number(r, "accuracy")), datum(number(r, "bytes_up").map { $0 / 1e6 }),
+                         datum(number(r, "bytes_down").map { $0 / 1e6 }), datum(duration.map { $0 / 60 })].joined(separator: " ") + "\n"
             }
-            try text.write(to: dir.appendingPathComponent("arm\(k).dat"), atomically: true, encoding: .utf8)
-            // Completed clients' round times (s), sorted, with their empirical CDF.
-            let times = d.clients.filter { $0["seed"] == firstSeed && $0["arm"] == arm && $0["outcome"] == "completed" }.compactMap { c -> Double? in
-                guard let a = Double(c["download_s"] ?? ""), let b = Double(c["compute_s"] ?? ""), let u = Double(c["upload_s"] ?? "") else { return nil }
+            try Data(text.utf8).write(to: dir.appendingPathComponent("arm\(k).dat"))
+            // Completed clients' round times (min), sorted, with their empirical CDF.
+            let times = completed(arm).compactMap { c -> Double? in
+                guard let a = number(c, "download_s"), let b = number(c, "compute_s"), let u = number(c, "upload_s") else { return nil }
                 return (a + b + u) / 60
             }.sorted()
+            haveCDF = haveCDF || times.contains { $0 > 0 }
             var cdf = ""
             for (i, t) in times.enumerated() { cdf += "\(t) \(Double(i + 1) / Double(times.count))\n" }
-            try cdf.write(to: dir.appendingPathComponent("cdf\(k).dat"), atomically: true, encoding: .utf8)
+            try Data(cdf.utf8).write(to: dir.appendingPathComponent("cdf\(k).dat"))
         }
-        // Phase means per arm: download, compute, upload, waiting (round duration − client time).
-        var phases = "arm download compute upload waiting\n"
+        // Phase means per arm (one row per arm, in order): download, compute, upload, waiting.
+        var phases = "download compute upload waiting\n"
         for arm in arms {
-            let done = d.clients.filter { $0["seed"] == firstSeed && $0["arm"] == arm && $0["outcome"] == "completed" }
+            let done = completed(arm)
             func mean(_ key: String) -> Double {
-                let v = done.compactMap { Double($0[key] ?? "") }
+                let v = done.compactMap { number($0, key) }
                 return v.isEmpty ? 0 : v.reduce(0, +) / Double(v.count) / 60
             }
-            let durations = rounds.filter { $0["arm"] == arm }.compactMap { Double($0["duration_s"] ?? "") }
+            let durations = rounds.filter { $0["arm"] == arm }.compactMap { number($0, "duration_s") }
             let round = durations.isEmpty ? 0 : durations.reduce(0, +) / Double(durations.count) / 60
             let (dl, cp, ul) = (mean("download_s"), mean("compute_s"), mean("upload_s"))
-            phases += "\(arm) \(dl) \(cp) \(ul) \(max(0, round - dl - cp - ul))\n"
+            phases += "\(dl) \(cp) \(ul) \(max(0, round - dl - cp - ul))\n"
         }
-        try phases.write(to: dir.appendingPathComponent("phases.dat"), atomically: true, encoding: .utf8)
+        try Data(phases.utf8).write(to: dir.appendingPathComponent("phases.dat"))
+        let haveClients = arms.contains { !completed($0).isEmpty }
 
-        let head = preamble + """
+        let head = """
         set border lc rgb "#555555"
         set style line 1 lw 2 lc rgb "#1f77b4"
         set style line 2 lw 2 lc rgb "#d62728"
@@ -99,21 +163,24 @@ enum Plots {
 
         """
         func lines(_ file: (Int) -> String, _ using: String, _ extra: String = "") -> String {
-            arms.indices.map { "\"\(file($0))\" using \(using) with lines ls \($0 % 8 + 1) title \"\(arms[$0])\"\(extra)" }.joined(separator: ", \\\n  ")
+            arms.indices.map { "\"\(file($0))\" using \(using) with lines ls \($0 % 8 + 1) title \(literal(arms[$0]))\(extra)" }.joined(separator: ", \\\n  ")
         }
-        var scripts: [(String, String)] = []
+        let any = !arms.isEmpty
+        var scripts: [(name: String, script: String?)] = []
         if trained {
-            scripts.append(("accuracy-vs-time.svg", "set title \"Test accuracy vs simulated time\"\nset xlabel \"simulated time (h)\"\nset ylabel \"accuracy\"\nplot " + lines({ "arm\($0).dat" }, "2:3") + "\n"))
-            scripts.append(("accuracy-vs-round.svg", "set title \"Test accuracy vs round\"\nset xlabel \"round\"\nset ylabel \"accuracy\"\nplot " + lines({ "arm\($0).dat" }, "1:3") + "\n"))
+            scripts.append(("accuracy-vs-time.svg", head + "set title \"Test accuracy vs simulated time\"\nset xlabel \"simulated time (h)\"\nset ylabel \"accuracy\"\nplot " + lines({ "arm\($0).dat" }, "2:3") + "\n"))
+            scripts.append(("accuracy-vs-round.svg", head + "set title \"Test accuracy vs round\"\nset xlabel \"round\"\nset ylabel \"accuracy\"\nplot " + lines({ "arm\($0).dat" }, "1:3") + "\n"))
         } else {
-            scripts.append(("round-duration.svg", "set title \"Round duration\"\nset xlabel \"round\"\nset ylabel \"minutes\"\nplot " + lines({ "arm\($0).dat" }, "1:6") + "\n"))
+            scripts.append(("round-duration.svg", any ? head + "set title \"Round duration\"\nset xlabel \"round\"\nset ylabel \"minutes\"\nplot " + lines({ "arm\($0).dat" }, "1:6") + "\n" : nil))
         }
-        scripts.append(("bytes-per-round.svg", "set title \"Bytes per round (solid: up, dashed: down)\"\nset xlabel \"round\"\nset ylabel \"MB\"\nset logscale y\nplot "
+        let haveBytes = rounds.contains { (number($0, "bytes_up") ?? 0) > 0 || (number($0, "bytes_down") ?? 0) > 0 }
+        scripts.append(("bytes-per-round.svg", haveBytes ? head + "set title \"Bytes per round (solid: up, dashed: down)\"\nset xlabel \"round\"\nset ylabel \"MB\"\nset logscale y\nplot "
                         + lines({ "arm\($0).dat" }, "1:($4 > 0 ? $4 : NaN)") + ", \\\n  "
-                        + arms.indices.map { "\"arm\($0).dat\" using 1:($5 > 0 ? $5 : NaN) with lines ls \($0 % 8 + 1) dt 2 notitle" }.joined(separator: ", \\\n  ") + "\n"))
-        scripts.append(("client-time-cdf.svg", "set title \"CDF of a completed client's round time (download + compute + upload)\"\nset xlabel \"minutes\"\nset ylabel \"fraction of clients\"\nset logscale x\nplot "
-                        + lines({ "cdf\($0).dat" }, "1:2") + "\n"))
-        scripts.append(("phases.svg", """
+                        + arms.indices.map { "\"arm\($0).dat\" using 1:($5 > 0 ? $5 : NaN) with lines ls \($0 % 8 + 1) dt 2 notitle" }.joined(separator: ", \\\n  ") + "\n" : nil))
+        scripts.append(("client-time-cdf.svg", haveCDF ? head + "set title \"CDF of a completed client's round time (download + compute + upload)\"\nset xlabel \"minutes\"\nset ylabel \"fraction of clients\"\nset logscale x\nplot "
+                        + lines({ "cdf\($0).dat" }, "1:2") + "\n" : nil))
+        let xtics = "set xtics (" + arms.enumerated().map { "\(literal($1)) \($0)" }.joined(separator: ", ") + ")\n"
+        scripts.append(("phases.svg", haveClients ? head + """
         set title "Where the time goes: mean per completed client, and waiting for the round to close"
         set ylabel "minutes"
         set style data histograms
@@ -121,13 +188,9 @@ enum Plots {
         set style fill solid 0.85 border -1
         set boxwidth 0.6
         set key autotitle columnheader
-        plot "phases.dat" using 2:xtic(1) lc rgb "#1f77b4", '' using 3 lc rgb "#2ca02c", '' using 4 lc rgb "#d62728", '' using 5 lc rgb "#bbbbbb"
+        \(xtics)plot "phases.dat" using 1 lc rgb "#1f77b4", '' using 2 lc rgb "#2ca02c", '' using 3 lc rgb "#d62728", '' using 4 lc rgb "#bbbbbb"
 
-        """))
-        var out: [Plot] = []
-        for (name, body) in scripts {
-            out.append(Plot(name: name, svg: try gnuplot(head + "set output \"\(name)\"\n" + body, in: dir, output: name)))
-        }
-        return out
+        """ : nil))
+        return draw(scripts, in: dir)
     }
 }

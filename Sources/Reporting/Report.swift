@@ -27,19 +27,28 @@ public enum Report {
 
     /// Re-renders the report of the run in `dir` (in place, atomically per file).
     public static func rerender(directory dir: String) throws -> [String] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw InputError(.file(path: dir, reason: FileManager.default.fileExists(atPath: dir) ? "is not a directory: give the output folder of fedsim run" : "no such directory"), at: "")
+        }
         func read(_ name: String, required: Bool = true) throws -> String {
             let path = dir + "/" + name
-            guard let d = FileManager.default.contents(atPath: path) else {
-                if !required { return "" }
+            if !required, InputFile.problem(path) == "no such file" { return "" }
+            if required, InputFile.problem(path) == "no such file" {
                 throw InputError(.file(path: path, reason: "not found: is \(dir) the output of fedsim run?"), at: "")
             }
-            return String(decoding: d, as: UTF8.self)
+            return String(decoding: try InputFile.read(path), as: UTF8.self)
         }
-        let files = try render(summary: try read("summary.json"), rounds: try read("rounds.csv"), clients: try read("clients.csv", required: false))
+        let files = try render(summary: try read("summary.json"), rounds: try read("rounds.csv"), clients: try read("clients.csv", required: false),
+                               names: (dir + "/summary.json", dir + "/rounds.csv", dir + "/clients.csv"))
         for f in files {
             let url = URL(fileURLWithPath: dir + "/" + f.name)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try f.contents.write(to: url, options: .atomic)
+            do {
+                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try f.contents.write(to: url, options: .atomic)
+            } catch {
+                throw OutputError(path: url.path, reason: InputFile.plain(error))
+            }
         }
         return files.map(\.name)
     }
@@ -53,28 +62,37 @@ public enum Report {
 
     // MARK: rendering
 
-    static func parseCSV(_ text: String) -> [[String: String]] {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: true)
-        guard !lines.isEmpty else { return [] }
-        let header = lines.removeFirst().split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        return lines.map { line in
-            let cells = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            var row: [String: String] = [:]
-            for (k, h) in header.enumerated() where k < cells.count { row[h] = cells[k] }
-            return row
+    /// The report files from the text of a run's data files (`names`: where they came from, for messages).
+    static func render(summary: String, rounds: String, clients: String,
+                       names: (String, String, String) = ("summary.json", "rounds.csv", "clients.csv")) throws -> [(name: String, contents: Foundation.Data)] {
+        guard case let .object(s) = try JSONValue.parse(Foundation.Data(summary.utf8), file: names.0) else {
+            throw InputError(.file(path: names.0, reason: "not a JSON object"), at: "")
         }
+        let data = Data(summary: s, rounds: try CSV.parse(rounds, file: names.1).rows, clients: try CSV.parse(clients, file: names.2).rows)
+        let drawn = try Plots.render(data)
+        let md = markdown(data, plots: drawn.plots.map(\.name), notes: drawn.notes)
+        let html = HTMLReport.render(markdown: md, title: "FedSim — \(string(s["scenario"]))", plots: drawn.plots)
+        return [("report.md", Foundation.Data(md.utf8)), ("report.html", Foundation.Data(html.utf8))]
+            + drawn.plots.map { ("plots/\($0.name)", Foundation.Data($0.svg.utf8)) }
     }
 
-    static func render(summary: String, rounds: String, clients: String) throws -> [(name: String, contents: Foundation.Data)] {
-        guard case let .object(s) = try JSONValue.parse(Foundation.Data(summary.utf8), file: "summary.json") else {
-            throw InputError(.file(path: "summary.json", reason: "not a JSON object"), at: "")
+    /// User text (names, descriptions) as inert Markdown on one line: control characters become
+    /// spaces, Markdown's active characters are backslash-escaped, at most `limit` characters.
+    static func text(_ s: String, limit: Int = 2000) -> String {
+        var out = ""
+        for c in s.prefix(limit) {
+            if c.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) { out.append(" "); continue }
+            if "\\`*[]<>|".contains(c) { out.append("\\") }
+            out.append(c)
         }
-        let data = Data(summary: s, rounds: parseCSV(rounds), clients: parseCSV(clients))
-        let plots = try Plots.render(data)
-        let md = markdown(data, plots: plots.map(\.name))
-        let html = HTMLReport.render(markdown: md, title: "FedSim — \(string(s["scenario"]))", plots: plots)
-        return [("report.md", Foundation.Data(md.utf8)), ("report.html", Foundation.Data(html.utf8))]
-            + plots.map { ("plots/\($0.name)", Foundation.Data($0.svg.utf8)) }
+        if let first = out.first, "#-+!=~".contains(first) { out = "\\" + out }
+        return s.count > limit ? out + "…" : out
+    }
+
+    /// A whole number for people, from a JSON number that may be anything (no trap on huge values).
+    static func count(_ x: Double?) -> String {
+        guard let x, x.isFinite else { return "–" }
+        return abs(x) < 1e15 ? String(Int64(x.rounded(.down))) : Quantity.shortest(x)
     }
 
     static func string(_ v: JSONValue?) -> String {
@@ -111,8 +129,13 @@ public enum Report {
 
     static func seedCount(_ s: [String: JSONValue]) -> Int { if case let .array(a)? = s["seeds"] { return a.count }; return 1 }
 
+    /// Text safe to print on a terminal: control characters (escape sequences) become spaces.
+    static func printable(_ s: String) -> String {
+        String(s.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : Character($0) }.prefix(200))
+    }
+
     static func headline(_ s: [String: JSONValue]) -> String {
-        let arms = arms(s)
+        let arms = arms(s).map { a in a.merging(["name": .string(printable(string(a["name"])))]) { $1 } }
         if string(s["mode"]) != "training" {
             guard let lora = arms.first(where: { string($0["codec"]) == "lora" }), let loraT = number(lora["simulated_seconds"]) else {
                 return "Simulated time: " + arms.map { "\(string($0["name"])) \(duration(number($0["simulated_seconds"])))" }.joined(separator: " · ")
@@ -146,29 +169,29 @@ public enum Report {
         return "Time to \(pct(target)) accuracy\(seeds): " + parts.joined(separator: " · ")
     }
 
-    static func markdown(_ d: Data, plots: [String]) -> String {
+    static func markdown(_ d: Data, plots: [String], notes: [String] = []) -> String {
         let s = d.summary
         let arms = arms(s)
         let trained = string(s["mode"]) == "training"
         let n = seedCount(s)
-        var md = "# \(string(s["scenario"]))\n\n"
-        md += "**\(headline(s))**\n\n"
-        if case let .object(res)? = s["resolved_scenario"], case let .string(desc)? = res["description"] { md += desc + "\n\n" }
+        var md = "# \(text(string(s["scenario"])))\n\n"
+        md += "**\(text(headline(s)))**\n\n"
+        if case let .object(res)? = s["resolved_scenario"], case let .string(desc)? = res["description"] { md += text(desc) + "\n\n" }
         // Setup.
         if case let .object(r)? = s["resolved_scenario"] {
             md += "## Setup\n\n"
             func obj(_ k: String) -> [String: JSONValue] { if case let .object(o)? = r[k] { return o }; return [:] }
             let pop = obj("population"), net = obj("network"), sel = obj("selection"), work = obj("workload"), server = obj("server"), av = obj("availability")
-            md += "- clients: \(string(pop["clients"])), \(string(sel["per_round"])) uploads per round of \(Int((number(sel["per_round"]) ?? 0) * (1 + (number(sel["over_selection"]) ?? 0)) - 1e-9 + 1)) selected"
-            md += sel["deadline"].map { ", deadline \(Quantity.parse(string($0), as: .duration).map { Quantity.humanReadable($0, as: .duration) } ?? string($0))" } ?? ", no deadline"
+            md += "- clients: \(text(string(pop["clients"]))), \(text(string(sel["per_round"]))) uploads per round of \(count((number(sel["per_round"]) ?? 0) * (1 + (number(sel["over_selection"]) ?? 0)) - 1e-9 + 1)) selected"
+            md += sel["deadline"].map { ", deadline \(Quantity.parse(string($0), as: .duration).map { Quantity.humanReadable($0, as: .duration) } ?? text(string($0)))" } ?? ", no deadline"
             md += "; seeds: \(n)\n"
-            var network = string(net["profile"])
-            if case let .array(mix)? = net["mix"] { network = "mix of " + mix.compactMap { if case let .object(o) = $0 { return "\(string(o["weight"]))×\(string(o["profile"]))" }; return nil }.joined(separator: ", ") }
+            var network = text(string(net["profile"]))
+            if case let .array(mix)? = net["mix"] { network = "mix of " + mix.compactMap { if case let .object(o) = $0 { return "\(text(string(o["weight"])))×\(text(string(o["profile"])))" }; return nil }.joined(separator: ", ") }
             if network.isEmpty { network = "inline distributions" }
-            md += "- network: \(network) (\(string(net["model"])) model); server link \(string(server["down"])) down / \(string(server["up"])) up; aggregation \(string(server["aggregation"]))\n"
+            md += "- network: \(network) (\(text(string(net["model"]))) model); server link \(text(string(server["down"]))) down / \(text(string(server["up"]))) up; aggregation \(text(string(server["aggregation"])))\n"
             md += "- availability: dropout \(pct(number(av["dropout_per_round"]))) per round" + (av["sessions"] != nil ? ", on/off sessions" : "") + "\n"
             if case let .object(p)? = work["payload"] {
-                md += "- payload: \(string(p["model"])) LoRA r = \(string(p["rank"])) on \(p["targets"].map { if case let .array(t) = $0 { return t.map { string($0) }.joined(separator: ",") }; return "" } ?? ""), \(string(p["values"])) values\n"
+                md += "- payload: \(text(string(p["model"]))) LoRA r = \(text(string(p["rank"]))) on \(text(p["targets"].map { if case let .array(t) = $0 { return t.map { string($0) }.joined(separator: ",") }; return "" } ?? "")), \(text(string(p["values"]))) values\n"
             } else {
                 md += "- payload: the proxy's real messages (measured)\n"
             }
@@ -176,7 +199,7 @@ public enum Report {
                 var part = ""
                 if case let .object(p)? = t["partition"] { part = p.map { "\($0.key) \(string($0.value))" }.joined() } else { part = string(t["partition"]) }
                 let lora: [String: JSONValue] = { if case let .object(o)? = t["lora"] { return o }; return [:] }()
-                md += "- training: \(string(t["dataset"]) == "" ? "synthetic" : string(t["dataset"])), partition \(part), LoRA r = \(string(lora["rank"])) on every layer of an MLP with hidden widths \(t["hidden"].map { if case let .array(h) = $0 { return h.map { string($0) }.joined(separator: "-") }; return "" } ?? "")\n"
+                md += "- training: \(string(t["dataset"]) == "" ? "synthetic" : text(string(t["dataset"]))), partition \(text(part)), LoRA r = \(text(string(lora["rank"]))) on every layer of an MLP with hidden widths \(text(t["hidden"].map { if case let .array(h) = $0 { return h.map { string($0) }.joined(separator: "-") }; return "" } ?? ""))\n"
             }
             md += "\n"
         }
@@ -193,7 +216,7 @@ public enum Report {
                     tta = duration(number(e["time_to_target_s_mean"])) + (number(e["time_to_target_s_ci95"]).map { " ± " + duration($0) } ?? "")
                     sp = number(e["speedup_vs_lora_mean"]).map { String(format: "%.2f×", $0) + (number(e["speedup_vs_lora_ci95"]).map { String(format: " ± %.2f", $0) } ?? "") } ?? "–"
                 }
-                md += "| \(name) | \(tta) | \(string(a["rounds_to_target"]).isEmpty ? "–" : string(a["rounds_to_target"])) | \(name == "lora" ? "1×" : sp) | \(pct(number(a["final_accuracy"]))) | \(pct(number(a["best_accuracy"]))) | \(bytes(number(a["upload_bytes_per_client"]))) | \(bytes(number(a["download_bytes_in_sync"]))) | \(number(a["bytes_up_vs_lora"]).map { String(format: "%.3f", $0) } ?? "–") |\n"
+                md += "| \(text(name)) | \(tta) | \(string(a["rounds_to_target"]).isEmpty ? "–" : count(number(a["rounds_to_target"]))) | \(name == "lora" ? "1×" : sp) | \(pct(number(a["final_accuracy"]))) | \(pct(number(a["best_accuracy"]))) | \(bytes(number(a["upload_bytes_per_client"]))) | \(bytes(number(a["download_bytes_in_sync"]))) | \(number(a["bytes_up_vs_lora"]).map { String(format: "%.3f", $0) } ?? "–") |\n"
             }
             md += "\nTarget accuracy: \(pct(firstTarget(s)))"
             md += " (the frozen base alone scores \(pct(number(arms.first?["initial_accuracy"])))). "
@@ -201,21 +224,26 @@ public enum Report {
         } else {
             md += "| arm | rounds | simulated time | median round | upload / client | download / client | completed | dropped | late |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
             for a in arms {
-                md += "| \(string(a["name"])) | \(string(a["rounds"])) | \(duration(number(a["simulated_seconds"]))) | \(duration(number(a["median_round_seconds"]))) | \(bytes(number(a["upload_bytes_per_client"]))) | \(bytes(number(a["download_bytes_in_sync"]))) | \(string(a["completed"])) | \(string(a["dropped"])) | \(string(a["late"])) |\n"
+                md += "| \(text(string(a["name"]))) | \(count(number(a["rounds"]))) | \(duration(number(a["simulated_seconds"]))) | \(duration(number(a["median_round_seconds"]))) | \(bytes(number(a["upload_bytes_per_client"]))) | \(bytes(number(a["download_bytes_in_sync"]))) | \(count(number(a["completed"]))) | \(count(number(a["dropped"]))) | \(count(number(a["late"]))) |\n"
             }
             md += "\n"
         }
-        md += "Bytes over the whole run (first seed): " + arms.map { "\(string($0["name"])) \(bytes(number($0["bytes_up"]))) up, \(bytes(number($0["bytes_down"]))) down" }.joined(separator: "; ") + ".\n\n"
+        md += "Bytes over the whole run (first seed): " + arms.map { "\(text(string($0["name"]))) \(bytes(number($0["bytes_up"]))) up, \(bytes(number($0["bytes_down"]))) down" }.joined(separator: "; ") + ".\n\n"
         // Plots.
         if !plots.isEmpty {
             md += "## Plots\n\n"
             for p in plots { md += "![\(Plots.title(p))](plots/\(p))\n\n" }
         }
+        if !notes.isEmpty {
+            if plots.isEmpty { md += "## Plots\n\n" }
+            for n in notes { md += "- \(text(n))\n" }
+            md += "\n"
+        }
         // Measured vs modelled.
         md += "## What is measured and what is modelled\n\n**Measured** (really computed in this run):\n\n"
-        if case let .array(m)? = s["measured"] { for x in m { md += "- \(string(x))\n" } }
+        if case let .array(m)? = s["measured"] { for x in m { md += "- \(text(string(x)))\n" } }
         md += "\n**Modelled** (computed from models, not observed):\n\n"
-        if case let .array(m)? = s["modelled"] { for x in m { md += "- \(string(x))\n" } }
+        if case let .array(m)? = s["modelled"] { for x in m { md += "- \(text(string(x)))\n" } }
         md += "\nData: `summary.json`, `rounds.csv`, `clients.csv`. Re-render this report with `fedsim report DIR`.\n"
         return md
     }

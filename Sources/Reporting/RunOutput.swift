@@ -40,46 +40,14 @@ public struct RunResults: Sendable {
 /// files go to a temporary sibling directory that is renamed into place at the end, so a failed or
 /// interrupted run leaves nothing half-written.
 public enum RunOutput {
-    /// Refuses an output directory that exists and is not empty (unless `force`), before any work.
+    /// Refuses an output directory that may not be replaced, before any work (see `OutputDirectory`).
     public static func checkDestination(_ dir: String, force: Bool) throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory) else { return }
-        guard isDirectory.boolValue else {
-            throw InputError(.file(path: dir, reason: "exists and is not a directory"), at: "")
-        }
-        let contents = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        if !contents.isEmpty && !force {
-            throw InputError(.file(path: dir, reason: "exists and is not empty (use --force to replace it)"), at: "")
-        }
+        _ = try OutputDirectory.prepare(dir, kind: .run, replace: force)
     }
 
-    /// Writes `files` (name → contents) as directory `dir`, replacing it if it exists.
+    /// Writes `files` (name → contents) as run directory `dir`, replacing it if it exists.
     public static func writeAtomically(_ files: [(name: String, contents: Data)], to dir: String) throws {
-        let fm = FileManager.default
-        let target = URL(fileURLWithPath: dir).standardizedFileURL
-        let parent = target.deletingLastPathComponent()
-        try fm.createDirectory(at: parent, withIntermediateDirectories: true)
-        let temp = parent.appendingPathComponent(".\(target.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)")
-        try? fm.removeItem(at: temp)
-        try fm.createDirectory(at: temp, withIntermediateDirectories: false)
-        do {
-            for file in files {
-                let url = temp.appendingPathComponent(file.name)
-                try fm.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-                try file.contents.write(to: url)
-            }
-            if fm.fileExists(atPath: target.path) {
-                let old = parent.appendingPathComponent(".\(target.lastPathComponent).old-\(ProcessInfo.processInfo.processIdentifier)")
-                try fm.moveItem(at: target, to: old)
-                try fm.moveItem(at: temp, to: target)
-                try? fm.removeItem(at: old)
-            } else {
-                try fm.moveItem(at: temp, to: target)
-            }
-        } catch {
-            try? fm.removeItem(at: temp)
-            throw error
-        }
+        try OutputDirectory.write(files, to: dir, kind: .run)
     }
 
     /// The data files of a run: summary.json, rounds.csv, clients.csv.
@@ -207,7 +175,7 @@ public enum RunOutput {
                                             cell(x.endSeconds - x.startSeconds), String(x.available), String(x.selected), String(x.completed),
                                             String(x.dropped), String(x.late), x.aggregated ? "1" : "0", x.close.rawValue,
                                             String(x.bytesUp), String(x.bytesDown), String(x.version), cell(x.accuracy), cell(x.loss)]
-                    out += fields.joined(separator: ",") + "\n"
+                    out += CSV.row(fields)
                 }
             }
         }
@@ -225,7 +193,7 @@ public enum RunOutput {
                                             String(c.staleRounds), String(c.downloadBytes), String(c.uploadBytes), cell(c.downloadSeconds),
                                             cell(c.computeSeconds), cell(c.uploadSeconds), cell(c.endSeconds), cell(p.downlink[i]),
                                             cell(p.uplink[i]), cell(p.rtt[i]), cell(p.loss[i]), cell(p.samples[i])]
-                    out += fields.joined(separator: ",") + "\n"
+                    out += CSV.row(fields)
                 }
             }
         }
