@@ -34,7 +34,7 @@ extension Distribution: Codable {
             if let number = try? single.decode(Double.self) {
                 let path = KeyPathText.render(decoder.codingPath)
                 if let required, needsUnit {
-                    throw InputError(.invalidValue(expected: Quantity.expectation(for: nil, as: required) + " or a distribution object",
+                    throw InputError(.invalidValue(expected: Quantity.expectation(for: nil, as: required) + ", or a distribution object",
                                                    found: "\(Quantity.shortest(number)) (a number without a unit)"), at: path)
                 }
                 self = try Distribution(.constant(number)).validated(at: path)
@@ -43,7 +43,8 @@ extension Distribution: Codable {
             if let text = try? single.decode(String.self) {
                 let path = KeyPathText.render(decoder.codingPath)
                 guard let (dimension, value) = Quantity.parseAnyDimension(text), dimension != nil || !needsUnit else {
-                    throw InputError(.invalidValue(expected: Quantity.expectation(for: text, as: required) + " or a distribution object",
+                    throw InputError(.invalidValue(expected: Quantity.expectation(for: nil, as: required) + ", or a distribution object"
+                                                       + (Quantity.unitHint(text, required).map { "; " + $0 } ?? ""),
                                                    found: "\"\(InputError.clipped(text, 60))\""), at: path)
                 }
                 self = try Distribution(.constant(value), dimension: dimension).validated(at: path)

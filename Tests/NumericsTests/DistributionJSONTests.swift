@@ -112,6 +112,63 @@ final class DistributionJSONTests: XCTestCase {
         assertError(#"{"dist":"empirical","trace":{"file":"t.csv","column":"down_mbps","unit":"furlongs"}}"#, path: "trace.unit", "unit", base: dir.path)
     }
 
+    /// Issue 9: units are case-sensitive, bare numbers need a documented unit, traces need a unit.
+    func testStrictUnits() throws {
+        func decode(_ json: String, requiring dimension: Quantity.Dimension?) throws -> Distribution {
+            let decoder = JSONDecoder()
+            decoder.userInfo[Distribution.requiredDimensionKey] = dimension
+            return try decoder.decode(Distribution.self, from: Data(json.utf8))
+        }
+        func fails(_ json: String, _ dimension: Quantity.Dimension?, _ path: String, _ fragment: String, line: UInt = #line) {
+            XCTAssertThrowsError(try decode(json, requiring: dimension), json, line: line) { error in
+                guard let e = error as? InputError else { return XCTFail("\(error)", line: line) }
+                XCTAssertEqual(e.keyPath, path, e.description, line: line)
+                XCTAssertTrue(e.description.contains(fragment), "'\(e)' lacks '\(fragment)'", line: line)
+            }
+        }
+        // Wrong case or ambiguous units.
+        for (text, hint) in [("10mbps", "'Mbps'"), ("10MBps", "'MB/s'"), ("10GBPS", "'Gbps'"), ("1kb/s", "'kB/s'")] {
+            XCTAssertNil(Quantity.parse(text, as: .bitRate), text)
+            fails("\"\(text)\"", .bitRate, "", hint)
+        }
+        XCTAssertNil(Quantity.parse("16Mb", as: .bytes))
+        XCTAssertTrue(Quantity.expectation(for: "16Mb", as: .bytes).contains("did you mean 'MB' (bytes)?"))
+        XCTAssertNil(Quantity.parse("1gb", as: .bytes))
+        XCTAssertNil(Quantity.parse("30tflops", as: .flopRate))
+        XCTAssertNil(Quantity.parse("5Ms", as: .duration))
+        fails(#""5MS""#, .duration, "", "did you mean 'ms' (duration)?")
+        // Bare numbers: rejected where the dimension has units, accepted for plain values.
+        fails("0.05", .duration, "", "a duration with a unit")
+        fails(#""0.05""#, .duration, "", "a duration with a unit")
+        fails(#"{"dist":"uniform","min":"10ms","max":0.05}"#, .duration, "max", "a duration with a unit")
+        fails(#"{"dist":"exponential","mean":3600}"#, .duration, "mean", "a duration with a unit")
+        fails(#"{"dist":"empirical","values":["1Mbps",2000000]}"#, .bitRate, "values[1]", "a bit-rate with a unit")
+        fails(#"{"dist":"mixture","components":[{"weight":1,"dist":"constant","value":"1s"},{"weight":1,"dist":"constant","value":2}]}"#,
+              .duration, "components[1].value", "a duration with a unit")
+        fails(#"{"dist":"uniform","min":0,"max":"10ms"}"#, nil, "min", "a duration with a unit like the other parameters")
+        XCTAssertEqual(try decode("12", requiring: .dimensionless).quantile(0.5), 12)
+        XCTAssertEqual(try decode(#"{"dist":"lognormal","mu":1,"sigma":0.5}"#, requiring: .bitRate).quantile(0.5), M_E, accuracy: 1e-12)
+        XCTAssertEqual(try decode(#"{"dist":"gamma","shape":2,"scale":"1h"}"#, requiring: .duration).mean!, 7200, accuracy: 1e-9)
+        XCTAssertEqual(try decode(#"{"dist":"uniform","min":"0ms","max":"10ms"}"#, requiring: .duration).quantile(1), 0.01)
+        // Traces: a unit is required and must be of the required dimension.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fedsim-strict-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "down\n10\n20\n".write(to: dir.appendingPathComponent("t.csv"), atomically: true, encoding: .utf8)
+        func trace(_ unit: String?) -> String {
+            #"{"dist":"empirical","trace":{"file":""# + dir.path + #"/t.csv","column":"down""# + (unit.map { #","unit":""# + $0 + #"""# } ?? "") + "}}"
+        }
+        XCTAssertEqual(try decode(trace("Mbps"), requiring: .bitRate).mean!, 15e6, accuracy: 1e-6)
+        XCTAssertEqual(try decode(trace("1"), requiring: .dimensionless).mean!, 15, accuracy: 1e-12)
+        fails(trace(nil), .bitRate, "trace", "the unit of the trace's numbers")
+        fails(trace(nil), nil, "trace", "the unit of the trace's numbers")
+        fails(trace("mbps"), .bitRate, "trace.unit", "did you mean 'Mbps'")
+        fails(trace("ms"), .bitRate, "trace.unit", "a bit-rate unit")
+        fails(trace(""), .bitRate, "trace.unit", "a unit such as")
+        // A directory is not a trace file.
+        fails(#"{"dist":"empirical","trace":{"file":""# + dir.path + #"","column":"down","unit":"Mbps"}}"#, .bitRate, "trace", "is a directory")
+    }
+
     func testRequiringDimensionAndSupport() throws {
         let rate = try decode(#"{"dist":"lognormal","median":"10Mbps","p90":"40Mbps"}"#)
         XCTAssertNoThrow(try rate.requiring(.bitRate, at: "network.downlink"))
