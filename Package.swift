@@ -36,7 +36,7 @@ let package = Package(
         .testTarget(name: "EventKernelTests", dependencies: ["EventKernel", "Numerics"]),
         .testTarget(name: "CodecTests", dependencies: ["Codec", "Numerics"]),
         .testTarget(name: "NetworkTests", dependencies: ["Network", "EventKernel", "Numerics"]),
-        .testTarget(name: "FedSimCLITests", dependencies: ["FedSimCLI", "Codec", "Numerics"]),
+        .testTarget(name: "FedSimCLITests", dependencies: ["FedSimCLI", "Codec", "Numerics", "Reporting"]),
         .testTarget(name: "LearningTests", dependencies: ["Learning", "Numerics", "CZlib"]),
         .testTarget(name: "ScenarioTests", dependencies: ["Scenario", "Network", "Numerics", "FedSimCLI"]),
         .testTarget(name: "FederationTests", dependencies: ["Federation", "Scenario", "Network", "EventKernel", "Numerics", "Reporting"]),

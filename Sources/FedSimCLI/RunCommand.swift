@@ -131,7 +131,11 @@ enum ScenarioRunner {
                     console.progress("\(tag) round \(round)\(total.map { "/\($0)" } ?? "")  sim \(Quantity.humanReadable(t, as: .duration))"
                                      + (accuracy.map { "  acc \(String(format: "%.3f", $0))" } ?? ""))
                 } : nil
-                let result = try federation.run(arm: arm, recordClients: recordClients, progress: progress)
+                let result: ArmResult
+                do { result = try federation.run(arm: arm, recordClients: recordClients, progress: progress) } catch let error as InputError where error.file == nil {
+                    if console.stderrIsTerminal { console.progress(nil) }
+                    throw error.inFile(file)
+                }
                 results.append(result)
                 let acc = result.rounds.last(where: { $0.accuracy != nil })?.accuracy
                 let line = "\(tag) \(result.rounds.count) rounds, sim \(Quantity.humanReadable(result.simulatedSeconds, as: .duration))"

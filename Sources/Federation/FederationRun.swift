@@ -16,6 +16,12 @@ import Scenario
 /// are per client, selection is drawn from a per-round stream. Arms can still select different
 /// clients when their rounds start at different times (sessions) or have different availability.
 public final class FederationRun {
+    /// Rounds a run with only a time limit (`stop.time`, no `stop.rounds`) may take: beyond
+    /// these, estimated from the first ten rounds, the run stops with an error naming `stop.time`.
+    public static let maxRoundsByTime = 1_000_000
+    /// The same with real training (each round trains clients for real).
+    public static let maxTrainedRoundsByTime = 20_000
+
     public let scenario: Scenario
     public private(set) var population: Population
     /// The real training shared by every arm (nil: a time-only run).
@@ -442,6 +448,18 @@ final class ArmRun {
         let stop = scenario.stop
         if let r = stop.rounds, round >= r { return }
         if let t = stop.seconds, end >= t { return }
+        if stop.rounds == nil, let t = stop.seconds, round >= 10 {
+            // Only a time limit: refuse a run that could not finish, from the rounds so far.
+            let limit = learner == nil ? FederationRun.maxRoundsByTime : FederationRun.maxTrainedRoundsByTime
+            let estimate = end > 0 ? t / (end / Double(round)) : .infinity
+            if estimate > Double(limit) {
+                let perRound = end > 0 ? "a round lasts ≈ \(Quantity.humanReadable(end / Double(round), as: .duration)) here" : "rounds take no simulated time here"
+                fail(InputError(.invalidValue(expected: "a time limit reachable in at most \(limit) rounds, or stop.rounds as well",
+                                              found: "\(Quantity.humanReadable(t, as: .duration)), ≈ \(estimate.isFinite ? Quantity.significant(estimate, 3) : "infinitely many") rounds (\(perRound))"),
+                                at: "stop.time"))
+                return
+            }
+        }
         _ = simulator.schedule(at: SimTime(seconds: end)) { [unowned self] in self.beginRound() }
     }
 }

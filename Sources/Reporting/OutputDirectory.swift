@@ -156,12 +156,32 @@ public enum OutputDirectory {
         }
     }
 
+    /// Replaces one file atomically (a temporary sibling named as `cleanStale` recognises, then a
+    /// rename), for files updated in place (a sweep's summary, a re-rendered report).
+    public static func writeFile(_ data: Data, to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let temp = url.deletingLastPathComponent().appendingPathComponent(temporaryName(url.lastPathComponent, "tmp"))
+        do {
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try data.write(to: temp)
+            guard rename(temp.path, url.path) == 0 else { throw OutputError(path: path, reason: String(cString: strerror(errno))) }
+        } catch let error as OutputError {
+            try? FileManager.default.removeItem(at: temp)
+            throw error
+        } catch {
+            try? FileManager.default.removeItem(at: temp)
+            throw OutputError(path: path, reason: InputFile.plain(error))
+        }
+    }
+
     /// Creates `dir` (if absent) with its marker, for outputs that grow in place (a sweep).
     public static func create(_ dir: String, kind: Kind) throws {
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             let m = markerFile(kind)
-            if FileManager.default.contents(atPath: dir + "/" + m.name) != m.contents { try m.contents.write(to: URL(fileURLWithPath: dir + "/" + m.name), options: .atomic) }
+            if FileManager.default.contents(atPath: dir + "/" + m.name) != m.contents { try writeFile(m.contents, to: dir + "/" + m.name) }
+        } catch let error as OutputError {
+            throw error
         } catch {
             throw OutputError(path: dir, reason: InputFile.plain(error))
         }

@@ -31,6 +31,9 @@ public enum Report {
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw InputError(.file(path: dir, reason: FileManager.default.fileExists(atPath: dir) ? "is not a directory: give the output folder of fedsim run" : "no such directory"), at: "")
         }
+        if FileManager.default.contents(atPath: dir + "/" + OutputDirectory.marker) != OutputDirectory.markerFile(.run).contents {
+            throw InputError(.file(path: dir, reason: "was not written by fedsim run (no \(OutputDirectory.marker) file): fedsim report rewrites only the reports of fedsim's own output directories"), at: "")
+        }
         func read(_ name: String, required: Bool = true) throws -> String {
             let path = dir + "/" + name
             if !required, InputFile.problem(path) == "no such file" { return "" }
@@ -41,15 +44,9 @@ public enum Report {
         }
         let files = try render(summary: try read("summary.json"), rounds: try read("rounds.csv"), clients: try read("clients.csv", required: false),
                                names: (dir + "/summary.json", dir + "/rounds.csv", dir + "/clients.csv"))
-        for f in files {
-            let url = URL(fileURLWithPath: dir + "/" + f.name)
-            do {
-                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-                try f.contents.write(to: url, options: .atomic)
-            } catch {
-                throw OutputError(path: url.path, reason: InputFile.plain(error))
-            }
-        }
+        OutputDirectory.cleanStale(in: dir)
+        OutputDirectory.cleanStale(in: dir + "/plots")
+        for f in files { try OutputDirectory.writeFile(f.contents, to: dir + "/" + f.name) }
         return files.map(\.name)
     }
 

@@ -103,15 +103,9 @@ public enum SweepSummary {
             }
             files[1] = ("sweep.md", Data(md.utf8))
         }
-        for (name, data) in files {
-            let url = URL(fileURLWithPath: directory + "/" + name)
-            do {
-                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-                try data.write(to: url, options: .atomic)
-            } catch {
-                throw OutputError(path: url.path, reason: InputFile.plain(error))
-            }
-        }
+        OutputDirectory.cleanStale(in: directory)
+        OutputDirectory.cleanStale(in: directory + "/plots")
+        for (name, data) in files { try OutputDirectory.writeFile(data, to: directory + "/" + name) }
         return (found, stale, files.map(\.0))
     }
 

@@ -100,7 +100,7 @@ final class ScenarioFileTests: XCTestCase {
         try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
         try Data(#"{"name": "tiny", "population": {"clients": 20}, "selection": {"per_round": 5}, "stop": {"rounds": 3}, "workload": {"payload": {"model": "gpt2", "rank": 4, "targets": ["c_attn"]}}}"#.utf8).write(to: good)
         XCTAssertEqual(FedSimMain.run(["run", good.path, "--out", out], console: scratch.console), 0)
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out).sorted(), ["clients.csv", "plots", "report.html", "report.md", "rounds.csv", "summary.json"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out).sorted(), [".fedsim-output", "clients.csv", "plots", "report.html", "report.md", "rounds.csv", "summary.json"])
         let summary = try JSONDecoder().decode(JSONValue.self, from: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json")))
         guard case let .object(o) = summary, case let .array(arms)? = o["arms"], case let .object(arm0) = arms[0] else { return XCTFail() }
         XCTAssertEqual(arm0["time_to_target_s"], .null)
@@ -214,7 +214,7 @@ final class SweepTests: XCTestCase {
         try Data(#"{"base": "base.json", "axes": {"network.up": ["1Mbps", "-5Mbps"]}}"#.utf8).write(to: sweep)
         let bad = CapturedConsole()
         XCTAssertEqual(FedSimMain.run(["sweep", sweep.path, "--out", tmp.appendingPathComponent("bad").path], console: bad.console), 2)
-        XCTAssertTrue(bad.err.contains("\(sweep.path): axes: expected a valid scenario at point 1"), bad.err)
+        XCTAssertTrue(bad.err.contains("\(sweep.path): axes: expected a valid scenario at point 2 (network.up = -5Mbps)"), bad.err)
         XCTAssertTrue(bad.err.contains("network.up"), bad.err)
         try Data(#"{"base": "missing.json", "axes": {"seed": [1]}}"#.utf8).write(to: sweep)
         let missing = CapturedConsole()
