@@ -21,7 +21,7 @@ struct RunCommand: Command {
     report.html and SVG plots (gnuplot).
 
     USAGE:
-      fedsim run SCENARIO.json --out DIR [--seed N] [--seeds K] [--arms NAME,NAME] [--force] [--no-clients]
+      fedsim run SCENARIO.json --out DIR [--seed N] [--seeds K] [--arms NAME,NAME] [--force] [--no-clients] [--max-memory M]
 
     OPTIONS:
       --out DIR       Output directory (must not exist or be empty, unless --force).
@@ -30,6 +30,8 @@ struct RunCommand: Command {
       --arms LIST     Run only these arms (by name).
       --force         Replace a non-empty output directory.
       --no-clients    Skip clients.csv rows (large populations, many rounds).
+      --max-memory M  Refuse a run whose memory estimate exceeds M (e.g. 8GB; default: half of
+                      this machine's memory), before anything is allocated.
       -h, --help      Show this help.
     """
 
@@ -40,16 +42,27 @@ struct RunCommand: Command {
     let armNames: [String]?
     let force: Bool
     let recordClients: Bool
+    let maxMemory: Double
+
+    /// `--max-memory` as bytes (default: half of physical memory).
+    static func memoryLimit(_ text: String?) throws -> Double {
+        guard let text else { return MemoryEstimate.defaultLimit }
+        guard let v = Quantity.parse(text, as: .bytes), v.isFinite, v > 0 else {
+            throw UsageError("--max-memory expects a size such as 8GB, found '\(String(text.prefix(40)))'")
+        }
+        return v
+    }
 
     init(arguments: [String]) throws {
-        let parsed = try ParsedArguments(arguments, options: ["out", "seed", "seeds", "arms"], flags: ["force", "no-clients"])
+        let parsed = try ParsedArguments(arguments, options: ["out", "seed", "seeds", "arms", "max-memory"], flags: ["force", "no-clients"])
+        maxMemory = try Self.memoryLimit(parsed.value("max-memory"))
         guard parsed.positional.count == 1 else {
             throw UsageError(parsed.positional.isEmpty ? "missing the scenario file" : "expected one scenario file")
         }
         file = parsed.positional[0]
         guard let out = parsed.value("out"), !out.isEmpty else { throw UsageError("missing --out DIR") }
         self.out = out
-        seed = parsed.value("seed") == nil ? nil : UInt64(try parsed.integer("seed", default: 0, in: 0...Int.max))
+        seed = parsed.value("seed") == nil ? nil : UInt64(try parsed.integer("seed", default: 0, in: 0...SweepCommand.maxSeed))
         seeds = try parsed.integer("seeds", default: 1, in: 1...1000)
         armNames = try parsed.value("arms").map { text in
             let names = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
@@ -70,6 +83,7 @@ struct RunCommand: Command {
             }
             scenario.arms = scenario.arms.filter { armNames.contains($0.name) }
         }
+        try MemoryEstimate(scenario, recordClients: recordClients).check(limit: maxMemory, file: file)
         try RunOutput.checkDestination(out, force: force)
         let target = URL(fileURLWithPath: out).standardizedFileURL
         let checkpoints = seeds > 1 ? target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).seeds").path : nil

@@ -1,3 +1,4 @@
+import Federation
 import Foundation
 import Numerics
 import Reporting
@@ -16,7 +17,7 @@ struct SweepCommand: Command {
     later invocation (all shards done) writes the summary of every point found.
 
     USAGE:
-      fedsim sweep SWEEP.json --out DIR [--shard i/N] [--force] [--dry-run]
+      fedsim sweep SWEEP.json --out DIR [--shard i/N] [--force] [--dry-run] [--max-memory M]
 
     SWEEP FILE:
       {"base": "default.json",                       the scenario, relative to the sweep file
@@ -34,6 +35,7 @@ struct SweepCommand: Command {
       --force        Start over: remove the points and summaries fedsim wrote in DIR first
                      (only those: DIR must carry fedsim's marker and hold nothing else).
       --dry-run      Check the sweep and list its points (done or to run); write nothing.
+      --max-memory M Refuse points whose memory estimate exceeds M (default: half of memory).
       -h, --help     Show this help.
     """
 
@@ -42,9 +44,11 @@ struct SweepCommand: Command {
     let shard: (index: Int, count: Int)
     let force: Bool
     let dryRun: Bool
+    let maxMemory: Double
 
     init(arguments: [String]) throws {
-        let parsed = try ParsedArguments(arguments, options: ["out", "shard"], flags: ["force", "dry-run"])
+        let parsed = try ParsedArguments(arguments, options: ["out", "shard", "max-memory"], flags: ["force", "dry-run"])
+        maxMemory = try RunCommand.memoryLimit(parsed.value("max-memory"))
         guard parsed.positional.count == 1 else { throw UsageError(parsed.positional.isEmpty ? "missing the sweep file" : "expected one sweep file") }
         file = parsed.positional[0]
         dryRun = parsed.flag("dry-run")
@@ -83,6 +87,12 @@ struct SweepCommand: Command {
     func run(console: Console) throws -> Int32 {
         let (baseFile, points) = try load()
         let mine = points.filter { $0.index % shard.count == shard.index - 1 }
+        for p in mine {
+            do { try MemoryEstimate(p.scenario, recordClients: false).check(limit: maxMemory, file: file) } catch var error as InputError {
+                error.keyPath = "axes (point \(p.index + 1))"
+                throw error
+            }
+        }
         let pointsDir = out + "/points"
         if dryRun {
             for p in points {

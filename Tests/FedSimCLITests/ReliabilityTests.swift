@@ -248,3 +248,30 @@ final class ReliabilityTests: XCTestCase {
         XCTAssertTrue(report.err.contains("not a directory"), report.err)
     }
 }
+
+extension ReliabilityTests {
+    // MARK: 5. resource refusal
+
+    func testRunsThatCannotFitInMemoryAreRefusedUpFront() throws {
+        // Widths that pass validation but need tens of GB.
+        try write("wide.json", """
+        {"name": "wide", "population": {"clients": 10}, "selection": {"per_round": 2},
+         "workload": {"payload": "measured",
+                      "train": {"dataset": {"synthetic": {"classes": 4, "dimension": 100000, "train": 100, "test": 50}},
+                                "hidden": [100000, 100000], "lora": {"rank": 4}}},
+         "stop": {"rounds": 2}}
+        """)
+        let started = Date()
+        let wide = run(["run", path("wide.json"), "--out", path("o")])
+        XCTAssertEqual(wide.status, 2, wide.err)
+        XCTAssertTrue(wide.err.contains("--max-memory") && wide.err.contains("GB"), wide.err)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "refused before any allocation")
+        // A big population with client records, under a small explicit limit; fits without them.
+        try write("big.json", scenario().replacingOccurrences(of: #""clients": 30"#, with: #""clients": 1000000"#))
+        let big = run(["run", path("big.json"), "--out", path("o"), "--max-memory", "50MB"])
+        XCTAssertEqual(big.status, 2, big.err)
+        XCTAssertTrue(big.err.contains("population of 1000000 clients"), big.err)
+        XCTAssertEqual(run(["run", path("s.json"), "--out", path("o"), "--max-memory", "lots"]).status, 2)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("o")))
+    }
+}
