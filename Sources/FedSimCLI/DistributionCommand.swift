@@ -1,5 +1,6 @@
 import Foundation
 import Numerics
+import Scenario
 
 /// `fedsim distribution`: what a distribution written for a scenario really produces.
 struct DistributionCommand: Command {
@@ -112,13 +113,12 @@ struct DistributionCommand: Command {
         if source.hasPrefix("@") {
             let path = String(source.dropFirst())
             file = path
-            guard let contents = FileManager.default.contents(atPath: path) else {
-                throw InputError(.file(path: path, reason: "cannot be read (missing or not a file)"), at: "")
-            }
-            data = contents
+            data = try InputFile.read(path, maxBytes: 64 << 20)
         } else {
             data = Data(source.utf8)
         }
+        // The strict reader first (duplicate keys, depth, UTF-8), with line:column on errors.
+        _ = try JSONValue.parse(data, file: file ?? "the distribution argument")
         let decoder = JSONDecoder()
         let base = file.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path } ?? FileManager.default.currentDirectoryPath
         decoder.userInfo[Distribution.baseDirectoryKey] = base

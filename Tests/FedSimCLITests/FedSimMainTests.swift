@@ -75,7 +75,7 @@ final class FedSimMainTests: XCTestCase {
         XCTAssertTrue(syntax.err.contains("valid JSON"), syntax.err)
         let missing = run(["distribution", "@/nonexistent/d.json"])
         XCTAssertEqual(missing.status, 2)
-        XCTAssertTrue(missing.err.contains("cannot be read"), missing.err)
+        XCTAssertTrue(missing.err.contains("/nonexistent/d.json: no such file"), missing.err)
     }
 
     func testDistributionFromFileNamesTheFileInErrors() throws {
