@@ -1,4 +1,5 @@
 import Foundation
+import Numerics
 
 /// What every benchmark gets: where the peers' Python lives, and whether to run the short version.
 struct BenchContext {
@@ -15,6 +16,9 @@ struct BenchContext {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = [peers + "/" + script] + arguments
+        // The peer's own OpenBLAS picks its own kernel, as if the user had started it: without the
+        // OPENBLAS_CORETYPE that fedsim-bench set for itself (one the user set is kept).
+        process.environment = BLASKernel.userEnvironment()
         let pipe = Pipe()
         process.standardOutput = pipe
         do { try process.run() } catch {

@@ -1,4 +1,11 @@
 import Foundation
+import Numerics
+
+// Before anything else, as fedsim does: pin OpenBLAS's kernel family, then check its products.
+if let failure = BLASKernel.startUp(program: "fedsim-bench") {
+    FileHandle.standardError.write(Data((failure + "\n").utf8))
+    exit(1)
+}
 
 // fedsim-bench [--python PATH] [--peers DIR] [--quick] [NAME…]
 // Runs each benchmark, then prints one table: ours, the peer's figure from the same invocation, the ratio.
@@ -33,6 +40,11 @@ while !arguments.isEmpty {
         selected.append(argument)
     }
 }
+
+let kernel = BLASKernel.selection
+print("BLAS kernel: \(BLASKernel.coreName) (\(kernel.choice.rawValue)\(kernel.note.isEmpty ? "" : "; " + kernel.note)) · \(BLASKernel.config)")
+print("CPU: \(CPUInfo.current.modelName) (\(CPUInfo.current.identification)), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+print()
 
 var rows: [BenchRow] = []
 for benchmark in benchmarks where selected.isEmpty || selected.contains(benchmark.name) {
