@@ -40,7 +40,7 @@ public enum BLASKernel {
     // MARK: - How the kernel was chosen
 
     /// How the kernel family in use was chosen.
-    public enum Choice: String, Codable, Sendable, Equatable {
+    public enum Choice: String, Codable, Sendable, Equatable, CaseIterable {
         /// `OPENBLAS_CORETYPE` was set by whoever started fedsim.
         case forcedByEnvironment = "forced by OPENBLAS_CORETYPE"
         /// fedsim re-executed itself with `OPENBLAS_CORETYPE` = `pinnedCoreType`.
