@@ -31,7 +31,7 @@ let package = Package(
         .executableTarget(name: "fedsim-bench", dependencies: ["Numerics", "EventKernel", "Codec", "Network", "Scenario", "Federation", "Learning"]),
         .executableTarget(name: "fedsim-validate", dependencies: ["Numerics", "EventKernel", "Codec", "Network", "Scenario", "Federation"]),
         // Seeded, time-bounded fuzzing of every input reader (make fuzz; a short run in make test).
-        .executableTarget(name: "fedsim-fuzz", dependencies: ["Numerics", "Codec", "Network", "Scenario", "Learning", "FedSimCLI", "Reporting"]),
+        .executableTarget(name: "fedsim-fuzz", dependencies: ["Numerics", "Codec", "Network", "Scenario", "Learning", "FedSimCLI", "Reporting", "CZlib"]),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics"]),
         .testTarget(name: "EventKernelTests", dependencies: ["EventKernel", "Numerics"]),
         .testTarget(name: "CodecTests", dependencies: ["Codec", "Numerics"]),
