@@ -66,5 +66,18 @@ bench: setup bench-venv
 	@$(SWIFT) build -c release --product fedsim-bench 2>&1 | { grep -Ev '^(\[|Building|Compiling|Write|Emitting|Planning|Linking)' || true; }
 	.build/release/fedsim-bench --python $(VENV)/bin/python --peers Tests/Peers $(BENCH_ARGS)
 
+# Fuzzing (docs/FUZZING.md): every input reader, seeded, in worker processes that may crash or hang.
+# `make fuzz` runs 10,000 cases per target and saves crashers/hangers under Tests/Fixtures/fuzz/;
+# `make fuzz-short` (500 per target, saved fixtures re-run first, nothing written) is the make test step.
+.PHONY: fuzz fuzz-short
+FUZZ_ARGS ?=
+fuzz: setup
+	@$(SWIFT) build -c release --product fedsim-fuzz 2>&1 | { grep -Ev '^(\[|Building|Compiling|Write|Emitting|Planning|Linking)' || true; }
+	@time .build/release/fedsim-fuzz --cases 10000 --jobs 2 --time-limit 1800 $(FUZZ_ARGS)
+
+fuzz-short: setup
+	@$(SWIFT) build --product fedsim-fuzz 2>&1 | { grep -Ev '^(\[|Building|Compiling|Write|Emitting|Planning|Linking)' || true; }
+	@.build/debug/fedsim-fuzz --cases 500 --jobs 2 --time-limit 100 --no-save $(FUZZ_ARGS)
+
 clean:
 	rm -rf .build
