@@ -89,7 +89,7 @@ struct RunCommand: Command {
         let checkpoints = seeds > 1 ? target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).seeds").path : nil
         let results = try ScenarioRunner.run(scenario, file: file, seeds: seeds, recordClients: recordClients, console: console, checkpoints: checkpoints)
         let data = RunOutput.files(results)
-        try RunOutput.writeAtomically(data + (try Report.files(from: data)), to: out)
+        try RunOutput.writeAtomically(data + (try Report.files(from: data)) + [ScenarioRunner.provenanceFile()], to: out)
         if let checkpoints { try? FileManager.default.removeItem(atPath: checkpoints) }
         console.print(try Report.headline(from: data))
         console.print("Report: \(out)/report.html (report.md, summary.json, rounds.csv\(recordClients ? ", clients.csv" : ""))")
@@ -167,6 +167,13 @@ enum ScenarioRunner {
             }
         }
         return RunResults(scenario: scenario, runs: runs)
+    }
+
+    /// `provenance.json`: what produced the outputs (fedsim's version and commit, the CPU, the BLAS
+    /// kernel). Kept apart from the results, which are byte-identical across machines.
+    static func provenanceFile() -> (name: String, contents: Data) {
+        let p = Provenance.current(version: FedSimMain.version)
+        return ("provenance.json", (try? p.canonicalJSON()) ?? Data("{}\n".utf8))
     }
 
     static var encoder: JSONEncoder {

@@ -120,7 +120,7 @@ struct SweepCommand: Command {
             let pointJSON = JSONValue.object(["index": .number(Double(p.index)), "seed": p.seed.map { .number(Double($0)) } ?? .null, "key": .string(p.key),
                                               "values": .object(Dictionary(p.values.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 }))])
             let data = RunOutput.files(results).filter { $0.name != "clients.csv" }
-            try OutputDirectory.write(data + [("point.json", Data((pointJSON.text(pretty: true) + "\n").utf8))], to: dir, kind: .run)
+            try OutputDirectory.write(data + [("point.json", Data((pointJSON.text(pretty: true) + "\n").utf8)), ScenarioRunner.provenanceFile()], to: dir, kind: .run)
             ran += 1
             if console.stderrIsTerminal {
                 console.error(label + (try Report.headline(from: data)))
