@@ -1,4 +1,5 @@
 import Foundation
+import Numerics
 
 /// How long moving `bytes` over a client's link takes, phase by phase. Formulas and sources in
 /// docs/NETWORK-MODEL.md.
@@ -105,15 +106,33 @@ extension TransferModel {
         }
     }
 
+    /// Rounds simulated one by one before a long transfer is extrapolated (`windowRounds`): a
+    /// transfer of fewer rounds (at a 10 ms RTT, 43 minutes of sending) gets the exact round-by-round
+    /// answer, bit for bit as before the bound.
+    public static let exactRounds = 1 << 18
+    /// Rounds after which the rest of a transfer is estimated in closed form, whatever its state.
+    public static let roundLimit = 1 << 20
+    /// Loss events of a steady cycle window after `exactRounds` before whole windows are skipped.
+    static let windowLossEvents = 16
+
     /// The congestion window round trip by round trip (docs/NETWORK-MODEL.md): slow start, HyStart,
     /// losses — random ones as an expected count accumulated over the segments sent (a loss event
     /// each time it passes a whole number), and drops when the window exceeds the pipe plus the
     /// bottleneck buffer — each answered by CUBIC's or Reno's decrease, or by a timeout when the
     /// window is too small for fast retransmit. Returns the time from the first data segment until
     /// the last one leaves, split at the end of slow start.
+    ///
+    /// Bounded: after `exactRounds` rounds the window is in its loss sawtooth; a window of
+    /// `windowLossEvents` whole loss cycles is measured (bytes, seconds) and repeated as many times as
+    /// fit, and the last few cycles are simulated again. After `roundLimit` rounds (a transfer that
+    /// barely delivers, e.g. at loss 0.9999999) the rest is the rate measured since `exactRounds`, or,
+    /// with nothing delivered, one segment per 1/(1 − p) rounds of the measured length. Non-finite or
+    /// non-positive rates and losses outside [0, 1) give infinite times.
     public static func windowRounds(bytes: Double, rate: Double, rtt: Double, loss p: Double,
-                                    tcp: TCPParameters) -> (slowStartSeconds: Double, slowStartBytes: Double, steadySeconds: Double) {
+                                    tcp: TCPParameters, exactRounds: Int = TransferModel.exactRounds,
+                                    roundLimit: Int = TransferModel.roundLimit) -> (slowStartSeconds: Double, slowStartBytes: Double, steadySeconds: Double) {
         guard bytes > 0 else { return (0, 0, 0) }
+        guard bytes.isFinite, rate > 0, !rtt.isNaN, rtt < .infinity, p >= 0, p < 1 else { return (.infinity, 0, .infinity) }
         let mss = tcp.mssBytes
         guard rtt > 0 else { return (bytes * 8 / rate, bytes, 0) }
         let bdp = rate * rtt / 8 / mss                                   // segments in flight that fill the pipe
@@ -123,6 +142,10 @@ extension TransferModel {
         var t = 0.0, delivered = 0.0, expectedLosses = 0.0
         var wMax = 0.0, epoch = 0.0, k = 0.0
         var slowStartEnd: (t: Double, bytes: Double)?
+        var rounds = 0
+        // Past `exactRounds`: where the long-run measurement starts, and the current cycle window.
+        var longRun: (t: Double, delivered: Double, rounds: Int)?
+        var cycle: (t: Double, delivered: Double, losses: Int)?
         while true {
             let remaining = bytes - delivered
             let sent = min(w * mss, remaining)
@@ -151,13 +174,13 @@ extension TransferModel {
                     slowStart = true
                     epoch = t
                     k = cbrt(wMax * (1 - beta) / c)
-                    continue
+                } else {
+                    // Fast recovery (SACK): the lost segments are resent with the rest.
+                    wMax = window
+                    w = max(2, beta * window)
+                    epoch = t
+                    k = cbrt(wMax * (1 - beta) / c)
                 }
-                // Fast recovery (SACK): the lost segments are resent with the rest.
-                wMax = window
-                w = max(2, beta * window)
-                epoch = t
-                k = cbrt(wMax * (1 - beta) / c)
             } else if slowStart {
                 w *= tcp.slowStartGrowth
                 if wMax > 0 && w >= beta * wMax {
@@ -184,9 +207,78 @@ extension TransferModel {
                     w = max(1, min(max(cubic, friendly), 1.5 * w))
                 }
             }
+            rounds += 1
+            guard rounds >= exactRounds else { continue }
+            if longRun == nil { longRun = (t, delivered, rounds) }
+            if rounds >= roundLimit, let start = longRun {
+                // The rest in closed form, at the rate measured since `exactRounds`.
+                let rest = max(0, bytes - delivered)
+                let dD = delivered - start.delivered, dT = t - start.t
+                if dD > 0 {
+                    t += rest / dD * dT
+                } else {
+                    // Nothing delivered in the measurement: one segment gets through every 1/(1 − p) rounds.
+                    t += (rest / mss).rounded(.up) * (dT / Double(rounds - start.rounds)) / (1 - p)
+                }
+                break
+            }
+            guard lost > 0 else { continue }
+            // Just after a loss event: a point of the sawtooth. Skip whole windows of cycles.
+            guard let open = cycle else { cycle = (t, delivered, 0); continue }
+            let losses = open.losses + 1
+            guard losses >= windowLossEvents else { cycle = (open.t, open.delivered, losses); continue }
+            let dD = delivered - open.delivered, dT = t - open.t
+            let repeats = ((bytes - delivered) / dD - 2).rounded(.down)
+            if dD > 0, repeats >= 1 {
+                delivered += repeats * dD
+                t += repeats * dT
+                epoch += repeats * dT
+            }
+            cycle = nil
         }
         let end = slowStartEnd ?? (t, bytes)
         return (end.t, min(end.bytes, bytes), t - end.t)
     }
 
+}
+
+extension TransferModel {
+    /// The longest transfer the model is asked to answer: 1e9 s (≈ 31.7 years). `checkedTiming`
+    /// refuses a longer one, with its estimate; nothing in a federated round is near it.
+    public static let horizonSeconds = 1e9
+
+    /// `timing(…)`, refused with an `InputError` at `keyPath` when the transfer would take longer than
+    /// `horizonSeconds` (a loss rate near 1, a huge payload or a tiny rate), stating the estimate.
+    public func checkedTiming(bytes: Double, link: LinkConditions, connectionKept: Bool = false,
+                              shareBitsPerSecond: Double = .infinity, tcp: TCPParameters = TCPParameters(),
+                              keyPath: String = "") throws -> TransferTiming {
+        let t = timing(bytes: bytes, link: link, connectionKept: connectionKept, shareBitsPerSecond: shareBitsPerSecond, tcp: tcp)
+        guard t.totalSeconds <= TransferModel.horizonSeconds else {
+            throw InputError(.invalidValue(expected: "a transfer that ends within \(TransferModel.describe(seconds: TransferModel.horizonSeconds)) (the model's horizon)",
+                                           found: "expected ≈ \(TransferModel.describe(seconds: t.totalSeconds)) for \(TransferModel.describe(bytes: bytes, link: link)) (\(rawValue) model)"),
+                             at: keyPath)
+        }
+        return t
+    }
+
+    /// "3.2e9 years (1.0e17 s)", "2 h (7200 s)": a long duration in words.
+    static func describe(seconds: Double) -> String {
+        guard seconds.isFinite else { return "forever (no segment gets through)" }
+        let year = 365.25 * 86_400
+        if seconds >= year { return "\(scientific(seconds / year)) years (\(scientific(seconds)) s)" }
+        return "\(Quantity.humanReadable(seconds, as: .duration)) (\(scientific(seconds)) s)"
+    }
+
+    /// Two significant digits, in scientific notation from 10⁴ on: "3.2e9", "870".
+    static func scientific(_ x: Double) -> String {
+        guard x >= 1e4 else { return Quantity.significant(x, 2) }
+        let text = String(format: "%.1e", x)               // "3.2e+09"
+        guard let e = text.firstIndex(of: "e") else { return text }
+        let exponent = text[text.index(after: e)...].drop { $0 == "+" || $0 == "0" }
+        return text[..<e] + "e" + exponent
+    }
+
+    static func describe(bytes: Double, link: LinkConditions) -> String {
+        "\(Quantity.humanReadable(bytes, as: .bytes)) at \(Quantity.humanReadable(link.rateBitsPerSecond, as: .bitRate)), RTT \(Quantity.humanReadable(link.rttSeconds, as: .duration)), loss \(Quantity.shortest(link.loss))"
+    }
 }
