@@ -7,6 +7,16 @@ import Glibc
 /// SIGKILL at random moments (seeded): no output directory looks complete unless it is, an
 /// interrupted sweep or `run --seeds` resumes to the same bytes as an uninterrupted one, and a
 /// killed `--force` never loses the old results. Runs the real `fedsim` executable.
+/// Seeded kill moments in [0, 1) (a 64-bit LCG): the same kills on every run of the test.
+struct Moments {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> Double {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Double(state >> 11) / Double(1 << 53)
+    }
+}
+
 final class KillTests: XCTestCase {
     var work: URL!
 
@@ -101,8 +111,8 @@ final class KillTests: XCTestCase {
         let full = Date().timeIntervalSince(clock)
         let reference = tree(work.appendingPathComponent("reference"))
         XCTAssertEqual(reference.keys.filter { $0.hasSuffix("/summary.json") }.count, 6)
-        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-        func uniform() -> Double { state = state &* 6364136223846793005 &+ 1442695040888963407; return Double(state >> 11) / Double(1 << 53) }
+        var moments = Moments(seed: 0x9E37_79B9_7F4A_7C15)
+        func uniform() -> Double { moments.next() }
         let out = work.appendingPathComponent("killed")
         var kills = 0
         for _ in 0..<20 {
@@ -127,8 +137,8 @@ final class KillTests: XCTestCase {
         XCTAssertEqual(try finish(args + ["--out", "reference"]), 0)
         let full = Date().timeIntervalSince(clock)
         let reference = tree(work.appendingPathComponent("reference"))
-        var state: UInt64 = 42
-        func uniform() -> Double { state = state &* 6364136223846793005 &+ 1442695040888963407; return Double(state >> 11) / Double(1 << 53) }
+        var moments = Moments(seed: 42)
+        func uniform() -> Double { moments.next() }
         let out = work.appendingPathComponent("killed")
         for k in 0..<12 {
             try kill(args + ["--out", "killed"], after: uniform() * full)
@@ -157,8 +167,8 @@ final class KillTests: XCTestCase {
         let clock = Date()
         XCTAssertEqual(try finish(args), 0)
         let full = Date().timeIntervalSince(clock)
-        var state: UInt64 = 7
-        func uniform() -> Double { state = state &* 6364136223846793005 &+ 1442695040888963407; return Double(state >> 11) / Double(1 << 53) }
+        var moments = Moments(seed: 7)
+        func uniform() -> Double { moments.next() }
         for k in 0..<10 {
             try kill(args, after: full * (0.5 + 0.6 * uniform()))
             assertCompleteRun(work.appendingPathComponent("target"), "force kill \(k)")
