@@ -27,6 +27,11 @@ struct NetCommand: Command {
       --json           Print one JSON object {"seconds": …, "phases": {…}, …}.
       -h, --help       Show this help.
 
+    A transfer that would take longer than the model's horizon (1e9 s, about 31.7 years: a loss
+    rate near 1, a tiny rate or a huge payload) is refused with its estimate (exit 2). Transfers
+    of more than 262,144 round trips are extrapolated from their steady loss cycles
+    (docs/NETWORK-MODEL.md).
+
     EXAMPLE:
       fedsim net transfer --bytes 16MB --rate 12Mbps --rtt 60ms --loss 0.002
     """
@@ -37,20 +42,22 @@ struct NetCommand: Command {
     let kept: Bool
     let share: Double
     let json: Bool
+    /// The transfer's timing, computed (and refused beyond the model's horizon) while parsing.
+    let timing: TransferTiming
 
     init(arguments: [String]) throws {
         let parsed = try ParsedArguments(arguments, options: ["bytes", "rate", "rtt", "loss", "model", "share"], flags: ["json", "kept"])
         guard parsed.positional.first == "transfer" else {
-            throw UsageError(parsed.positional.isEmpty ? "missing the action: 'transfer'" : "unknown action '\(parsed.positional[0])' (expected 'transfer')")
+            throw UsageError(parsed.positional.isEmpty ? "missing the action: 'transfer'" : "unknown action '\(InputError.clipped(parsed.positional[0]))' (expected 'transfer')")
         }
-        guard parsed.positional.count == 1 else { throw UsageError("unexpected argument '\(parsed.positional[1])'") }
+        guard parsed.positional.count == 1 else { throw UsageError("unexpected argument '\(InputError.clipped(parsed.positional[1]))'") }
         func quantity(_ name: String, _ dimension: Quantity.Dimension, required: Bool = true, default value: Double = 0) throws -> Double {
             guard let text = parsed.value(name) else {
                 if required { throw UsageError("missing --\(name) (e.g. \(dimension.example.replacingOccurrences(of: "\"", with: "")))") }
                 return value
             }
             guard let v = Quantity.parse(text, as: dimension), v.isFinite else {
-                throw UsageError("--\(name) expects a \(dimension.rawValue) such as \(dimension.example.replacingOccurrences(of: "\"", with: "")), found '\(text)'")
+                throw UsageError("--\(name) expects a \(dimension.rawValue) such as \(dimension.example.replacingOccurrences(of: "\"", with: "")), found '\(InputError.clipped(text))'")
             }
             return v
         }
@@ -64,17 +71,18 @@ struct NetCommand: Command {
         link = LinkConditions(rateBitsPerSecond: rate, rttSeconds: rtt, loss: loss)
         let modelName = parsed.value("model") ?? "tcp"
         guard let m = TransferModel(rawValue: modelName) else {
-            throw UsageError("--model expects tcp or fluid, found '\(modelName)'")
+            throw UsageError("--model expects tcp or fluid, found '\(InputError.clipped(modelName))'")
         }
         model = m
         kept = parsed.flag("kept")
         share = parsed.value("share") == nil ? .infinity : try quantity("share", .bitRate)
         guard share > 0 else { throw UsageError("--share must be positive") }
         json = parsed.flag("json")
+        timing = try model.checkedTiming(bytes: bytes, link: link, connectionKept: kept, shareBitsPerSecond: share, keyPath: "net transfer")
     }
 
     func run(console: Console) throws -> Int32 {
-        let t = model.timing(bytes: bytes, link: link, connectionKept: kept, shareBitsPerSecond: share)
+        let t = timing
         if json {
             console.print(try jsonText(TransferJSON(t, model: model, bytes: bytes, link: link, kept: kept)))
             return 0

@@ -254,8 +254,8 @@ extension TransferModel {
                               keyPath: String = "") throws -> TransferTiming {
         let t = timing(bytes: bytes, link: link, connectionKept: connectionKept, shareBitsPerSecond: shareBitsPerSecond, tcp: tcp)
         guard t.totalSeconds <= TransferModel.horizonSeconds else {
-            throw InputError(.invalidValue(expected: "a transfer that ends within \(TransferModel.describe(seconds: TransferModel.horizonSeconds)) (the model's horizon)",
-                                           found: "expected ≈ \(TransferModel.describe(seconds: t.totalSeconds)) for \(TransferModel.describe(bytes: bytes, link: link)) (\(rawValue) model)"),
+            throw InputError(.invalidValue(expected: "a transfer that ends within the model's horizon of \(TransferModel.describe(seconds: TransferModel.horizonSeconds))",
+                                           found: "≈ \(TransferModel.describe(seconds: t.totalSeconds)) for \(TransferModel.describe(bytes: bytes, link: link)) (\(rawValue) model)"),
                              at: keyPath)
         }
         return t
@@ -269,16 +269,24 @@ extension TransferModel {
         return "\(Quantity.humanReadable(seconds, as: .duration)) (\(scientific(seconds)) s)"
     }
 
-    /// Two significant digits, in scientific notation from 10⁴ on: "3.2e9", "870".
+    /// Two significant digits, in scientific notation outside [10⁻³, 10⁴): "3.2e9", "870", "1.0e-300".
     static func scientific(_ x: Double) -> String {
-        guard x >= 1e4 else { return Quantity.significant(x, 2) }
-        let text = String(format: "%.1e", x)               // "3.2e+09"
+        guard x.isFinite, x != 0, abs(x) >= 1e4 || abs(x) < 1e-3 else { return Quantity.significant(x, 2) }
+        let text = String(format: "%.1e", x)               // "3.2e+09", "1.0e-300"
         guard let e = text.firstIndex(of: "e") else { return text }
-        let exponent = text[text.index(after: e)...].drop { $0 == "+" || $0 == "0" }
-        return text[..<e] + "e" + exponent
+        var exponent = text[text.index(after: e)...]
+        let negative = exponent.first == "-"
+        exponent = exponent.drop { $0 == "+" || $0 == "-" || $0 == "0" }
+        return text[..<e] + "e" + (negative ? "-" : "") + exponent
+    }
+
+    /// `value` for a message: human-readable in ordinary ranges, else scientific in the base unit.
+    static func describe(_ value: Double, _ dimension: Quantity.Dimension) -> String {
+        guard value.isFinite, value >= 1e-3, value < 1e15 else { return "\(scientific(value)) \(dimension.baseUnit)" }
+        return Quantity.humanReadable(value, as: dimension)
     }
 
     static func describe(bytes: Double, link: LinkConditions) -> String {
-        "\(Quantity.humanReadable(bytes, as: .bytes)) at \(Quantity.humanReadable(link.rateBitsPerSecond, as: .bitRate)), RTT \(Quantity.humanReadable(link.rttSeconds, as: .duration)), loss \(Quantity.shortest(link.loss))"
+        "\(describe(bytes, .bytes)) at \(describe(link.rateBitsPerSecond, .bitRate)), RTT \(describe(link.rttSeconds, .duration)), loss \(Quantity.shortest(link.loss))"
     }
 }
