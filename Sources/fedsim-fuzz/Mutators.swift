@@ -130,6 +130,7 @@ enum JSONMutator {
         func replace(_ s: JSONSpan, with text: [UInt8]) { data.replaceSubrange(s.start..<s.end, with: text) }
         let values = spans.filter { !$0.isKey }
         let keys = spans.indices.filter { spans[$0].isKey }
+        guard !values.isEmpty else { ByteMutator.mutate(&data, &rng, others: others); return }
         func attempt(_ op: Int) -> Bool {
         switch op {
         case 0, 1:   // a number to an extreme
@@ -181,7 +182,7 @@ enum JSONMutator {
             var name = Array(data[(s.start + 1)..<max(s.start + 1, s.end - 1)])
             switch rng.below(4) {
             case 0 where !name.isEmpty: name.remove(at: rng.below(name.count))
-            case 1: name = Array(rng.pick(dictionary).utf8)
+            case 1 where !dictionary.isEmpty: name = Array(rng.pick(dictionary).utf8)
             case 2: name = name.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }
             default: name += Array("x".utf8)
             }

@@ -279,7 +279,7 @@ final class SafeTensorsTarget: FuzzTarget {
             var header = Array(bytes[8..<end])
             let others = corpus.map { c -> [UInt8] in
                 let n = Binary.u64le(c.primary, 0)
-                return n <= UInt64(max(0, c.primary.count - 8)) ? Array(c.primary[8..<(8 + Int(n))]) : []
+                return c.primary.count >= 8 && n <= UInt64(c.primary.count - 8) ? Array(c.primary[8..<(8 + Int(n))]) : []
             }
             JSONMutator.mutate(&header, &rng, others: others, dictionary: dictionary)
             var out = [UInt8](repeating: 0, count: 8)

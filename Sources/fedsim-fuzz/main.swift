@@ -540,7 +540,7 @@ func parent(_ args: [String]) throws -> Int32 {
         Thread.detachNewThread {
             let s = supervisor.run()
             results.set(slot, s)
-            if options.jobs == 1 { writeFD(2, format(s) + "\n") } else { writeFD(2, "  \(s.name) shard \(shard.index + 1)/\(options.jobs): \(s.cases) cases, \(s.findings.count) finding(s), \(String(format: "%.1f", s.seconds)) s\n") }
+            if options.jobs == 1 { writeFD(2, format(s) + "\n") } else { writeFD(2, "  \(s.name) shard \(shard.index + 1)/\(options.jobs): \(s.cases) cases, \(s.findings.count) finding(s), \(String(format: "%.1f", s.seconds)) s" + (s.error.map { " ERROR: \($0)" } ?? "") + "\n") }
             gate.signal()
             group.leave()
         }
