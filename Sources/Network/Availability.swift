@@ -76,9 +76,24 @@ public struct SessionTimeline: Sendable {
     private var online: [Bool]
     private var nextToggle: [Double]
     private var drawn: [UInt32]
+    /// Session durations drawn so far, over every client, and the most that may be drawn.
+    public private(set) var draws = 0
+    public let drawLimit: Int
+    /// Whether `drawLimit` was reached: from then on no client changes state, and the run's
+    /// availability is wrong — the caller must refuse it (`Sessions.checkWork` does so up front).
+    public private(set) var exhausted = false
 
-    public init(_ sessions: AvailabilityModel.Sessions, clients: Int, seed: UInt64) {
+    /// The default `drawLimit`: 2³² durations (minutes of drawing; beyond any run the up-front
+    /// check `Sessions.checkWork` lets through). A client's own counter also stops at 2³² − 1, so
+    /// its draws never wrap onto another's.
+    public static let defaultDrawLimit = 1 << 32
+
+    /// Bytes per client of a timeline: online flag, next change, draw counter.
+    public static let bytesPerClient = Double(MemoryLayout<Bool>.stride + MemoryLayout<Double>.stride + MemoryLayout<UInt32>.stride)
+
+    public init(_ sessions: AvailabilityModel.Sessions, clients: Int, seed: UInt64, drawLimit: Int = SessionTimeline.defaultDrawLimit) {
         self.sessions = sessions
+        self.drawLimit = drawLimit
         keys = (StreamKey(seed: seed, purpose: "availability.start").derivedKey,
                 StreamKey(seed: seed, purpose: "availability.session").derivedKey)
         let meanOn = sessions.online.mean ?? sessions.online.quantile(0.5)
@@ -98,6 +113,7 @@ public struct SessionTimeline: Sendable {
     private mutating func duration(client i: Int, online: Bool, at t: Double) -> Double {
         let counter = UInt64(i) << 32 | UInt64(drawn[i])
         drawn[i] &+= 1
+        draws += 1
         let u = StreamKey.uniform(key: keys.durations, counter: counter)
         var d = (online ? sessions.online : sessions.offline).quantile(u)
         if let diurnal = sessions.diurnal {
@@ -109,6 +125,7 @@ public struct SessionTimeline: Sendable {
 
     private mutating func advance(_ i: Int, to t: Double) {
         while nextToggle[i] <= t {
+            guard draws < drawLimit, drawn[i] < UInt32.max else { exhausted = true; return }
             let start = nextToggle[i]
             online[i].toggle()
             nextToggle[i] = start + duration(client: i, online: online[i], at: start)
@@ -125,5 +142,31 @@ public struct SessionTimeline: Sendable {
     public mutating func sessionEnd(_ i: Int, after t: Double) -> Double {
         advance(i, to: t)
         return online[i] ? nextToggle[i] : t
+    }
+}
+
+extension AvailabilityModel.Sessions {
+    /// The most session durations a run may draw, over all clients (about a minute of drawing); a run
+    /// expected to need more is refused by `checkWork`.
+    public static let workLimit = 1e9
+
+    /// Expected session durations one client draws over `horizon` seconds: one per session start,
+    /// horizon / E[on or off length] with each length at least the timeline's 1 ms floor (the
+    /// day/night cycle scales lengths by 1 ± a·cos, about 1 on average).
+    public func expectedDraws(horizon: Double) -> Double {
+        let meanOn = max(online.mean ?? online.quantile(0.5), 1e-3), meanOff = max(offline.mean ?? offline.quantile(0.5), 1e-3)
+        return 1 + 2 * horizon / (meanOn + meanOff)
+    }
+
+    /// Throws (at `keyPath`) when `clients` clients over `horizon` simulated seconds are expected to
+    /// draw more than `workLimit` session durations, stating the estimate; call it before a run.
+    public func checkWork(clients: Int, horizon: Double, keyPath: String = "availability") throws {
+        let total = Double(max(clients, 0)) * expectedDraws(horizon: horizon)
+        guard total > AvailabilityModel.Sessions.workLimit || total.isNaN else { return }
+        let meanOn = online.mean ?? online.quantile(0.5), meanOff = offline.mean ?? offline.quantile(0.5)
+        throw InputError(.invalidValue(
+            expected: "sessions long enough for at most \(TransferModel.scientific(AvailabilityModel.Sessions.workLimit)) session changes over the run",
+            found: "≈ \(TransferModel.scientific(total)) (\(clients) clients, sessions of \(TransferModel.describe(meanOn, .duration)) online and \(TransferModel.describe(meanOff, .duration)) offline on average, over \(TransferModel.describe(seconds: horizon)))"),
+            at: keyPath)
     }
 }

@@ -47,6 +47,15 @@ public struct Population: Sendable {
     /// Names of the leaf profiles.
     public let profileNames: [String]
 
+    /// Bytes of a population of `clients` clients, to refuse one that cannot fit before drawing it:
+    /// six Doubles and a profile index per client (50 B), plus, under a session model, the
+    /// `SessionTimeline` of every client (13 B: state, next change, draw counter) — 63 MB a
+    /// million clients with sessions. Array headers (a few hundred bytes) are left out.
+    public static func estimatedBytes(clients: Int, sessions: Bool) -> Double {
+        Double(max(clients, 0)) * (Double(6 * MemoryLayout<Double>.stride + MemoryLayout<UInt16>.stride)
+                                   + (sessions ? SessionTimeline.bytesPerClient : 0))
+    }
+
     /// Draws `spec.clients` clients under `seed`.
     public init(_ spec: PopulationSpec, seed: UInt64) {
         let n = spec.clients
