@@ -68,7 +68,11 @@ public enum FashionMNIST {
             if let bad = labels.bytes.first(where: { $0 > 9 }) {
                 throw InputError(.file(path: labelsPath, reason: "label \(bad) outside 0…9"), at: "")
             }
+            // The sizes multiply without overflow: IDX.read bounds their product.
             let n = images.dimensions[0], d = images.dimensions[1] * images.dimensions[2]
+            guard n > 0, d > 0 else {
+                throw InputError(.file(path: imagesPath, reason: "holds no images (\(images.dimensions.map(String.init).joined(separator: "×")))"), at: "")
+            }
             var storage = [Float](repeating: 0, count: n * d)
             images.bytes.withUnsafeBufferPointer { src in
                 storage.withUnsafeMutableBufferPointer { dst in
@@ -78,7 +82,12 @@ public enum FashionMNIST {
             return Dataset(features: Matrix(rows: n, cols: d, storage: storage), labels: labels.bytes.map { Int32($0) },
                            classes: 10, name: "fashion-mnist")
         }
-        return (try part("train"), try part("t10k"))
+        let train = try part("train"), test = try part("t10k")
+        guard test.dimension == train.dimension else {
+            throw InputError(.file(path: directory + "/t10k-images-idx3-ubyte.gz",
+                                   reason: "test images have \(test.dimension) pixels, the training images \(train.dimension)"), at: "")
+        }
+        return (train, test)
     }
 }
 

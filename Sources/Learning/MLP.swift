@@ -28,6 +28,9 @@ public struct BaseMLP: Sendable, Equatable {
     }
 
     public var parameterCount: Int { weights.reduce(0) { $0 + $1.count } + biases.reduce(0) { $0 + $1.count } }
+
+    /// Whether every weight and bias is finite.
+    public var isFinite: Bool { weights.allSatisfy { allFinite($0.storage) } && biases.allSatisfy(allFinite) }
 }
 
 /// LoRA adapters on every linear layer: `W_l + s·B_l·A_l` with `A_l` r × in, `B_l` out × r and the

@@ -11,6 +11,22 @@ public enum Partition: Sendable, Equatable {
     /// (McMahan et al. 2017).
     case shards(perClient: Int)
 
+    /// The most shards `shards` may cut (2³¹; each is an 8-byte index while dealing).
+    public static let maximumShards = 1 << 31
+
+    /// Throws (at `keyPath`) for a partition `assign` cannot make for `clients` clients: more
+    /// than `maximumShards` shards in all, or a non-positive count.
+    public func check(clients: Int, keyPath: String = "workload.train.partition") throws {
+        guard clients >= 0 else { throw InputError(.invalidValue(expected: "a non-negative number of clients", found: "\(clients)"), at: keyPath) }
+        if case let .shards(perClient) = self {
+            let (total, overflow) = perClient.multipliedReportingOverflow(by: clients)
+            guard perClient >= 1, !overflow, total <= Partition.maximumShards else {
+                throw InputError(.invalidValue(expected: "at most \(Partition.maximumShards) shards in all (shards per client × clients)",
+                                               found: "\(perClient) × \(clients) clients"), at: keyPath)
+            }
+        }
+    }
+
     /// Sample indices of each of `clients` clients (some may be empty under Dirichlet), from the
     /// stream `partition` of `seed`.
     public func assign(_ data: Dataset, clients: Int, seed: UInt64) -> [[Int]] {
@@ -29,7 +45,10 @@ public enum Partition: Sendable, Equatable {
                 var start = 0, cumulative = 0.0
                 for c in 0..<clients {
                     cumulative += p[c]
-                    let end = c == clients - 1 ? members.count : min(members.count, Int((cumulative * Double(members.count)).rounded()))
+                    // Clamped before the conversion: a NaN or out-of-range proportion (β so small
+                    // that every draw underflows) cannot trap.
+                    let cut = (cumulative * Double(members.count)).rounded()
+                    let end = c == clients - 1 ? members.count : (cut >= 0 ? min(members.count, Int(min(cut, Double(members.count)))) : 0)
                     if end > start { out[c].append(contentsOf: members[start..<end]) }
                     start = max(start, end)
                 }
@@ -37,7 +56,8 @@ public enum Partition: Sendable, Equatable {
             for c in 0..<clients { out[c].sort() }
         case let .shards(perClient):
             let order = data.labels.indices.sorted { (data.labels[$0], $0) < (data.labels[$1], $1) }
-            let shardCount = perClient * clients
+            let (shardCount, overflow) = perClient.multipliedReportingOverflow(by: clients)
+            precondition(!overflow && shardCount <= Partition.maximumShards, "shards × clients beyond Partition.maximumShards: check(clients:) first")
             var shards = Array(0..<shardCount)
             stream.shuffle(&shards)
             for (k, shard) in shards.enumerated() {

@@ -97,32 +97,105 @@ struct OptimizerState {
     }
 }
 
+/// Training that cannot go on.
+public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// Which training diverged.
+    public enum Phase: String, Sendable, Equatable {
+        /// Pretraining of the frozen base (`Pretraining`; its learning rate).
+        case pretraining
+        /// A client's local training of the adapter (`LocalTraining`; `TrainingSettings.optimizer`'s rate).
+        case localTraining = "local training"
+    }
+
+    /// The training loss or the trained weights became NaN or infinite at minibatch `step` (counted
+    /// from 1 over all epochs) of `epoch` (from 1): the learning rate is too large. `round` and
+    /// `client` say where, when the caller gave them; `loss` is the last loss seen.
+    case diverged(phase: Phase, learningRate: Float, epoch: Int, step: Int, loss: Double, round: Int?, client: Int?)
+
+    public var description: String {
+        switch self {
+        case let .diverged(phase, lr, epoch, step, loss, round, client):
+            let at = [round.map { "round \($0)" }, client.map { "client \($0)" }].compactMap { $0 }
+            let place = at.isEmpty ? "" : " (\(at.joined(separator: ", ")))"
+            let what = loss.isFinite ? "the weights became NaN or infinite" : "the training loss became \(loss)"
+            return "\(phase.rawValue) diverged at learning rate \(lr)\(place): \(what) at minibatch \(step), epoch \(epoch); use a smaller learning rate"
+        }
+    }
+}
+
+extension Optimizer {
+    /// The learning rate.
+    public var learningRate: Float {
+        switch self {
+        case let .sgd(lr, _): return lr
+        case let .adam(lr): return lr
+        }
+    }
+}
+
+/// Whether every value of `values` is finite (one pass; used once per training, not per step).
+func allFinite(_ values: [Float]) -> Bool {
+    values.withUnsafeBufferPointer { p in
+        var ok = true
+        for x in p where !x.isFinite { ok = false; break }
+        return ok
+    }
+}
+
 /// Local training of the LoRA factors on a client's data (the base stays frozen).
 public enum LocalTraining {
     /// Trains `start` on `data` and returns the trained adapter and the mean training loss.
-    /// Minibatches are drawn by shuffling with `stream` each epoch.
+    /// Minibatches are drawn by shuffling with `stream` each epoch. A training that diverges stops
+    /// at the first non-finite loss and returns a NaN loss (`checkedTrain` throws instead).
     public static func train(base: BaseMLP, start: LoRAWeights, data: Dataset, settings: TrainingSettings,
                              stream: RandomStream) -> (adapter: LoRAWeights, loss: Double, steps: Int) {
+        let r = run(base: base, start: start, data: data, settings: settings, stream: stream)
+        return (r.adapter, r.divergence == nil ? r.loss : .nan, r.steps)
+    }
+
+    /// `train`, throwing `TrainingError.diverged(phase: .localTraining, …)` when the loss (checked
+    /// once per minibatch) or the trained adapter (checked once at the end) is not finite.
+    public static func checkedTrain(base: BaseMLP, start: LoRAWeights, data: Dataset, settings: TrainingSettings,
+                                    stream: RandomStream, round: Int? = nil, client: Int? = nil) throws -> (adapter: LoRAWeights, loss: Double, steps: Int) {
+        let r = run(base: base, start: start, data: data, settings: settings, stream: stream)
+        if let d = r.divergence {
+            throw TrainingError.diverged(phase: .localTraining, learningRate: settings.optimizer.learningRate,
+                                         epoch: d.epoch, step: d.step, loss: d.loss, round: round, client: client)
+        }
+        return (r.adapter, r.loss, r.steps)
+    }
+
+    /// The training loop; stops at the first non-finite minibatch loss, and checks the final adapter.
+    static func run(base: BaseMLP, start: LoRAWeights, data: Dataset, settings: TrainingSettings,
+                    stream: RandomStream) -> (adapter: LoRAWeights, loss: Double, steps: Int, divergence: (epoch: Int, step: Int, loss: Double)?) {
         var lora = start
         var state = OptimizerState(settings.optimizer, shapes: lora.a.map(\.count) + lora.b.map(\.count))
         var order = Array(0..<data.count)
         var totalLoss = 0.0, steps = 0
-        guard data.count > 0 else { return (lora, 0, 0) }
-        for _ in 0..<settings.epochs {
+        guard data.count > 0 else { return (lora, 0, 0, nil) }
+        let batchSize = max(1, settings.batchSize)
+        var lastLoss = 0.0
+        for epoch in stride(from: 1, through: settings.epochs, by: 1) {
             stream.shuffle(&order)
             var i = 0
             while i < order.count {
-                let batch = Array(order[i..<min(order.count, i + settings.batchSize)])
+                let batch = Array(order[i..<min(order.count, i + batchSize)])
                 let sub = data.subset(batch)
                 let (loss, g) = MLPMath.lossAndGradients(base, lora, sub.features, sub.labels[...])
+                steps += 1
+                lastLoss = loss
+                guard loss.isFinite else { return (lora, totalLoss / Double(steps), steps, (epoch, steps, loss)) }
                 state.apply(&lora.a, g.a, offset: 0)
                 state.apply(&lora.b, g.b, offset: lora.a.count)
                 totalLoss += loss
-                steps += 1
-                i += settings.batchSize
+                i += batchSize
             }
         }
-        return (lora, totalLoss / Double(max(steps, 1)), steps)
+        // A last update can overflow the weights without a later loss to show it.
+        if !(lora.a.allSatisfy { allFinite($0.storage) } && lora.b.allSatisfy { allFinite($0.storage) }) {
+            return (lora, totalLoss / Double(max(steps, 1)), steps, (max(settings.epochs, 1), steps, lastLoss))
+        }
+        return (lora, totalLoss / Double(max(steps, 1)), steps, nil)
     }
 }
 
@@ -167,8 +240,9 @@ public struct Pretraining: Sendable, Equatable {
     /// The pretrained base: read from the cache if there, else trained and stored.
     public func base(on data: Dataset, cacheDirectory: String? = Pretraining.defaultCacheDirectory) throws -> (base: BaseMLP, cached: Bool) {
         let path = cacheDirectory.map { $0 + "/base-\(key(for: data)).bin" }
-        if let path, let base = Pretraining.read(path, widths: widths) { return (base, true) }
-        let base = train(on: data)
+        // A cached base with non-finite weights (written before divergence was checked) is not used.
+        if let path, let base = Pretraining.read(path, widths: widths), base.isFinite { return (base, true) }
+        let base = try checkedTrain(on: data)
         if let path, let dir = cacheDirectory {
             try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             Pretraining.write(base, to: path)
@@ -176,8 +250,21 @@ public struct Pretraining: Sendable, Equatable {
         return (base, false)
     }
 
-    /// Trains the base from scratch (no cache).
-    public func train(on data: Dataset) -> BaseMLP {
+    /// Trains the base from scratch (no cache). A training that diverges stops at the first
+    /// non-finite loss (`checkedTrain` throws instead).
+    public func train(on data: Dataset) -> BaseMLP { run(on: data).base }
+
+    /// `train`, throwing `TrainingError.diverged(phase: .pretraining, …)` when a minibatch loss
+    /// (checked once per minibatch) or the trained base (checked once at the end) is not finite.
+    public func checkedTrain(on data: Dataset) throws -> BaseMLP {
+        let r = run(on: data)
+        if let d = r.divergence {
+            throw TrainingError.diverged(phase: .pretraining, learningRate: learningRate, epoch: d.epoch, step: d.step, loss: d.loss, round: nil, client: nil)
+        }
+        return r.base
+    }
+
+    func run(on data: Dataset) -> (base: BaseMLP, divergence: (epoch: Int, step: Int, loss: Double)?) {
         let keep = Set(classes)
         let subset = data.subset(data.labels.indices.filter { keep.contains(Int(data.labels[$0])) })
         var base = BaseMLP(widths: widths, seed: seed)
@@ -188,18 +275,24 @@ public struct Pretraining: Sendable, Equatable {
                                    shapes: base.weights.map(\.count) + base.biases.map(\.count))
         let stream = RandomStream(seed: seed, purpose: "pretraining.batches")
         var order = Array(0..<subset.count)
-        for _ in 0..<epochs {
+        let batchSize = max(1, self.batchSize)
+        var steps = 0, lastLoss = 0.0
+        for epoch in stride(from: 1, through: epochs, by: 1) {
             stream.shuffle(&order)
             var i = 0
             while i < order.count {
                 let batch = subset.subset(Array(order[i..<min(order.count, i + batchSize)]))
-                let g = MLPMath.lossAndGradients(base, none, batch.features, batch.labels[...], trainBase: true).gradients
-                state.apply(&base.weights, g.weights!, offset: 0)
-                state.apply(&base.biases, g.biases!, offset: base.weights.count)
+                let (loss, g) = MLPMath.lossAndGradients(base, none, batch.features, batch.labels[...], trainBase: true)
+                steps += 1
+                lastLoss = loss
+                guard loss.isFinite, let dW = g.weights, let db = g.biases else { return (base, (epoch, steps, loss)) }
+                state.apply(&base.weights, dW, offset: 0)
+                state.apply(&base.biases, db, offset: base.weights.count)
                 i += batchSize
             }
         }
-        return base
+        // A last update can overflow the weights without a later loss to show it.
+        return (base, base.isFinite ? nil : (max(epochs, 1), steps, lastLoss))
     }
 
     // A little binary format: "FSMB", layer count, then per layer rows, cols, weights, biases (f32 LE).
@@ -253,10 +346,13 @@ extension LocalTraining {
         public var data: Dataset
         /// The minibatch stream (a taus2 generator is made from it in the worker).
         public var stream: StreamKey
-        public init(start: LoRAWeights, data: Dataset, stream: StreamKey) {
+        /// The client it trains, for a divergence error (nil: not known).
+        public var client: Int?
+        public init(start: LoRAWeights, data: Dataset, stream: StreamKey, client: Int? = nil) {
             self.start = start
             self.data = data
             self.stream = stream
+            self.client = client
         }
     }
 
@@ -270,6 +366,23 @@ extension LocalTraining {
         parallelMap(jobs.count, threads: threads) { k in
             train(base: base, start: jobs[k].start, data: jobs[k].data, settings: settings, stream: RandomStream(jobs[k].stream, algorithm: .taus2))
         }
+    }
+
+    /// `trainMany`, throwing `TrainingError.diverged(phase: .localTraining, …)` for the first job (in
+    /// job order, so the error does not depend on the threads) whose training diverged, with
+    /// `round` and the job's client. Results of trainings that do not diverge are `trainMany`'s.
+    public static func checkedTrainMany(base: BaseMLP, jobs: [Job], settings: TrainingSettings, round: Int? = nil,
+                                        threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> [(adapter: LoRAWeights, loss: Double, steps: Int)] {
+        let results = parallelMap(jobs.count, threads: threads) { k in
+            run(base: base, start: jobs[k].start, data: jobs[k].data, settings: settings, stream: RandomStream(jobs[k].stream, algorithm: .taus2))
+        }
+        for (k, r) in results.enumerated() {
+            if let d = r.divergence {
+                throw TrainingError.diverged(phase: .localTraining, learningRate: settings.optimizer.learningRate,
+                                             epoch: d.epoch, step: d.step, loss: d.loss, round: round, client: jobs[k].client)
+            }
+        }
+        return results.map { ($0.adapter, $0.loss, $0.steps) }
     }
 }
 
