@@ -116,4 +116,58 @@ final class LearningBoundsTests: XCTestCase {
         let parts = Partition.dirichlet(beta: 1e-300).assign(train, clients: 4, seed: 1)
         XCTAssertEqual(parts.reduce(0) { $0 + $1.count }, 60)
     }
+
+    /// The divergence checks change no finite result: the loops match the unchecked ones they
+    /// replaced (copied here), bit for bit.
+    func testCheckedLoopsMatchTheLoopsTheyReplaced() throws {
+        let (train, _) = SyntheticDataset.make(classes: 3, dimension: 8, train: 300, test: 10, seed: 5)
+        let pre = Pretraining(widths: [8, 6, 3], classes: [0, 1], epochs: 2, learningRate: 0.05, batchSize: 32, seed: 5)
+        // Pretraining as it was.
+        let keep = Set(pre.classes)
+        let subset = train.subset(train.labels.indices.filter { keep.contains(Int(train.labels[$0])) })
+        var reference = BaseMLP(widths: pre.widths, seed: pre.seed)
+        let none = LoRAWeights(a: reference.weights.map { Matrix.zeros(rows: 1, cols: $0.cols) },
+                               b: reference.weights.map { Matrix.zeros(rows: $0.rows, cols: 1) }, rank: 1, alpha: 1)
+        var state = OptimizerState(.sgd(learningRate: pre.learningRate, momentum: 0.9), shapes: reference.weights.map(\.count) + reference.biases.map(\.count))
+        let stream = RandomStream(seed: pre.seed, purpose: "pretraining.batches")
+        var order = Array(0..<subset.count)
+        for _ in 0..<pre.epochs {
+            stream.shuffle(&order)
+            var i = 0
+            while i < order.count {
+                let batch = subset.subset(Array(order[i..<min(order.count, i + pre.batchSize)]))
+                let g = MLPMath.lossAndGradients(reference, none, batch.features, batch.labels[...], trainBase: true).gradients
+                state.apply(&reference.weights, try XCTUnwrap(g.weights), offset: 0)
+                state.apply(&reference.biases, try XCTUnwrap(g.biases), offset: reference.weights.count)
+                i += pre.batchSize
+            }
+        }
+        let base = try pre.checkedTrain(on: train)
+        XCTAssertEqual(base, reference)
+        // Local training as it was.
+        let settings = TrainingSettings(epochs: 3, batchSize: 16, optimizer: .adam(learningRate: 5e-3))
+        let start = LoRAWeights(base: base, rank: 2, alpha: 4, seed: 5)
+        var lora = start
+        var adam = OptimizerState(settings.optimizer, shapes: lora.a.map(\.count) + lora.b.map(\.count))
+        let batches = RandomStream(seed: 9, purpose: "t")
+        var indices = Array(0..<train.count)
+        var totalLoss = 0.0, steps = 0
+        for _ in 0..<settings.epochs {
+            batches.shuffle(&indices)
+            var i = 0
+            while i < indices.count {
+                let sub = train.subset(Array(indices[i..<min(indices.count, i + settings.batchSize)]))
+                let (loss, g) = MLPMath.lossAndGradients(base, lora, sub.features, sub.labels[...])
+                adam.apply(&lora.a, g.a, offset: 0)
+                adam.apply(&lora.b, g.b, offset: lora.a.count)
+                totalLoss += loss
+                steps += 1
+                i += settings.batchSize
+            }
+        }
+        let checked = try LocalTraining.checkedTrain(base: base, start: start, data: train, settings: settings, stream: RandomStream(seed: 9, purpose: "t"))
+        XCTAssertEqual(checked.adapter, lora)
+        XCTAssertEqual(checked.loss, totalLoss / Double(steps))
+        XCTAssertEqual(checked.steps, steps)
+    }
 }
