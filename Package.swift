@@ -26,8 +26,8 @@ let package = Package(
         .target(name: "Scenario", dependencies: ["Numerics", "Network", "Codec", "Learning"]),
         .target(name: "Federation", dependencies: ["Numerics", "EventKernel", "Network", "Codec", "Scenario", "Learning"]),
         .target(name: "Reporting", dependencies: ["Federation", "Scenario", "Numerics"]),
-        .target(name: "FedSimCLI", dependencies: ["Numerics", "EventKernel", "Codec", "Network", "Scenario", "Federation", "Reporting"]),
-        .executableTarget(name: "fedsim", dependencies: ["FedSimCLI"]),
+        .target(name: "FedSimCLI", dependencies: ["Numerics", "EventKernel", "Codec", "Network", "Scenario", "Federation", "Reporting", "Learning"]),
+        .executableTarget(name: "fedsim", dependencies: ["FedSimCLI", "Numerics"]),
         .executableTarget(name: "fedsim-bench", dependencies: ["Numerics", "EventKernel", "Codec", "Network", "Scenario", "Federation", "Learning"]),
         .executableTarget(name: "fedsim-validate", dependencies: ["Numerics", "EventKernel", "Codec", "Network", "Scenario", "Federation"]),
         // Seeded, time-bounded fuzzing of every input reader (make fuzz; a short run in make test).

@@ -1,5 +1,6 @@
 import Federation
 import Foundation
+import Learning
 import Network
 import Numerics
 import Reporting
@@ -84,6 +85,7 @@ struct RunCommand: Command {
             scenario.arms = scenario.arms.filter { armNames.contains($0.name) }
         }
         try MemoryEstimate(scenario, recordClients: recordClients).check(limit: maxMemory, file: file)
+        try ScenarioRunner.checkWork(scenario, file: file)
         try RunOutput.checkDestination(out, force: force)
         let target = URL(fileURLWithPath: out).standardizedFileURL
         let checkpoints = seeds > 1 ? target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).seeds").path : nil
@@ -134,6 +136,8 @@ enum ScenarioRunner {
             let federation: FederationRun
             do { federation = try FederationRun(scenario: s) } catch let error as InputError where !error.keyPath.isEmpty && error.file == nil {
                 throw error.inFile(file)
+            } catch let error as TrainingError {
+                throw divergence(error, file: file)
             }
             if let l = federation.learning, console.stderrIsTerminal, k == 0 {
                 console.error("\(label)base model: \(l.baseWasCached ? "from the cache" : "pretrained") — test accuracy \(Quantity.significant(l.baseAccuracy, 3))")
@@ -149,6 +153,9 @@ enum ScenarioRunner {
                 do { result = try federation.run(arm: arm, recordClients: recordClients, progress: progress) } catch let error as InputError where error.file == nil {
                     if console.stderrIsTerminal { console.progress(nil) }
                     throw error.inFile(file)
+                } catch let error as TrainingError {
+                    if console.stderrIsTerminal { console.progress(nil) }
+                    throw divergence(error, file: file, arm: arm.name)
                 }
                 results.append(result)
                 let acc = result.rounds.last(where: { $0.accuracy != nil })?.accuracy
@@ -167,6 +174,24 @@ enum ScenarioRunner {
             }
         }
         return RunResults(scenario: scenario, runs: runs)
+    }
+
+    /// Refuses, before the run, availability sessions too short for the run's length (when the
+    /// length is known: a time limit, or rounds × a deadline).
+    static func checkWork(_ scenario: Scenario, file: String) throws {
+        guard case let .sessions(sessions) = scenario.availability else { return }
+        let byRounds = scenario.stop.rounds.flatMap { r in scenario.selection.deadline.map { Double(r) * ($0 + scenario.server.aggregationSeconds) } }
+        guard let horizon = [scenario.stop.seconds, byRounds].compactMap({ $0 }).min() else { return }
+        do { try sessions.checkWork(clients: scenario.population.clients, horizon: horizon, keyPath: "availability.sessions") } catch let error as InputError {
+            throw error.inFile(file)
+        }
+    }
+
+    /// A diverged training as bad input: the learning rate that caused it, by its scenario key.
+    static func divergence(_ error: TrainingError, file: String, arm: String? = nil) -> InputError {
+        guard case let .diverged(phase, _, _, _, _, _, _) = error else { return InputError(.invalidValue(expected: "training that converges", found: error.description), at: "workload.train", file: file) }
+        let key = phase == .pretraining ? "workload.train.pretrain.learning_rate" : "workload.train.local.learning_rate"
+        return InputError(.invalidValue(expected: "a learning rate at which training converges", found: (arm.map { "arm \($0): " } ?? "") + error.description), at: key, file: file)
     }
 
     /// `provenance.json`: what produced the outputs (fedsim's version and commit, the CPU, the BLAS

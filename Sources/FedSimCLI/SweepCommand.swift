@@ -88,7 +88,10 @@ struct SweepCommand: Command {
         let (baseFile, points) = try load()
         let mine = points.filter { $0.index % shard.count == shard.index - 1 }
         for p in mine {
-            do { try MemoryEstimate(p.scenario, recordClients: false).check(limit: maxMemory, file: file) } catch var error as InputError {
+            do {
+                try MemoryEstimate(p.scenario, recordClients: false).check(limit: maxMemory, file: file)
+                try ScenarioRunner.checkWork(p.scenario, file: file)
+            } catch var error as InputError {
                 error.keyPath = "axes (point \(p.index + 1))"
                 throw error
             }

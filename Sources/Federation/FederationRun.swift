@@ -172,6 +172,10 @@ final class ArmRun {
         _ = simulator.schedule(at: .zero) { [unowned self] in self.beginRound() }
         _ = simulator.run()
         if let failure { throw failure }
+        if let timeline, timeline.exhausted {
+            throw InputError(.invalidValue(expected: "sessions that change at most \(timeline.drawLimit) times over the run",
+                                           found: "more changes (sessions too short for the run's length)"), at: "availability.sessions")
+        }
     }
 
     /// Mean bytes of the uploads that arrived (the nominal upload when none did).
@@ -225,7 +229,12 @@ final class ArmRun {
             closeRound(.empty, retryAfter: 60)
             return
         }
-        if let learner { timedLearning { learner.pretrain(clients: slots.map(\.client), round: round) } }
+        if let learner {
+            do { try timedLearning { try learner.pretrain(clients: slots.map(\.client), round: round) } } catch {
+                fail(error)
+                return
+            }
+        }
         if let deadline = scenario.selection.deadline {
             deadlineEvent = simulator.schedule(at: SimTime(seconds: roundStart + deadline)) { [unowned self] in self.closeRound(.deadline) }
         }

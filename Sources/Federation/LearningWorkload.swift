@@ -45,6 +45,7 @@ public final class LearningWorkload: @unchecked Sendable {
         let pre = Pretraining(widths: widths, classes: training.pretrainClasses ?? Array(0..<train.classes), epochs: training.pretrainEpochs,
                               learningRate: training.pretrainLearningRate, batchSize: 64, seed: training.pretrainSeed)
         (base, baseWasCached) = try pre.base(on: train, cacheDirectory: cacheDirectory)
+        try training.partition.check(clients: clients)
         partition = training.partition.assign(train, clients: clients, seed: seed)
         initial = LoRAWeights(base: base, rank: training.rank, alpha: training.alpha, seed: seed)
         (baseAccuracy, baseLoss) = MLPMath.evaluate(base, nil, on: test)
@@ -112,10 +113,10 @@ final class ArmLearner {
     /// from the same global adapter (it changes only when the round closes), so this gives exactly
     /// what training each client when its download completes gives; only clients that go on to
     /// `encode` use their result.
-    func pretrain(clients: [Int], round: Int) {
+    func pretrain(clients: [Int], round: Int) throws {
         let start = workload.weights(global)
-        let jobs = clients.map { LocalTraining.Job(start: start, data: workload.data(of: $0), stream: streamKey(client: $0, round: round)) }
-        let results = LocalTraining.trainMany(base: workload.base, jobs: jobs, settings: workload.training.local)
+        let jobs = clients.map { LocalTraining.Job(start: start, data: workload.data(of: $0), stream: streamKey(client: $0, round: round), client: $0) }
+        let results = try LocalTraining.checkedTrainMany(base: workload.base, jobs: jobs, settings: workload.training.local, round: round)
         prepared = Dictionary(uniqueKeysWithValues: zip(clients, results.map(\.adapter)))
         preparedRound = round
     }

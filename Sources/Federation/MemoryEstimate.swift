@@ -1,5 +1,6 @@
 import Codec
 import Foundation
+import Learning
 import Network
 import Numerics
 import Scenario
@@ -17,10 +18,10 @@ public struct MemoryEstimate: Sendable {
     /// The estimate for one seed of `scenario` (arms run one after another; records of every arm are kept).
     public init(_ scenario: Scenario, recordClients: Bool) {
         var parts: [(String, Double)] = []
-        let clients = Double(scenario.population.clients)
-        // Population (struct of arrays: six Doubles and a profile index) and per-arm client state
-        // (version, connection, session timeline).
-        parts.append(("population of \(scenario.population.clients) clients", clients * (6 * 8 + 2 + 4 + 1 + 8 + 8 + 4)))
+        let sessions: Bool = { if case .sessions = scenario.availability { return true }; return false }()
+        // Population and per-arm client state (version and connection).
+        parts.append(("population of \(scenario.population.clients) clients",
+                      Population.estimatedBytes(clients: scenario.population.clients, sessions: sessions) + Double(scenario.population.clients) * 5))
         let arms = Double(scenario.arms.count)
         let selected = Double(scenario.selection.selected)
         // Rounds: with only a time limit the count is unknown until the run starts (a run that
@@ -32,29 +33,18 @@ public struct MemoryEstimate: Sendable {
                           arms * rounds * selected * Double(MemoryLayout<ClientRecord>.stride)))
         }
         if let t = scenario.workload.training {
-            let (inputs, classes, train, test): (Double, Double, Double, Double)
+            let (inputs, classes, train, test, raw): (Int, Int, Int, Int, Int)
             switch t.data {
-            case .fashionMNIST: (inputs, classes, train, test) = (784, 10, 60_000, 10_000)
-            case let .synthetic(c, d, n, m): (inputs, classes, train, test) = (Double(d), Double(c), Double(n), Double(m))
+            case .fashionMNIST: (inputs, classes, train, test, raw) = (784, 10, 60_000, 10_000, 784)
+            case let .synthetic(c, d, n, m): (inputs, classes, train, test, raw) = (d, c, n, m, 0)
             }
-            let widths = [inputs] + t.hidden.map(Double.init) + [classes]
-            let pairs = zip(widths, widths.dropFirst())
-            let base = pairs.reduce(0) { $0 + $1.0 * $1.1 + $1.1 }
-            let lora = pairs.reduce(0) { $0 + Double(t.rank) * ($1.0 + $1.1) }
-            let widest = widths.max() ?? 0
-            let sum = widths.reduce(0, +)
-            let cores = Double(max(1, ProcessInfo.processInfo.activeProcessorCount))
-            // Data: the training set, every client's copy of its share, the test set.
-            parts.append(("datasets", 4 * inputs * (2 * train + Double(t.testSamples.map { min(Double($0), test) } ?? test))))
-            // Pretraining: weights, gradients and Adam's two moments of the base; activations of a batch of 64.
-            parts.append(("frozen base and its pretraining", 4 * (4 * base + 3 * 64 * sum)))
-            // Local training, one client per core: adapter, gradients, two moments, activations (and their gradients).
-            let batch = Double(t.local.batchSize)
-            parts.append(("local training (\(Int(cores)) clients at once)", cores * 4 * (4 * lora + 3 * batch * sum + batch * widest)))
-            // Evaluation in chunks on every core; the global adapter, history and messages per arm.
-            parts.append(("evaluation", cores * 4 * 3 * 1024 * sum))
-            let history = Double(scenario.arms.map { $0.options.historyRounds }.max() ?? 8)
-            parts.append(("adapters, broadcast history and messages", 4 * lora * (history + 2 + selected)))
+            let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+            let history = scenario.arms.map { $0.options.historyRounds }.max() ?? 8
+            let training = TrainingMemoryEstimate(widths: [inputs] + t.hidden + [classes], rank: t.rank, local: t.local,
+                                                  trainSamples: train, testSamples: t.testSamples.map { min($0, test) } ?? test,
+                                                  rawBytesPerSample: raw, clientsAtOnce: cores,
+                                                  adaptersHeld: history + 2 + scenario.selection.selected, evaluationThreads: cores)
+            parts += training.parts
         }
         self.parts = parts.sorted { $0.1 > $1.1 }
     }

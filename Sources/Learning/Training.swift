@@ -225,7 +225,10 @@ public struct Pretraining: Sendable, Equatable {
 
     /// The cache key: every setting and the dataset's name and size.
     public func key(for data: Dataset) -> String {
-        let text = "v1|\(data.name)|\(data.count)|\(widths)|\(classes)|\(epochs)|\(learningRate)|\(batchSize)|\(seed)"
+        // The BLAS kernel rounds differently from family to family: a base pretrained under another
+        // kernel is another base (Haswell, the kernel fedsim pins, keeps the v1 key of earlier caches).
+        let kernel = BLASKernel.coreName
+        let text = "v1|\(data.name)|\(data.count)|\(widths)|\(classes)|\(epochs)|\(learningRate)|\(batchSize)|\(seed)" + (kernel == "Haswell" ? "" : "|\(kernel)")
         return String(StreamKey.fnv1a64(text), radix: 16)
     }
 

@@ -21,18 +21,27 @@ enum Plots {
         set grid lc rgb "#dddddd"
         set key outside right top
         set datafile missing "NaN"
-        set termoption noenhanced
 
         """
 
     /// A gnuplot string literal that is always data: single-quoted (gnuplot expands neither
     /// backquotes, `@` macros nor backslash escapes inside single quotes), quotes doubled, control
     /// characters (a newline would end the command) replaced by spaces, at most 80 characters.
-    /// Scripts also set `noenhanced`, so `_`, `^`, `{}` and `@` are drawn as typed.
+    /// Enhanced text's control characters (`\\ ^ _ @ ~ { }`) are backslash-escaped so they are
+    /// drawn as typed; `&` (which gnuplot's SVG text would leave unescaped) becomes a full-width ＆.
     static func literal(_ text: String) -> String {
         var t = String(text.unicodeScalars.map { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format ? " " : Character($0) })
         if t.count > 80 { t = String(t.prefix(79)) + "…" }
-        return "'" + t.replacingOccurrences(of: "'", with: "''") + "'"
+        var out = ""
+        for c in t {
+            switch c {
+            case "'": out += "''"
+            case "&": out += "＆"
+            case "\\", "^", "_", "@", "~", "{", "}": out += "\\" + String(c)
+            default: out.append(c)
+            }
+        }
+        return "'" + out + "'"
     }
 
     /// A plot that could not be drawn, and why (shown as a note in the report instead).

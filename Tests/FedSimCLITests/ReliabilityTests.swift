@@ -275,3 +275,45 @@ extension ReliabilityTests {
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("o")))
     }
 }
+
+extension ReliabilityTests {
+    func testADivergingLearningRateStopsWithTheKey() throws {
+        try write("lr.json", """
+        {"name": "lr", "population": {"clients": 6}, "selection": {"per_round": 3},
+         "workload": {"payload": "measured",
+                      "train": {"dataset": {"synthetic": {"classes": 4, "dimension": 20, "train": 600, "test": 200}},
+                                "hidden": [16], "pretrain": {"classes": [0, 1]}, "lora": {"rank": 4},
+                                "local": {"optimizer": "sgd", "learning_rate": 1e30}}},
+         "stop": {"rounds": 3}}
+        """)
+        let r = run(["run", path("lr.json"), "--out", path("o")])
+        XCTAssertEqual(r.status, 2, r.err)
+        XCTAssertTrue(r.err.contains("workload.train.local.learning_rate"), r.err)
+        XCTAssertTrue(r.err.contains("diverged"), r.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("o")))
+    }
+
+    func testSessionsTooShortForTheRunAreRefusedUpFront() throws {
+        try write("short.json", scenario(#", "availability": {"sessions": {"online": "1ms", "offline": "1ms"}}"#)
+            .replacingOccurrences(of: #""stop": {"rounds": 4}"#, with: #""stop": {"time": "365d"}"#))
+        let started = Date()
+        let r = run(["run", path("short.json"), "--out", path("o")])
+        XCTAssertEqual(r.status, 2, r.err)
+        XCTAssertTrue(r.err.contains("availability.sessions"), r.err)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+    }
+}
+
+extension ReliabilityTests {
+    func testTransfersThatCannotFinishAreRefusedWithTheEstimate() {
+        for args in [["--bytes", "1TB", "--rate", "1bps", "--rtt", "60ms"],
+                     ["--bytes", "1e30B", "--rate", "12Mbps", "--rtt", "60ms"],
+                     ["--bytes", "16MB", "--rate", "12Mbps", "--rtt", "60ms", "--loss", "0.9999999"]] {
+            let started = Date()
+            let r = run(["net", "transfer"] + args)
+            XCTAssertEqual(r.status, 2, "\(args): \(r.err)")
+            XCTAssertTrue(r.err.contains("years"), r.err)
+            XCTAssertLessThan(Date().timeIntervalSince(started), 5, "\(args)")
+        }
+    }
+}
