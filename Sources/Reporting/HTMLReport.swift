@@ -2,6 +2,7 @@ import Foundation
 /// A self-contained HTML page from the report's Markdown (the subset it uses: headings, bold,
 /// lists, tables, paragraphs, code), with the plots' SVG inline.
 enum HTMLReport {
+    /// Text for element content and double-quoted attributes (the only places the page puts text).
     static func escape(_ s: String) -> String {
         var out = ""
         out.reserveCapacity(s.utf8.count)
@@ -11,7 +12,6 @@ enum HTMLReport {
             case "<": out += "&lt;"
             case ">": out += "&gt;"
             case "\"": out += "&quot;"
-            case "'": out += "&#39;"
             default: out.append(c)
             }
         }
