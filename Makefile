@@ -43,6 +43,7 @@ test: setup
 	[ $$status -eq 0 ] && echo "make test: all tests passed (log: .build/test.log)" || { echo "make test: FAILED (log: .build/test.log)"; exit $$status; }
 	@$(PYTHON) Tests/Scenarios/check_schema.py . >.build/schema.log 2>&1 || { cat .build/schema.log; echo "make test: scenario schema check FAILED"; exit 1; }
 	@echo "make test: every scenario in Scenarios/ matches Scenarios/schema.json"
+	@$(MAKE) --no-print-directory fuzz-short
 
 # The checks of docs/VALIDATION.md: the fluid model against hand-computed rounds, the shared link
 # against a brute-force reference, the tcp model against ns-3 (results committed in Validation/ns3;
