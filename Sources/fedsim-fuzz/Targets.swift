@@ -655,8 +655,13 @@ final class ReportTarget: FuzzTarget {
         for run in runs {
             guard let summary = readBytes(run + "/summary.json"), let rounds = readBytes(run + "/rounds.csv") else { continue }
             let clients = readBytes(run + "/clients.csv") ?? []
-            out.append(FuzzCase([("summary.json", summary), ("rounds.csv", Self.truncatedCSV(rounds, maxRound: 12)),
-                                 ("clients.csv", Self.truncatedCSV(clients, maxRound: 2))]))
+            var files: [(name: String, bytes: [UInt8])] = [("summary.json", summary), ("rounds.csv", Self.truncatedCSV(rounds, maxRound: 12)),
+                                                          ("clients.csv", Self.truncatedCSV(clients, maxRound: 2))]
+            // The marker that makes the folder fedsim's own (fedsim report re-renders only those), and the provenance.
+            for extra in [".fedsim-output", "provenance.json"] {
+                if let bytes = readBytes(run + "/" + extra) { files.append((extra, bytes)) }
+            }
+            out.append(FuzzCase(files))
         }
         guard !out.isEmpty else { throw FuzzUsage("no run folders under \(env.root)/Reports: is --root the repository?") }
         dictionary = harvestStrings(out.map { $0.bytes("summary.json") }, extra: formatWords)
@@ -664,7 +669,7 @@ final class ReportTarget: FuzzTarget {
     }
 
     func mutate(_ input: inout FuzzCase, _ rng: inout FuzzRandom, corpus: [FuzzCase]) {
-        let which = rng.pick(["summary.json", "summary.json", "rounds.csv", "clients.csv"])
+        let which = rng.pick(["summary.json", "summary.json", "rounds.csv", "clients.csv"] + (input.files.contains { $0.name == "provenance.json" } ? ["provenance.json"] : []))
         var bytes = input.bytes(which)
         let others = corpus.map { $0.bytes(which) }
         if which.hasSuffix(".json") { mutateJSON(&bytes, &rng, others: others, dictionary: dictionary) } else { CSVMutator.mutate(&bytes, &rng, others: others) }

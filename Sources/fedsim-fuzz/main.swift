@@ -567,7 +567,8 @@ func parent(_ args: [String]) throws -> Int32 {
             found = true
             let g = groups[key]!
             let labels = g.prefix(5).map(\.caseLabel).joined(separator: ", ") + (g.count > 5 ? ", …" : "")
-            let saved = g.compactMap(\.saved)
+            var saved: [String] = []
+            for path in g.compactMap(\.saved) where !saved.contains(path) { saved.append(path) }
             print("\n\(s.name): \(g.count) \(g[0].kind)(es) — \(g[0].signature)\n  cases: \(labels)"
                   + (saved.isEmpty ? "" : "\n  fixture: " + saved.joined(separator: ", ")))
         }
