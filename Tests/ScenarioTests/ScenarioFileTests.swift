@@ -100,7 +100,7 @@ final class ScenarioFileTests: XCTestCase {
         try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
         try Data(#"{"name": "tiny", "population": {"clients": 20}, "selection": {"per_round": 5}, "stop": {"rounds": 3}, "workload": {"payload": {"model": "gpt2", "rank": 4, "targets": ["c_attn"]}}}"#.utf8).write(to: good)
         XCTAssertEqual(FedSimMain.run(["run", good.path, "--out", out], console: scratch.console), 0)
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out).sorted(), [".fedsim-output", "clients.csv", "plots", "report.html", "report.md", "rounds.csv", "summary.json"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out).sorted(), [".fedsim-output", "clients.csv", "plots", "provenance.json", "report.html", "report.md", "rounds.csv", "summary.json"])
         let summary = try JSONDecoder().decode(JSONValue.self, from: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json")))
         guard case let .object(o) = summary, case let .array(arms)? = o["arms"], case let .object(arm0) = arms[0] else { return XCTFail() }
         XCTAssertEqual(arm0["time_to_target_s"], .null)
