@@ -13,7 +13,10 @@ public struct OutputError: Error, Sendable, CustomStringConvertible {
         self.path = path
         self.reason = reason
     }
-    public var description: String { "cannot write '\(path)': \(reason)" }
+    public var description: String {
+        let shown = path.count > 200 ? String(path.prefix(100)) + "…" + String(path.suffix(99)) : path
+        return "cannot write '\(shown)': \(reason)"
+    }
 }
 
 /// File-system operations the output writer needs beyond Foundation's.
