@@ -272,6 +272,7 @@ final class Supervisor: @unchecked Sendable {
                 if elapsed >= limit {
                     kill(p.processIdentifier, SIGKILL)
                     p.waitUntilExit()
+                    try? FileManager.default.removeItem(atPath: FileManager.default.temporaryDirectory.path + "/fedsim-fuzz-worker-\(name)-\(p.processIdentifier)")
                     return .hung(at: current!)
                 }
                 wait = Int32(max(1, (limit - elapsed) / 1_000_000 + 1))
@@ -306,6 +307,8 @@ final class Supervisor: @unchecked Sendable {
         while p.isRunning, Date() < deadline { usleep(20_000) }
         if p.isRunning { kill(p.processIdentifier, SIGKILL) }
         p.waitUntilExit()
+        // A worker that trapped or was killed could not remove its scratch folder.
+        try? FileManager.default.removeItem(atPath: FileManager.default.temporaryDirectory.path + "/fedsim-fuzz-worker-\(name)-\(p.processIdentifier)")
         let status = p.terminationReason == .uncaughtSignal ? "signal \(p.terminationStatus)" : "exit \(p.terminationStatus)"
         if let current { return .crashed(at: current, status: status, stderr: stderrText()) }
         if p.terminationReason == .exit, p.terminationStatus == 0 { return .finished(next: next) }
