@@ -1,5 +1,6 @@
 import Federation
 import Foundation
+import Numerics
 import Scenario
 
 /// Time to accuracy and its statistics.
@@ -40,10 +41,6 @@ public enum Metrics {
         return (mean, tQuantile975(n - 1) * (variance / Double(n)).squareRoot())
     }
 
-    /// The 0.975 quantile of Student's t with `df` degrees of freedom (table up to 30, then normal).
-    static func tQuantile975(_ df: Int) -> Double {
-        let table: [Double] = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-                               2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
-        return df <= 30 ? table[df - 1] : 1.96
-    }
+    /// The 0.975 quantile of Student's t with `df` degrees of freedom (GSL).
+    static func tQuantile975(_ df: Int) -> Double { StudentT.quantile(0.975, degreesOfFreedom: df) }
 }

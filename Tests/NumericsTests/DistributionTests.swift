@@ -153,3 +153,13 @@ final class DistributionTests: XCTestCase {
         XCTAssertEqual(a, b)
     }
 }
+
+final class StudentTTests: XCTestCase {
+    func testQuantilesMatchPublishedTables() {
+        // Two-sided 95% critical values (NIST/SEMATECH e-Handbook, table of t).
+        for (df, t) in [(1, 12.706), (2, 4.303), (9, 2.262), (30, 2.042), (100, 1.984)] {
+            XCTAssertEqual(StudentT.quantile(0.975, degreesOfFreedom: df), t, accuracy: 5e-4, "df \(df)")
+        }
+        XCTAssertGreaterThan(StudentT.quantile(0.975, degreesOfFreedom: 40), 1.96, "not the normal quantile past 30")
+    }
+}
