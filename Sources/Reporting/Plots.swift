@@ -66,7 +66,7 @@ enum Plots {
         p.standardInput = FileHandle.nullDevice
         p.standardOutput = FileHandle.nullDevice
         let errFile = dir.appendingPathComponent("gnuplot.err")
-        FileManager.default.createFile(atPath: errFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
         guard let err = try? FileHandle(forWritingTo: errFile) else { throw Failure(reason: "cannot capture gnuplot's messages") }
         p.standardError = err
         do { try p.run() } catch { throw Failure(reason: "gnuplot could not be started (\(InputFile.plain(error)))") }

@@ -254,7 +254,7 @@ final class Supervisor: @unchecked Sendable {
         let out = Pipe()
         p.standardOutput = out
         let errPath = scratch + "/worker-stderr.txt"
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         guard let errHandle = FileHandle(forWritingAtPath: errPath) else { return .failedToStart("cannot create \(errPath)") }
         p.standardError = errHandle
         p.standardInput = FileHandle.nullDevice
