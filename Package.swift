@@ -17,7 +17,8 @@ let package = Package(
         // C libraries from Debian (libgsl-dev, libopenblas-dev, liblapacke-dev). Only `Numerics` imports it.
         .systemLibrary(name: "CNumerics", path: "Sources/CNumerics"),
         .target(name: "Numerics", dependencies: ["CNumerics"]),
-        .target(name: "EventKernel"),
+        // Debug builds check the radix heap's invariants after every mutation (as swift-collections' Heap can).
+        .target(name: "EventKernel", swiftSettings: [.define("FEDSIM_INTERNAL_CHECKS", .when(configuration: .debug))]),
         // zlib from Debian (zlib1g-dev): CRC-32 for the wire format, gzip for datasets.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "Codec", dependencies: ["Numerics", "CZlib"]),

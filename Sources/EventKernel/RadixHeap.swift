@@ -87,6 +87,7 @@ public final class RadixHeap: EventQueue {
         if key < last { lower(to: key) }
         append(key, to: RadixHeap.bucket(of: key, relativeTo: last))
         size &+= 1
+        checkAfterMutation()
     }
 
     /// Makes `key` (< `last`, so below every entry) the new `last`: buckets 0…d, where d is the
@@ -164,6 +165,7 @@ public final class RadixHeap: EventQueue {
         zero.pointee.count &-= 1
         if zero.pointee.count == 0 { zero.pointee.minimum = .max }
         size &-= 1
+        checkAfterMutation()
         return QueuedEvent(packed: last)
     }
 
@@ -188,6 +190,45 @@ public final class RadixHeap: EventQueue {
             size += kept
             if b > 0 && kept > 0 { occupied |= UInt128(1) << UInt128(b - 1) }
         }
+        checkAfterMutation()
+    }
+}
+
+extension RadixHeap {
+    /// The first broken invariant, or nil: `size` is the sum of the bucket counts; bit b − 1 of
+    /// `occupied` is set exactly when bucket b ≥ 1 is non-empty; a bucket's `minimum` is `.max` when
+    /// it is empty and otherwise one of its entries, at or above `last`. With `entries` (O(n)), also
+    /// that every entry sits in the bucket of its highest bit differing from `last` and is at least
+    /// the bucket's minimum. In builds with FEDSIM_INTERNAL_CHECKS (the debug build) the structural
+    /// part runs after every mutation, and the entry part while the queue holds at most 64 entries.
+    public func invariantViolation(entries: Bool = true) -> String? {
+        var total = 0
+        for b in 0..<RadixHeap.bucketCount {
+            let bucket = buckets[b]
+            total += bucket.count
+            if b > 0 && ((occupied >> UInt128(b - 1)) & 1 == 1) != (bucket.count > 0) { return "occupancy bit of bucket \(b) is wrong" }
+            if bucket.count == 0 && bucket.minimum != .max { return "empty bucket \(b) has a minimum" }
+            if bucket.count > 0 && bucket.minimum < last { return "bucket \(b)'s minimum is below last" }
+            if entries {
+                var found = bucket.count == 0
+                for i in 0..<bucket.count {
+                    let key = bucket.base[i]
+                    if key < bucket.minimum { return "an entry of bucket \(b) is below its minimum" }
+                    if key == bucket.minimum { found = true }
+                    if RadixHeap.bucket(of: key, relativeTo: last) != b { return "an entry of bucket \(b) belongs in bucket \(RadixHeap.bucket(of: key, relativeTo: last))" }
+                }
+                if !found { return "bucket \(b)'s minimum is not one of its entries" }
+            }
+        }
+        if occupied >> 128 != 0 { return "occupancy mask out of range" }
+        return total == size ? nil : "size \(size) but the buckets hold \(total)"
+    }
+
+    /// Checks the invariants after a mutation (only with FEDSIM_INTERNAL_CHECKS).
+    @usableFromInline func checkAfterMutation() {
+        #if FEDSIM_INTERNAL_CHECKS
+        if let problem = invariantViolation(entries: size <= 64) { preconditionFailure("RadixHeap: \(problem)") }
+        #endif
     }
 }
 
