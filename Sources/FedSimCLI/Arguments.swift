@@ -71,3 +71,40 @@ public struct ParsedArguments {
 }
 
 import Numerics
+
+/// One command-line option, declared once: it feeds both the parser (`ParsedArguments(_:spec:)`)
+/// and the OPTIONS list of the command's help (`[OptionSpec].helpText`), as swift-argument-parser's
+/// option declarations do.
+public struct OptionSpec: Sendable {
+    /// The name without `--`.
+    public var name: String
+    /// The value's placeholder in help (e.g. `DIR`); nil for a flag.
+    public var value: String?
+    /// What it does; further lines after `\n`.
+    public var help: String
+
+    public init(_ name: String, _ value: String? = nil, _ help: String) {
+        self.name = name
+        self.value = value
+        self.help = help
+    }
+}
+
+extension Array where Element == OptionSpec {
+    /// The help's OPTIONS section: every option, then `-h, --help`, aligned.
+    public var helpText: String {
+        let rows = map { ("--" + $0.name + ($0.value.map { " " + $0 } ?? ""), $0.help) } + [("-h, --help", "Show this help.")]
+        let width = (rows.map { $0.0.count }.max() ?? 0) + 2
+        return "OPTIONS:\n" + rows.map { left, help in
+            let lines = help.split(separator: "\n", omittingEmptySubsequences: false)
+            return "  " + left.padding(toLength: width, withPad: " ", startingAt: 0) + lines.joined(separator: "\n  " + String(repeating: " ", count: width))
+        }.joined(separator: "\n")
+    }
+}
+
+extension ParsedArguments {
+    /// Parses `arguments` against a command's declared options.
+    public init(_ arguments: [String], spec: [OptionSpec]) throws {
+        try self.init(arguments, options: spec.filter { $0.value != nil }.map(\.name), flags: spec.filter { $0.value == nil }.map(\.name))
+    }
+}

@@ -6,6 +6,21 @@ import Numerics
 struct CodecCommand: Command {
     static let name = "codec"
     static let abstract = "Bytes and reconstruction error of each codec on real adapters, or payloads of a catalogue model."
+    static let options: [OptionSpec] = [
+        OptionSpec("codec", "<name|all>", "One codec or all (default all): \(CodecRegistry.names.joined(separator: ", "))."),
+        OptionSpec("sparsity", "<α>", "Target upload sparsity, 0 ≤ α < 1 (default 0.9)."),
+        OptionSpec("download-sparsity", "<α>", "Target broadcast sparsity (default: --sparsity)."),
+        OptionSpec("values", "<f32|f16|bf16>", "Value type on the wire (default f32)."),
+        OptionSpec("iterations", "<J>", "FedSRD decomposition alternations (default 2)."),
+        OptionSpec("fixed", nil, "Fixed sparsity ρ = α (no kurtosis rule)."),
+        OptionSpec("weights", "<w1,w2,…>", "Aggregation weights, one per AFTER file (default equal)."),
+        OptionSpec("layers", nil, "Also print a per-layer table."),
+        OptionSpec("catalog", "<model>", "Price a catalogue model: \(ModelCatalog.names.joined(separator: ", "))."),
+        OptionSpec("rank", "<r>", "LoRA rank (with --catalog)."),
+        OptionSpec("targets", "<list>", "LoRA targets, comma-separated (with --catalog), e.g. q,v or q,k,v,o."),
+        OptionSpec("json", nil, "One JSON object instead of tables."),
+    ]
+
     static let help = """
     Run every codec (or one) on real LoRA adapters saved by PEFT: BEFORE is the global adapter, each
     AFTER a client's adapter after local training. Prints upload bytes per client, download bytes,
@@ -17,20 +32,7 @@ struct CodecCommand: Command {
       fedsim codec <before.safetensors> <after.safetensors> [<after2> …] [options]
       fedsim codec --catalog <model> --rank <r> --targets <q,k,v,o> [options]
 
-    OPTIONS:
-      --codec <name|all>        One codec or all (default all): \(CodecRegistry.names.joined(separator: ", ")).
-      --sparsity <α>            Target upload sparsity, 0 ≤ α < 1 (default 0.9).
-      --download-sparsity <α>   Target broadcast sparsity (default: --sparsity).
-      --values <f32|f16|bf16>   Value type on the wire (default f32).
-      --iterations <J>          FedSRD decomposition alternations (default 2).
-      --fixed                   Fixed sparsity ρ = α (no kurtosis rule).
-      --weights <w1,w2,…>       Aggregation weights, one per AFTER file (default equal).
-      --layers                  Also print a per-layer table.
-      --catalog <model>         Price a catalogue model: \(ModelCatalog.names.joined(separator: ", ")).
-      --rank <r>                LoRA rank (with --catalog).
-      --targets <list>          LoRA targets, comma-separated (with --catalog), e.g. q,v or q,k,v,o.
-      --json                    One JSON object instead of tables.
-      -h, --help                Show this help.
+    \(options.helpText)
 
     EXAMPLES:
       fedsim codec round3.safetensors client1.safetensors client2.safetensors --codec all --sparsity 0.9
@@ -46,9 +48,7 @@ struct CodecCommand: Command {
     let catalog: (model: String, rank: Int, targets: [String])?
 
     init(arguments: [String]) throws {
-        let parsed = try ParsedArguments(arguments, options: ["codec", "sparsity", "download-sparsity", "values", "iterations", "weights",
-                                                              "catalog", "rank", "targets"],
-                                         flags: ["fixed", "layers", "json"])
+        let parsed = try ParsedArguments(arguments, spec: Self.options)
         var options = CodecOptions()
         options.sparsity = try Self.fraction(parsed.value("sparsity"), "sparsity") ?? 0.9
         options.downloadSparsity = try Self.fraction(parsed.value("download-sparsity"), "download-sparsity")

@@ -7,8 +7,10 @@ public protocol Command: Sendable {
     static var name: String { get }
     /// One line for the list of subcommands.
     static var abstract: String { get }
-    /// The full help: USAGE, ARGUMENTS, OPTIONS, examples.
+    /// The full help: USAGE, ARGUMENTS, OPTIONS (from `options`), examples.
     static var help: String { get }
+    /// Every option, declared once: parsing and the help's OPTIONS list come from it.
+    static var options: [OptionSpec] { get }
     /// Parses the arguments after the subcommand's name; throws `UsageError`.
     init(arguments: [String]) throws
     /// Checks the parsed values before running; throws `UsageError` or `InputError`.

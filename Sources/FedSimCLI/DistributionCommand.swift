@@ -6,6 +6,13 @@ import Scenario
 struct DistributionCommand: Command {
     static let name = "distribution"
     static let abstract = "Show a distribution's mean and quantiles, exact and sampled."
+    static let options: [OptionSpec] = [
+        OptionSpec("samples", "N", "Draws used for the sampled column (default 100000)."),
+        OptionSpec("seed", "S", "Scenario seed the draws' stream is derived from (default 1)."),
+        OptionSpec("values", "K", "Also print the first K draws."),
+        OptionSpec("json", nil, "Print one JSON object instead of a table."),
+    ]
+
     static let help = """
     Show what a distribution in a scenario file produces: its mean and quantiles from the exact
     CDF (GSL), next to the same figures from seeded draws, so you can check a distribution before
@@ -22,12 +29,7 @@ struct DistributionCommand: Command {
                            pareto, exponential, empirical (values or a CSV trace column),
                            mixture. Quantities take units: "10Mbps", "80ms", "16MB", "30TFLOPS".
 
-    OPTIONS:
-      --samples N   Draws used for the sampled column (default 100000).
-      --seed S      Scenario seed the draws' stream is derived from (default 1).
-      --values K    Also print the first K draws.
-      --json        Print one JSON object instead of a table.
-      -h, --help    Show this help.
+    \(options.helpText)
 
     EXAMPLE:
       fedsim distribution '{"dist":"mixture","components":[
@@ -44,7 +46,7 @@ struct DistributionCommand: Command {
     let json: Bool
 
     init(arguments: [String]) throws {
-        let parsed = try ParsedArguments(arguments, options: ["samples", "seed", "values"], flags: ["json"])
+        let parsed = try ParsedArguments(arguments, spec: Self.options)
         guard parsed.positional.count == 1 else {
             throw UsageError(parsed.positional.isEmpty ? "missing the distribution (JSON text or @file.json)"
                                                        : "expected one distribution, found \(parsed.positional.count) arguments")

@@ -6,6 +6,17 @@ import Numerics
 struct NetCommand: Command {
     static let name = "net"
     static let abstract = "Time one transfer under the tcp or fluid model, phase by phase."
+    static let options: [OptionSpec] = [
+        OptionSpec("bytes", "SIZE", "Payload, e.g. 16MB, 4.2MiB, 800kB (bytes if no unit)."),
+        OptionSpec("rate", "RATE", "The client link's rate in the transfer's direction, e.g. 10Mbps."),
+        OptionSpec("rtt", "TIME", "Round-trip time, e.g. 80ms."),
+        OptionSpec("loss", "P", "Packet loss rate in [0, 1) (default 0)."),
+        OptionSpec("model", "M", "tcp (default): handshake + TLS 1.3, then the congestion window round trip\nby round trip (slow start from 10 segments, HyStart, CUBIC after losses,\nbuffer overflow), capped by the link and --share. fluid: RTT/2 + bytes/rate."),
+        OptionSpec("kept", nil, "The connection is kept from an earlier transfer: no set-up."),
+        OptionSpec("share", "RATE", "A fair share of a busy server link capping the rate (default none)."),
+        OptionSpec("json", nil, "Print one JSON object {\"seconds\": …, \"phases\": {…}, …}."),
+    ]
+
     static let help = """
     Time one transfer under FedSim's network model (docs/NETWORK-MODEL.md), with its phases:
     connection set-up, slow start, steady state and the last byte's propagation.
@@ -14,18 +25,7 @@ struct NetCommand: Command {
       fedsim net transfer --bytes SIZE --rate RATE --rtt TIME [--loss P] [--model tcp|fluid]
                           [--kept] [--share RATE] [--json]
 
-    OPTIONS:
-      --bytes SIZE     Payload, e.g. 16MB, 4.2MiB, 800kB (bytes if no unit).
-      --rate RATE      The client link's rate in the transfer's direction, e.g. 10Mbps.
-      --rtt TIME       Round-trip time, e.g. 80ms.
-      --loss P         Packet loss rate in [0, 1) (default 0).
-      --model M        tcp (default): handshake + TLS 1.3, then the congestion window round trip
-                       by round trip (slow start from 10 segments, HyStart, CUBIC after losses,
-                       buffer overflow), capped by the link and --share. fluid: RTT/2 + bytes/rate.
-      --kept           The connection is kept from an earlier transfer: no set-up.
-      --share RATE     A fair share of a busy server link capping the rate (default none).
-      --json           Print one JSON object {"seconds": …, "phases": {…}, …}.
-      -h, --help       Show this help.
+    \(options.helpText)
 
     A transfer that would take longer than the model's horizon (1e9 s, about 31.7 years: a loss
     rate near 1, a tiny rate or a huge payload) is refused with its estimate (exit 2). Transfers
@@ -46,7 +46,7 @@ struct NetCommand: Command {
     let timing: TransferTiming
 
     init(arguments: [String]) throws {
-        let parsed = try ParsedArguments(arguments, options: ["bytes", "rate", "rtt", "loss", "model", "share"], flags: ["json", "kept"])
+        let parsed = try ParsedArguments(arguments, spec: Self.options)
         guard parsed.positional.first == "transfer" else {
             throw UsageError(parsed.positional.isEmpty ? "missing the action: 'transfer'" : "unknown action '\(InputError.clipped(parsed.positional[0]))' (expected 'transfer')")
         }

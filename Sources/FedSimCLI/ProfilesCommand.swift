@@ -6,6 +6,10 @@ import Numerics
 struct ProfilesCommand: Command {
     static let name = "profiles"
     static let abstract = "List the built-in network profiles, or show one with its sources."
+    static let options: [OptionSpec] = [
+        OptionSpec("json", nil, "Print JSON instead of a table."),
+    ]
+
     static let help = """
     List the built-in network profiles with the median, p10 and p90 of their downlink, uplink,
     RTT and loss; with a NAME, show that profile's distributions (in the JSON form a scenario
@@ -14,9 +18,7 @@ struct ProfilesCommand: Command {
     USAGE:
       fedsim profiles [NAME] [--json]
 
-    OPTIONS:
-      --json       Print JSON instead of a table.
-      -h, --help   Show this help.
+    \(options.helpText)
 
     A scenario names a profile ("network": {"profile": "4g"}), mixes them
     ("network": {"mix": [{"weight": 0.3, "profile": "fiber"}, …]}), or defines its own under
@@ -27,7 +29,7 @@ struct ProfilesCommand: Command {
     let json: Bool
 
     init(arguments: [String]) throws {
-        let parsed = try ParsedArguments(arguments, options: [], flags: ["json"])
+        let parsed = try ParsedArguments(arguments, spec: Self.options)
         guard parsed.positional.count <= 1 else { throw UsageError("expected at most one profile name") }
         name = parsed.positional.first
         json = parsed.flag("json")

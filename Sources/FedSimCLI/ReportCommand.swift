@@ -6,6 +6,9 @@ import Reporting
 struct ReportCommand: Command {
     static let name = "report"
     static let abstract = "Re-render a run's report (report.md, report.html, plots) from its data files."
+    static let options: [OptionSpec] = [
+    ]
+
     static let help = """
     Re-render the report of a finished run from the data files in its directory (summary.json,
     rounds.csv, clients.csv): report.md, report.html (self-contained, plots inline) and
@@ -14,14 +17,13 @@ struct ReportCommand: Command {
     USAGE:
       fedsim report DIR
 
-    OPTIONS:
-      -h, --help   Show this help.
+    \(options.helpText)
     """
 
     let dir: String
 
     init(arguments: [String]) throws {
-        let parsed = try ParsedArguments(arguments, options: [], flags: [])
+        let parsed = try ParsedArguments(arguments, spec: Self.options)
         guard parsed.positional.count == 1 else { throw UsageError(parsed.positional.isEmpty ? "missing the run directory" : "expected one directory") }
         dir = parsed.positional[0]
     }

@@ -10,6 +10,16 @@ import Scenario
 struct RunCommand: Command {
     static let name = "run"
     static let abstract = "Run a scenario's arms; write the results and a report."
+    static let options: [OptionSpec] = [
+        OptionSpec("out", "DIR", "Output directory (must not exist or be empty, unless --force)."),
+        OptionSpec("seed", "N", "Override the scenario's seed."),
+        OptionSpec("seeds", "K", "Run seeds N … N+K−1 and report means with 95% confidence intervals."),
+        OptionSpec("arms", "LIST", "Run only these arms (by name)."),
+        OptionSpec("force", nil, "Replace a non-empty output directory."),
+        OptionSpec("no-clients", nil, "Skip clients.csv rows (large populations, many rounds)."),
+        OptionSpec("max-memory", "M", "Refuse a run whose memory estimate exceeds M (e.g. 8GB; default: half of\nthis machine's memory), before anything is allocated."),
+    ]
+
     static let help = """
     Run every arm of a scenario on the same population and the same random draws, and write the
     results into DIR: summary.json, rounds.csv (one row per arm and round), clients.csv (one row
@@ -24,16 +34,7 @@ struct RunCommand: Command {
     USAGE:
       fedsim run SCENARIO.json --out DIR [--seed N] [--seeds K] [--arms NAME,NAME] [--force] [--no-clients] [--max-memory M]
 
-    OPTIONS:
-      --out DIR       Output directory (must not exist or be empty, unless --force).
-      --seed N        Override the scenario's seed.
-      --seeds K       Run seeds N … N+K−1 and report means with 95% confidence intervals.
-      --arms LIST     Run only these arms (by name).
-      --force         Replace a non-empty output directory.
-      --no-clients    Skip clients.csv rows (large populations, many rounds).
-      --max-memory M  Refuse a run whose memory estimate exceeds M (e.g. 8GB; default: half of
-                      this machine's memory), before anything is allocated.
-      -h, --help      Show this help.
+    \(options.helpText)
     """
 
     let file: String
@@ -55,7 +56,7 @@ struct RunCommand: Command {
     }
 
     init(arguments: [String]) throws {
-        let parsed = try ParsedArguments(arguments, options: ["out", "seed", "seeds", "arms", "max-memory"], flags: ["force", "no-clients"])
+        let parsed = try ParsedArguments(arguments, spec: Self.options)
         maxMemory = try Self.memoryLimit(parsed.value("max-memory"))
         guard parsed.positional.count == 1 else {
             throw UsageError(parsed.positional.isEmpty ? "missing the scenario file" : "expected one scenario file")

@@ -9,6 +9,14 @@ import Scenario
 struct SweepCommand: Command {
     static let name = "sweep"
     static let abstract = "Run a grid of scenario variants (resumable, shardable) and summarise the speedups."
+    static let options: [OptionSpec] = [
+        OptionSpec("out", "DIR", "Output directory (points/, sweep.csv, sweep.md, plots/)."),
+        OptionSpec("shard", "i/N", "Run only points k with k mod N = i − 1."),
+        OptionSpec("force", nil, "Start over: remove the points and summaries fedsim wrote in DIR first\n(only those: DIR must carry fedsim's marker and hold nothing else)."),
+        OptionSpec("dry-run", nil, "Check the sweep and list its points (done or to run); write nothing."),
+        OptionSpec("max-memory", "M", "Refuse points whose memory estimate exceeds M (default: half of memory)."),
+    ]
+
     static let help = """
     Run every combination of the axes of a sweep file on a base scenario, one point after another,
     and summarise each arm's time to target and speedup over lora per point (sweep.csv, sweep.md,
@@ -29,14 +37,7 @@ struct SweepCommand: Command {
     scenario: editing the sweep's "set", its base scenario or an axis value makes new points
     (results of the old definition are not reused, and are reported as stale).
 
-    OPTIONS:
-      --out DIR      Output directory (points/, sweep.csv, sweep.md, plots/).
-      --shard i/N    Run only points k with k mod N = i − 1.
-      --force        Start over: remove the points and summaries fedsim wrote in DIR first
-                     (only those: DIR must carry fedsim's marker and hold nothing else).
-      --dry-run      Check the sweep and list its points (done or to run); write nothing.
-      --max-memory M Refuse points whose memory estimate exceeds M (default: half of memory).
-      -h, --help     Show this help.
+    \(options.helpText)
     """
 
     let file: String
@@ -47,7 +48,7 @@ struct SweepCommand: Command {
     let maxMemory: Double
 
     init(arguments: [String]) throws {
-        let parsed = try ParsedArguments(arguments, options: ["out", "shard", "max-memory"], flags: ["force", "dry-run"])
+        let parsed = try ParsedArguments(arguments, spec: Self.options)
         maxMemory = try RunCommand.memoryLimit(parsed.value("max-memory"))
         guard parsed.positional.count == 1 else { throw UsageError(parsed.positional.isEmpty ? "missing the sweep file" : "expected one sweep file") }
         file = parsed.positional[0]

@@ -6,6 +6,10 @@ import Scenario
 struct ValidateCommand: Command {
     static let name = "validate"
     static let abstract = "Check a scenario file and print it with every default filled in."
+    static let options: [OptionSpec] = [
+        OptionSpec("quiet", nil, "Print nothing when the file is valid."),
+    ]
+
     static let help = """
     Check a scenario file (docs/SCENARIOS.md) and print the resolved scenario as JSON: every
     default filled in, profiles and distributions in canonical form. On an error, print it (the
@@ -14,16 +18,14 @@ struct ValidateCommand: Command {
     USAGE:
       fedsim validate SCENARIO.json [--quiet]
 
-    OPTIONS:
-      --quiet      Print nothing when the file is valid.
-      -h, --help   Show this help.
+    \(options.helpText)
     """
 
     let file: String
     let quiet: Bool
 
     init(arguments: [String]) throws {
-        let parsed = try ParsedArguments(arguments, options: [], flags: ["quiet"])
+        let parsed = try ParsedArguments(arguments, spec: Self.options)
         guard parsed.positional.count == 1 else {
             throw UsageError(parsed.positional.isEmpty ? "missing the scenario file" : "expected one scenario file")
         }

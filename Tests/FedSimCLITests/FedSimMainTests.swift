@@ -87,3 +87,19 @@ final class FedSimMainTests: XCTestCase {
         XCTAssertTrue(r.err.contains("\(path): components[0].weight: expected a positive weight, found -1"), r.err)
     }
 }
+
+extension FedSimMainTests {
+    /// Options are declared once: the help lists each, and the USAGE synopsis names each (or says
+    /// `[options]` and leaves them to the OPTIONS list).
+    func testEveryDeclaredOptionIsInTheHelpAndTheUsage() {
+        for command in FedSimMain.commands {
+            let help = command.help
+            let usage = help.components(separatedBy: "USAGE:").dropFirst().first?.components(separatedBy: "\n\n").first ?? ""
+            for option in command.options {
+                XCTAssertTrue(help.contains("  --\(option.name)"), "\(command.name): --\(option.name) is not in OPTIONS")
+                XCTAssertTrue(usage.contains("--\(option.name)") || usage.contains("[options]"), "\(command.name): --\(option.name) is not in USAGE")
+            }
+            XCTAssertEqual(Set(command.options.map(\.name)).count, command.options.count, "\(command.name): an option declared twice")
+        }
+    }
+}
