@@ -317,3 +317,16 @@ extension ReliabilityTests {
         }
     }
 }
+
+extension ReliabilityTests {
+    func testAdapterInputsThatAreNotFilesHaveClearMessages() throws {
+        XCTAssertEqual(mkfifo(path("adapter.fifo"), 0o600), 0)
+        let fifo = run(["codec", path("adapter.fifo"), path("adapter.fifo")])
+        XCTAssertEqual(fifo.status, 2)
+        XCTAssertTrue(fifo.err.contains("is a FIFO"), fifo.err)
+        let dir = run(["codec", tmp.path, tmp.path])
+        XCTAssertEqual(dir.status, 2)
+        XCTAssertTrue(dir.err.contains("is a directory"), dir.err)
+        XCTAssertFalse(dir.err.contains("NSCocoaErrorDomain"), dir.err)
+    }
+}
