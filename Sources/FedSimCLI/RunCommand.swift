@@ -1,7 +1,6 @@
 import Federation
 import Foundation
 import Learning
-import Network
 import Numerics
 import Reporting
 import Scenario
@@ -85,14 +84,13 @@ struct RunCommand: Command {
             }
             scenario.arms = scenario.arms.filter { armNames.contains($0.name) }
         }
-        try MemoryEstimate(scenario, recordClients: recordClients).check(limit: maxMemory, file: file)
-        try ScenarioRunner.checkWork(scenario, file: file)
+        try ScenarioRunner.preflight(scenario, recordClients: recordClients, memoryLimit: maxMemory, file: file)
         try RunOutput.checkDestination(out, force: force)
         let target = URL(fileURLWithPath: out).standardizedFileURL
         let checkpoints = seeds > 1 ? target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).seeds").path : nil
         let results = try ScenarioRunner.run(scenario, file: file, seeds: seeds, recordClients: recordClients, console: console, checkpoints: checkpoints)
         let data = RunOutput.files(results)
-        try RunOutput.writeAtomically(data + (try Report.files(from: data)) + [ScenarioRunner.provenanceFile()], to: out)
+        try RunOutput.writeAtomically(data + (try Report.files(from: data)) + [ScenarioRunner.provenanceFile], to: out)
         if let checkpoints { try? FileManager.default.removeItem(atPath: checkpoints) }
         console.print(try Report.headline(from: data))
         console.print("Report: \(out)/report.html (report.md, summary.json, rounds.csv\(recordClients ? ", clients.csv" : ""))")
@@ -122,11 +120,10 @@ enum ScenarioRunner {
             let (seed, overflow) = scenario.seed.addingReportingOverflow(UInt64(k))
             guard !overflow else { throw InputError(.invalidValue(expected: "a seed that leaves room for --seeds \(seeds)", found: String(scenario.seed)), at: "seed", file: file) }
             s.seed = seed
-            let key = String(SHA256.hex(FedSimMain.version + "\n" + s.resolved.text() + "\n" + s.arms.map(\.name).joined(separator: ",") + "\n\(recordClients)").prefix(16))
+            let key = contentKey(s, also: s.arms.map(\.name).joined(separator: ",") + "\n\(recordClients)")
             let checkpointFile = checkpoints.map { "\($0)/seed-\(seed)-\(key).json" }
             if let checkpointFile, let saved = try? InputFile.read(checkpointFile), let c = try? decoder.decode(Checkpoint.self, from: saved), c.key == key, c.seed == seed {
-                var population = Population(PopulationSpec(clients: s.population.clients, network: s.network.profile,
-                                                           deviceSpeed: s.population.deviceSpeed, samples: s.population.samples), seed: seed)
+                var population = FederationRun.population(of: s)
                 if c.samples.count == population.count {
                     population.samples = c.samples
                     runs.append(SeedRun(seed: seed, population: population, arms: c.arms))
@@ -177,6 +174,19 @@ enum ScenarioRunner {
         return RunResults(scenario: scenario, runs: runs)
     }
 
+    /// The first 16 hex digits of SHA-256 over fedsim's version, the resolved scenario and `also`:
+    /// what keys a sweep point's folder and a saved seed, so edited definitions are never reused.
+    static func contentKey(_ scenario: Scenario, also: String? = nil) -> String {
+        String(SHA256.hex(FedSimMain.version + "\n" + scenario.resolved.text() + (also.map { "\n" + $0 } ?? "")).prefix(16))
+    }
+
+    /// What is refused before a run starts: a memory estimate over `memoryLimit`, and sessions too
+    /// short for the run's length.
+    static func preflight(_ scenario: Scenario, recordClients: Bool, memoryLimit: Double, file: String) throws {
+        try MemoryEstimate(scenario, recordClients: recordClients).check(limit: memoryLimit, file: file)
+        try checkWork(scenario, file: file)
+    }
+
     /// Refuses, before the run, availability sessions too short for the run's length (when the
     /// length is known: a time limit, or rounds × a deadline).
     static func checkWork(_ scenario: Scenario, file: String) throws {
@@ -197,10 +207,9 @@ enum ScenarioRunner {
 
     /// `provenance.json`: what produced the outputs (fedsim's version and commit, the CPU, the BLAS
     /// kernel). Kept apart from the results, which are byte-identical across machines.
-    static func provenanceFile() -> (name: String, contents: Data) {
-        let p = Provenance.current(version: FedSimMain.version)
-        return ("provenance.json", (try? p.canonicalJSON()) ?? Data("{}\n".utf8))
-    }
+    /// Computed once per process (every sweep point writes the same one).
+    static let provenanceFile: (name: String, contents: Data) =
+        ("provenance.json", (try? Provenance.current(version: FedSimMain.version).canonicalJSON()) ?? Data("{}\n".utf8))
 
     static var encoder: JSONEncoder {
         let e = JSONEncoder()

@@ -87,11 +87,11 @@ struct SweepCommand: Command {
 
     func run(console: Console) throws -> Int32 {
         let (baseFile, points) = try load()
-        let mine = points.filter { $0.index % shard.count == shard.index - 1 }
+        func inShard(_ p: Point) -> Bool { p.index % shard.count == shard.index - 1 }
+        let mine = points.filter(inShard)
         for p in mine {
             do {
-                try MemoryEstimate(p.scenario, recordClients: false).check(limit: maxMemory, file: file)
-                try ScenarioRunner.checkWork(p.scenario, file: file)
+                try ScenarioRunner.preflight(p.scenario, recordClients: false, memoryLimit: maxMemory, file: file)
             } catch var error as InputError {
                 error.keyPath = "axes (point \(p.index + 1))"
                 throw error
@@ -101,8 +101,7 @@ struct SweepCommand: Command {
         if dryRun {
             for p in points {
                 let done = !out.isEmpty && FileManager.default.fileExists(atPath: pointsDir + "/" + p.directory + "/summary.json")
-                let ours = p.index % shard.count == shard.index - 1
-                console.print("\(p.index + 1)\t\(done ? "done" : ours ? "to run" : "other shard")\t\(p.directory)")
+                console.print("\(p.index + 1)\t\(done ? "done" : inShard(p) ? "to run" : "other shard")\t\(p.directory)")
             }
             console.print("\(points.count) point(s); \(mine.count) in this shard")
             return 0
@@ -124,7 +123,7 @@ struct SweepCommand: Command {
             let pointJSON = JSONValue.object(["index": .number(Double(p.index)), "seed": p.seed.map { .number(Double($0)) } ?? .null, "key": .string(p.key),
                                               "values": .object(Dictionary(p.values.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 }))])
             let data = RunOutput.files(results).filter { $0.name != "clients.csv" }
-            try OutputDirectory.write(data + [("point.json", Data((pointJSON.text(pretty: true) + "\n").utf8)), ScenarioRunner.provenanceFile()], to: dir, kind: .run)
+            try OutputDirectory.write(data + [("point.json", Data((pointJSON.text(pretty: true) + "\n").utf8)), ScenarioRunner.provenanceFile], to: dir, kind: .run)
             ran += 1
             if console.stderrIsTerminal {
                 console.error(label + (try Report.headline(from: data)))
@@ -225,7 +224,7 @@ struct SweepCommand: Command {
                     let values = combo.map { "\($0.key) = \(String(Report.plain($0.value).prefix(60)))" } + (seed.map { ["seed = \($0)"] } ?? [])
                     throw InputError(.invalidValue(expected: "a valid scenario at point \(index + 1) (\(values.joined(separator: ", ")))", found: error.description), at: "axes", file: file)
                 }
-                let key = String(SHA256.hex(FedSimMain.version + "\n" + scenario.resolved.text()).prefix(16))
+                let key = ScenarioRunner.contentKey(scenario)
                 if let other = keys[key] {
                     throw InputError(.invalidValue(expected: "points that differ", found: "points \(other + 1) and \(index + 1) resolve to the same scenario"), at: "axes", file: file)
                 }

@@ -24,6 +24,13 @@ public final class FederationRun {
 
     public let scenario: Scenario
     public private(set) var population: Population
+
+    /// The clients `scenario` draws under its seed (before training replaces their sample counts
+    /// with the partition's).
+    public static func population(of scenario: Scenario) -> Population {
+        Population(PopulationSpec(clients: scenario.population.clients, network: scenario.network.profile,
+                                  deviceSpeed: scenario.population.deviceSpeed, samples: scenario.population.samples), seed: scenario.seed)
+    }
     /// The real training shared by every arm (nil: a time-only run).
     public let learning: LearningWorkload?
 
@@ -32,9 +39,7 @@ public final class FederationRun {
     /// follow the partition) and pretrains (or reads from the cache) the frozen base.
     public init(scenario: Scenario, population: Population? = nil, cacheDirectory: String? = Pretraining.defaultCacheDirectory) throws {
         self.scenario = scenario
-        var population = population ?? Population(PopulationSpec(
-            clients: scenario.population.clients, network: scenario.network.profile,
-            deviceSpeed: scenario.population.deviceSpeed, samples: scenario.population.samples), seed: scenario.seed)
+        var population = population ?? FederationRun.population(of: scenario)
         if let training = scenario.workload.training {
             let workload = try LearningWorkload(training, clients: population.count, seed: scenario.seed, cacheDirectory: cacheDirectory)
             population.samples = workload.partition.map { Double($0.count) }

@@ -74,8 +74,12 @@ public enum OutputDirectory {
         }
         let names = try entries(dir)
         if names.isEmpty { return .empty }
-        guard let m = FileManager.default.contents(atPath: dir + "/" + marker) else { return .foreign }
-        return m == markerFile(kind).contents ? .ours : .foreign
+        return isMarked(dir, kind: kind) ? .ours : .foreign
+    }
+
+    /// Whether `dir` carries fedsim's marker for `kind`.
+    public static func isMarked(_ dir: String, kind: Kind) -> Bool {
+        FileManager.default.contents(atPath: dir + "/" + marker) == markerFile(kind).contents
     }
 
     /// A temporary name of the writer: `.NAME.tmp-HOST-PID` or `.NAME.old-HOST-PID`.

@@ -30,7 +30,7 @@ enum Plots {
     /// Enhanced text's control characters (`\\ ^ _ @ ~ { }`) are backslash-escaped so they are
     /// drawn as typed; `&` (which gnuplot's SVG text would leave unescaped) becomes a full-width ＆.
     static func literal(_ text: String) -> String {
-        var t = String(text.unicodeScalars.map { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format ? " " : Character($0) })
+        var t = Report.withoutControlCharacters(text, format: true)
         if t.count > 80 { t = String(t.prefix(79)) + "…" }
         var out = ""
         for c in t {

@@ -31,14 +31,14 @@ public enum Report {
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw InputError(.file(path: dir, reason: FileManager.default.fileExists(atPath: dir) ? "is not a directory: give the output folder of fedsim run" : "no such directory"), at: "")
         }
-        if FileManager.default.contents(atPath: dir + "/" + OutputDirectory.marker) != OutputDirectory.markerFile(.run).contents {
+        if !OutputDirectory.isMarked(dir, kind: .run) {
             throw InputError(.file(path: dir, reason: "was not written by fedsim run (no \(OutputDirectory.marker) file): fedsim report rewrites only the reports of fedsim's own output directories"), at: "")
         }
         func read(_ name: String, required: Bool = true) throws -> String {
             let path = dir + "/" + name
-            if !required, InputFile.problem(path) == "no such file" { return "" }
-            if required, InputFile.problem(path) == "no such file" {
-                throw InputError(.file(path: path, reason: "not found: is \(dir) the output of fedsim run?"), at: "")
+            if !FileManager.default.fileExists(atPath: path) {
+                guard !required else { throw InputError(.file(path: path, reason: "not found: is \(dir) the output of fedsim run?"), at: "") }
+                return ""
             }
             return String(decoding: try InputFile.read(path), as: UTF8.self)
         }
@@ -77,8 +77,7 @@ public enum Report {
     /// spaces, Markdown's active characters are backslash-escaped, at most `limit` characters.
     static func text(_ s: String, limit: Int = 2000) -> String {
         var out = ""
-        for c in s.prefix(limit) {
-            if c.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) { out.append(" "); continue }
+        for c in withoutControlCharacters(String(s.prefix(limit))) {
             if "\\`*[]<>|".contains(c) { out.append("\\") }
             out.append(c)
         }
@@ -127,8 +126,15 @@ public enum Report {
     static func seedCount(_ s: [String: JSONValue]) -> Int { if case let .array(a)? = s["seeds"] { return a.count }; return 1 }
 
     /// Text safe to print on a terminal: control characters (escape sequences) become spaces.
-    static func printable(_ s: String) -> String {
-        String(s.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : Character($0) }.prefix(200))
+    static func printable(_ s: String) -> String { String(withoutControlCharacters(s).prefix(200)) }
+
+    /// `s` with each character that holds a control character (and, with `format`, an invisible
+    /// format character such as a bidirectional override) replaced by a space: user text that
+    /// cannot end a line, start a terminal escape or reorder what is shown.
+    static func withoutControlCharacters(_ s: String, format: Bool = false) -> String {
+        String(s.map { c in
+            c.unicodeScalars.contains { $0.properties.generalCategory == .control || (format && $0.properties.generalCategory == .format) } ? " " : c
+        })
     }
 
     static func headline(_ s: [String: JSONValue]) -> String {
