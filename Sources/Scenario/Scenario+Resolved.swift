@@ -11,9 +11,7 @@ extension Scenario {
         let (seed, population, network, server, availability, selection, workload, arms, target, stop) =
             (c.seed, c.population, c.network, c.server, c.availability, c.selection, c.workload, c.arms, c.target, c.stop)
         func q(_ v: Double, _ d: Quantity.Dimension) -> JSONValue { .string(Quantity.format(v, as: d)) }
-        func dist(_ d: Distribution) -> JSONValue {
-            (try? JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(d))) ?? .null
-        }
+        func dist(_ d: Distribution) -> JSONValue { d.json }
         func link(_ l: LinkDistributions) -> [String: JSONValue] {
             ["down": dist(l.downlink), "up": dist(l.uplink), "rtt": dist(l.rtt), "loss": dist(l.loss)]
         }
