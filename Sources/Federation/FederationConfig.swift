@@ -1,5 +1,6 @@
 import Codec
 import Learning
+import LoRA
 import Network
 import Numerics
 
