@@ -89,10 +89,9 @@ struct RunCommand: Command {
         let target = URL(fileURLWithPath: out).standardizedFileURL
         let checkpoints = seeds > 1 ? target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).seeds").path : nil
         let results = try ScenarioRunner.run(scenario, file: file, seeds: seeds, recordClients: recordClients, console: console, checkpoints: checkpoints)
-        let data = RunOutput.files(results)
-        try RunOutput.writeAtomically(data + (try Report.files(from: data)) + [ScenarioRunner.provenanceFile], to: out)
+        try RunOutput.writeAtomically(RunOutput.files(results) + (try Report.files(results)) + [ScenarioRunner.provenanceFile], to: out)
         if let checkpoints { try? FileManager.default.removeItem(atPath: checkpoints) }
-        console.print(try Report.headline(from: data))
+        console.print(Report.headline(results))
         console.print("Report: \(out)/report.html (report.md, summary.json, rounds.csv\(recordClients ? ", clients.csv" : ""))")
         return 0
     }

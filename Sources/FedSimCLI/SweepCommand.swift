@@ -126,7 +126,7 @@ struct SweepCommand: Command {
             try OutputDirectory.write(data + [("point.json", Data((pointJSON.text(pretty: true) + "\n").utf8)), ScenarioRunner.provenanceFile], to: dir, kind: .run)
             ran += 1
             if console.stderrIsTerminal {
-                console.error(label + (try Report.headline(from: data)))
+                console.error(label + Report.headline(results))
             } else {
                 let elapsed = Date().timeIntervalSince(started)
                 let left = Double(mine.count - k - 1) * elapsed / Double(max(1, ran))

@@ -27,6 +27,21 @@ public struct ClientRecord: Sendable, Codable {
     public var uploadSeconds: Double
     /// When the client's upload arrived, dropped out, or was cut off by the round's close.
     public var endSeconds: Double
+
+    /// A record with every field given (what `clients.csv` holds of it, read back by the reports).
+    public init(round: Int32, client: Int32, outcome: ClientOutcome, staleRounds: Int32, downloadBytes: Int, uploadBytes: Int,
+                downloadSeconds: Double, computeSeconds: Double, uploadSeconds: Double, endSeconds: Double) {
+        self.round = round
+        self.client = client
+        self.outcome = outcome
+        self.staleRounds = staleRounds
+        self.downloadBytes = downloadBytes
+        self.uploadBytes = uploadBytes
+        self.downloadSeconds = downloadSeconds
+        self.computeSeconds = computeSeconds
+        self.uploadSeconds = uploadSeconds
+        self.endSeconds = endSeconds
+    }
 }
 
 /// Why a round closed.
@@ -65,6 +80,28 @@ public struct RoundRecord: Sendable, Codable {
     /// Test accuracy and loss of the global adapter after this round (when training and evaluated).
     public var accuracy: Double? = nil
     public var loss: Double? = nil
+
+    /// A record with every field given (what `rounds.csv` holds of it, read back by the reports).
+    public init(round: Int, startSeconds: Double, closeSeconds: Double, endSeconds: Double, available: Int, selected: Int,
+                completed: Int, dropped: Int, late: Int, aggregated: Bool, close: RoundClose, bytesUp: Int, bytesDown: Int,
+                version: Int, accuracy: Double? = nil, loss: Double? = nil) {
+        self.round = round
+        self.startSeconds = startSeconds
+        self.closeSeconds = closeSeconds
+        self.endSeconds = endSeconds
+        self.available = available
+        self.selected = selected
+        self.completed = completed
+        self.dropped = dropped
+        self.late = late
+        self.aggregated = aggregated
+        self.close = close
+        self.bytesUp = bytesUp
+        self.bytesDown = bytesDown
+        self.version = version
+        self.accuracy = accuracy
+        self.loss = loss
+    }
 }
 
 /// Everything one arm produced.
@@ -100,4 +137,13 @@ public struct ArmResult: Sendable, Codable {
     public var simulatedSeconds: Double { rounds.last?.endSeconds ?? 0 }
     public var bytesUp: Int { rounds.reduce(0) { $0 + $1.bytesUp } }
     public var bytesDown: Int { rounds.reduce(0) { $0 + $1.bytesDown } }
+}
+
+extension ClientRecord: Equatable {}
+
+extension RoundClose: CaseIterable {}
+
+extension RoundRecord: Equatable {
+    /// The round's duration: from its start to the start of the next (aggregation included).
+    public var durationSeconds: Double { endSeconds - startSeconds }
 }

@@ -3,7 +3,7 @@ import Numerics
 
 /// CSV as RFC 4180 says: fields with a comma, a double quote, CR or LF are quoted, quotes doubled;
 /// the reader accepts exactly that (and LF or CRLF line ends). Every CSV FedSim writes goes
-/// through `row`, every CSV it reads through `parse`.
+/// through `row` (by way of a `CSVTable`), every CSV it reads through `records`.
 public enum CSV {
     /// One field, quoted when it needs to be.
     public static func field(_ s: String) -> String {
@@ -14,21 +14,21 @@ public enum CSV {
     /// One record and its line end.
     public static func row(_ fields: [String]) -> String { fields.map(field).joined(separator: ",") + "\n" }
 
-    /// A table read back: the header and the records as header → value.
-    public struct Table: Sendable {
-        public var header: [String]
-        public var rows: [[String: String]]
+    /// A record read back, with the line of the file it starts on (1-based; a quoted field may
+    /// span lines).
+    public struct Record: Sendable, Equatable {
+        public var line: Int
+        public var fields: [String]
     }
 
-    /// Parses `text` (from `file`); a quote left open or a stray quote inside an unquoted field is
-    /// an `InputError` naming the line. Records may have fewer fields than the header (missing
-    /// ones are absent from the row), not more.
-    public static func parse(_ text: String, file: String) throws -> Table {
-        var records: [[String]] = []
+    /// The records of `text` (from `file`), the header first; empty lines are skipped. A quote
+    /// left open or a stray quote inside an unquoted field is an `InputError` naming the line.
+    public static func records(_ text: String, file: String) throws -> [Record] {
+        var records: [Record] = []
         var record: [String] = []
         var field = ""
         var quoted = false, inQuotes = false, afterQuote = false
-        var line = 1
+        var line = 1, recordLine = 1
         var iterator = text.unicodeScalars.makeIterator()
         var pending: Unicode.Scalar? = nil
         func next() -> Unicode.Scalar? {
@@ -39,7 +39,7 @@ public enum CSV {
         func endField() { record.append(field); field = ""; quoted = false; afterQuote = false }
         func endRecord() {
             endField()
-            if !(record.count == 1 && record[0].isEmpty) { records.append(record) }
+            if !(record.count == 1 && record[0].isEmpty) { records.append(Record(line: recordLine, fields: record)) }
             record = []
         }
         while let c = next() {
@@ -58,10 +58,10 @@ public enum CSV {
             }
             switch c {
             case ",": endField()
-            case "\n": endRecord(); line += 1
+            case "\n": endRecord(); line += 1; recordLine = line
             case "\r":
                 if let n = next(), n != "\n" { pending = n }
-                endRecord(); line += 1
+                endRecord(); line += 1; recordLine = line
             case "\"":
                 guard field.isEmpty, !quoted else { throw bad("a double quote inside an unquoted field") }
                 inQuotes = true; quoted = true
@@ -72,17 +72,6 @@ public enum CSV {
         }
         if inQuotes { throw bad("a quoted field is never closed") }
         if !field.isEmpty || !record.isEmpty || quoted { endRecord() }
-        guard let header = records.first else { return Table(header: [], rows: []) }
-        var rows: [[String: String]] = []
-        rows.reserveCapacity(records.count - 1)
-        for (k, r) in records.dropFirst().enumerated() {
-            guard r.count <= header.count else {
-                throw InputError(.file(path: file, reason: "not valid CSV: record \(k + 2) has \(r.count) fields, the header \(header.count)"), at: "")
-            }
-            var row: [String: String] = [:]
-            for (i, v) in r.enumerated() { row[header[i]] = v }
-            rows.append(row)
-        }
-        return Table(header: header, rows: rows)
+        return records
     }
 }

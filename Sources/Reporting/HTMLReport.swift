@@ -1,7 +1,67 @@
 import Foundation
-/// A self-contained HTML page from the report's Markdown (the subset it uses: headings, bold,
-/// lists, tables, paragraphs, code), with the plots' SVG inline.
-enum HTMLReport {
+
+/// The document as a self-contained HTML page (plots' SVG inline, no external resources); every
+/// text span is HTML-escaped, so user text is shown, never interpreted.
+extension ReportDocument {
+    public var html: String {
+        var html = """
+        <!DOCTYPE html>
+        <html lang="en"><head><meta charset="utf-8"><title>\(Self.escape(title))</title>
+        <style>
+        body { font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
+        table { border-collapse: collapse; margin: 1em 0; font-size: 0.92em; }
+        th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; }
+        td.r, th.r { text-align: right; }
+        th { background: #f3f3f3; }
+        figure { margin: 1.5em 0; } figcaption { color: #555; font-size: 0.9em; }
+        svg { max-width: 100%; height: auto; }
+        code { background: #f3f3f3; padding: 0 0.2em; }
+        </style></head><body>
+
+        """
+        for block in blocks { html += Self.html(block) }
+        return html + "</body></html>\n"
+    }
+
+    static func html(_ block: Block) -> String {
+        switch block {
+        case let .heading(level, spans):
+            let h = "h\(min(6, max(1, level)))"
+            return "<\(h)>\(html(spans))</\(h)>\n"
+        case let .paragraph(spans):
+            let inner = html(spans)
+            return inner.isEmpty ? "" : "<p>\(inner)</p>\n"
+        case let .list(items):
+            guard !items.isEmpty else { return "" }
+            return "<ul>\n" + items.map { "<li>\(html($0))</li>\n" }.joined() + "</ul>\n"
+        case let .table(t):
+            func row(_ cells: [[Inline]], _ tag: String) -> String {
+                "<tr>" + cells.enumerated().map { i, cell in
+                    let right = t.alignments.indices.contains(i) && t.alignments[i] == .right
+                    // Cell text without surrounding blanks, as a Markdown table cell reads.
+                    return "<\(tag)\(right ? " class=\"r\"" : "")>\(html(cell).trimmingCharacters(in: .whitespaces))</\(tag)>"
+                }.joined() + "</tr>\n"
+            }
+            return "<table>\n" + row(t.header, "th") + t.rows.map { row($0, "td") }.joined() + "</table>\n"
+        case let .figure(f):
+            guard let svg = f.svg else { return "" }
+            // The SVG element itself, without its XML declaration and doctype.
+            let element = svg.range(of: "<svg").map { String(svg[$0.lowerBound...]) } ?? svg
+            return "<figure>\(element)<figcaption>\(escape(f.caption))</figcaption></figure>\n"
+        }
+    }
+
+    static func html(_ spans: [Inline]) -> String {
+        spans.map { span in
+            switch span {
+            case let .text(s): return escape(shown(s))
+            case let .code(s): return "<code>\(escape(s))</code>"
+            case let .strong(inner): return "<strong>\(html(inner))</strong>"
+            case let .link(inner, url): return "<a href=\"\(escape(url))\">\(html(inner))</a>"
+            }
+        }.joined()
+    }
+
     /// Text for element content and double-quoted attributes (the only places the page puts text).
     static func escape(_ s: String) -> String {
         var out = ""
@@ -16,101 +76,5 @@ enum HTMLReport {
             }
         }
         return out
-    }
-
-    /// Inline Markdown (the report's subset): `\x` escapes, **bold**, `code`; everything else is
-    /// text, HTML-escaped. Tags are always balanced.
-    static func inline(_ s: String) -> String {
-        var out = "", bold = false, code = false
-        var chars = Array(s)[...]
-        while let c = chars.popFirst() {
-            if c == "\\", let n = chars.first, n.isASCII, n.isPunctuation || n.isSymbol {
-                out += escape(String(n)); chars.removeFirst(); continue
-            }
-            if c == "`" { out += code ? "</code>" : "<code>"; code.toggle(); continue }
-            if !code, c == "*", chars.first == "*" { chars.removeFirst(); out += bold ? "</strong>" : "<strong>"; bold.toggle(); continue }
-            out += escape(String(c))
-        }
-        if code { out += "</code>" }
-        if bold { out += "</strong>" }
-        return out
-    }
-
-    /// A table row's cells, split at pipes that are not backslash-escaped.
-    static func cells(_ line: String) -> [String] {
-        var cells: [String] = [], cell = "", escaped = false
-        for c in line {
-            if escaped { cell.append(c); escaped = false; continue }
-            if c == "\\" { cell.append(c); escaped = true; continue }
-            if c == "|" { cells.append(cell.trimmingCharacters(in: .whitespaces)); cell = ""; continue }
-            cell.append(c)
-        }
-        cells.append(cell.trimmingCharacters(in: .whitespaces))
-        return Array(cells.dropFirst().dropLast())
-    }
-
-    static func render(markdown: String, title: String, plots: [Plots.Plot]) -> String {
-        var html = """
-        <!DOCTYPE html>
-        <html lang="en"><head><meta charset="utf-8"><title>\(escape(title))</title>
-        <style>
-        body { font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
-        table { border-collapse: collapse; margin: 1em 0; font-size: 0.92em; }
-        th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; }
-        td.r, th.r { text-align: right; }
-        th { background: #f3f3f3; }
-        figure { margin: 1.5em 0; } figcaption { color: #555; font-size: 0.9em; }
-        svg { max-width: 100%; height: auto; }
-        code { background: #f3f3f3; padding: 0 0.2em; }
-        </style></head><body>
-
-        """
-        var inList = false
-        var table: [[String]] = []
-        var alignRight: [Bool] = []
-        func flushTable() {
-            guard !table.isEmpty else { return }
-            html += "<table>\n<tr>" + table[0].enumerated().map { "<th\(alignRight.indices.contains($0) && alignRight[$0] ? " class=\"r\"" : "")>\(inline($1))</th>" }.joined() + "</tr>\n"
-            for row in table.dropFirst() {
-                html += "<tr>" + row.enumerated().map { "<td\(alignRight.indices.contains($0) && alignRight[$0] ? " class=\"r\"" : "")>\(inline($1))</td>" }.joined() + "</tr>\n"
-            }
-            html += "</table>\n"
-            table = []
-        }
-        for line in markdown.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
-            if line.hasPrefix("|") {
-                let cells = cells(line)
-                if cells.allSatisfy({ $0.allSatisfy { "-:".contains($0) } && !$0.isEmpty }) {
-                    alignRight = cells.map { $0.hasSuffix(":") }
-                } else {
-                    table.append(cells)
-                }
-                continue
-            }
-            flushTable()
-            if line.hasPrefix("- ") {
-                if !inList { html += "<ul>\n"; inList = true }
-                html += "<li>\(inline(String(line.dropFirst(2))))</li>\n"
-                continue
-            }
-            if inList { html += "</ul>\n"; inList = false }
-            if line.hasPrefix("# ") {
-                html += "<h1>\(inline(String(line.dropFirst(2))))</h1>\n"
-            } else if line.hasPrefix("## ") {
-                html += "<h2>\(inline(String(line.dropFirst(3))))</h2>\n"
-            } else if line.hasPrefix("!["), let split = line.range(of: "](", options: .backwards), let close = line.lastIndex(of: ")") {
-                let path = String(line[split.upperBound..<close])
-                let caption = String(line[line.index(line.startIndex, offsetBy: 2)..<split.lowerBound])
-                if let plot = plots.first(where: { "plots/" + $0.name == path }) {
-                    let svg = plot.svg.range(of: "<svg").map { String(plot.svg[$0.lowerBound...]) } ?? plot.svg
-                    html += "<figure>\(svg)<figcaption>\(escape(caption))</figcaption></figure>\n"
-                }
-            } else if !line.isEmpty {
-                html += "<p>\(inline(line))</p>\n"
-            }
-        }
-        flushTable()
-        if inList { html += "</ul>\n" }
-        return html + "</body></html>\n"
     }
 }

@@ -1,7 +1,8 @@
+import Federation
 import Foundation
 import Numerics
 
-/// SVG plots rendered by gnuplot (Debian's gnuplot-nox) from the run's data.
+/// SVG plots rendered by gnuplot (Debian's gnuplot-nox) from the run's records.
 enum Plots {
     struct Plot { var name: String; var svg: String }
 
@@ -30,7 +31,7 @@ enum Plots {
     /// Enhanced text's control characters (`\\ ^ _ @ ~ { }`) are backslash-escaped so they are
     /// drawn as typed; `&` (which gnuplot's SVG text would leave unescaped) becomes a full-width ＆.
     static func literal(_ text: String) -> String {
-        var t = Report.withoutControlCharacters(text, format: true)
+        var t = PlainText.withoutControlCharacters(text, format: true)
         if t.count > 80 { t = String(t.prefix(79)) + "…" }
         var out = ""
         for c in t {
@@ -110,32 +111,35 @@ enum Plots {
     /// A number for a data file: finite values as Swift prints them, anything else NaN.
     static func datum(_ x: Double?) -> String { x.map { $0.isFinite ? "\($0)" : "NaN" } ?? "NaN" }
 
-    /// The run's plots from its data (first seed), and a note for each plot that could not be drawn.
-    static func render(_ d: Report.Data) throws -> (plots: [Plot], notes: [String]) {
+    /// A finite number, or nil (a value a plot leaves out).
+    static func finite(_ x: Double?) -> Double? { x.flatMap { $0.isFinite ? $0 : nil } }
+
+    /// The run's plots from its rows (first seed), and a note for each plot that could not be drawn.
+    static func render(rounds allRounds: [RoundRow], clients: [ClientRow]) throws -> (plots: [Plot], notes: [String]) {
         let dir = try scratch("plots")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let firstSeed = d.rounds.first?["seed"] ?? ""
-        let rounds = d.rounds.filter { $0["seed"] == firstSeed }
+        let firstSeed = allRounds.first?.seed
+        let rounds = allRounds.filter { $0.seed == firstSeed }
         var arms: [String] = []
-        for r in rounds { if let a = r["arm"], !arms.contains(a) { arms.append(a) } }
-        let trained = rounds.contains { !($0["accuracy"] ?? "").isEmpty }
-        func number(_ row: [String: String], _ key: String) -> Double? { row[key].flatMap { Double($0) }.flatMap { $0.isFinite ? $0 : nil } }
-        func completed(_ arm: String) -> [[String: String]] {
-            d.clients.filter { $0["seed"] == firstSeed && $0["arm"] == arm && $0["outcome"] == "completed" }
+        for r in rounds where !arms.contains(r.arm) { arms.append(r.arm) }
+        let trained = rounds.contains { $0.record.accuracy.map { !$0.isNaN } ?? false }
+        func completed(_ arm: String) -> [ClientRow] {
+            clients.filter { $0.seed == firstSeed && $0.arm == arm && $0.record.outcome == .completed }
         }
         var haveCDF = false
         // One data file per arm: round, end time (h), accuracy, MB up, MB down, duration (min).
         for (k, arm) in arms.enumerated() {
             var text = "# round end_h accuracy up_MB down_MB duration_min\n"
-            for r in rounds where r["arm"] == arm {
-                let end = number(r, "end_s").map { $0 / 3600 }, duration = number(r, "duration_s")
-                text += [datum(number(r, "round")), datum(end), datum(number(r, "accuracy")), datum(number(r, "bytes_up").map { $0 / 1e6 }),
-                         datum(number(r, "bytes_down").map { $0 / 1e6 }), datum(duration.map { $0 / 60 })].joined(separator: " ") + "\n"
+            for r in rounds where r.arm == arm {
+                let x = r.record
+                let end = finite(x.endSeconds).map { $0 / 3600 }, duration = finite(x.durationSeconds)
+                text += [datum(Double(x.round)), datum(end), datum(finite(x.accuracy)), datum(Double(x.bytesUp) / 1e6),
+                         datum(Double(x.bytesDown) / 1e6), datum(duration.map { $0 / 60 })].joined(separator: " ") + "\n"
             }
             try Data(text.utf8).write(to: dir.appendingPathComponent("arm\(k).dat"))
             // Completed clients' round times (min), sorted, with their empirical CDF.
             let times = completed(arm).compactMap { c -> Double? in
-                guard let a = number(c, "download_s"), let b = number(c, "compute_s"), let u = number(c, "upload_s") else { return nil }
+                guard let a = finite(c.record.downloadSeconds), let b = finite(c.record.computeSeconds), let u = finite(c.record.uploadSeconds) else { return nil }
                 return (a + b + u) / 60
             }.sorted()
             haveCDF = haveCDF || times.contains { $0 > 0 }
@@ -147,13 +151,13 @@ enum Plots {
         var phases = "download compute upload waiting\n"
         for arm in arms {
             let done = completed(arm)
-            func mean(_ key: String) -> Double {
-                let v = done.compactMap { number($0, key) }
+            func mean(_ key: KeyPath<ClientRecord, Double>) -> Double {
+                let v = done.compactMap { finite($0.record[keyPath: key]) }
                 return v.isEmpty ? 0 : v.reduce(0, +) / Double(v.count) / 60
             }
-            let durations = rounds.filter { $0["arm"] == arm }.compactMap { number($0, "duration_s") }
+            let durations = rounds.filter { $0.arm == arm }.compactMap { finite($0.record.durationSeconds) }
             let round = durations.isEmpty ? 0 : durations.reduce(0, +) / Double(durations.count) / 60
-            let (dl, cp, ul) = (mean("download_s"), mean("compute_s"), mean("upload_s"))
+            let (dl, cp, ul) = (mean(\.downloadSeconds), mean(\.computeSeconds), mean(\.uploadSeconds))
             phases += "\(dl) \(cp) \(ul) \(max(0, round - dl - cp - ul))\n"
         }
         try Data(phases.utf8).write(to: dir.appendingPathComponent("phases.dat"))
@@ -182,7 +186,7 @@ enum Plots {
         } else {
             scripts.append(("round-duration.svg", any ? head + "set title \"Round duration\"\nset xlabel \"round\"\nset ylabel \"minutes\"\nplot " + lines({ "arm\($0).dat" }, "1:6") + "\n" : nil))
         }
-        let haveBytes = rounds.contains { (number($0, "bytes_up") ?? 0) > 0 || (number($0, "bytes_down") ?? 0) > 0 }
+        let haveBytes = rounds.contains { $0.record.bytesUp > 0 || $0.record.bytesDown > 0 }
         scripts.append(("bytes-per-round.svg", haveBytes ? head + "set title \"Bytes per round (solid: up, dashed: down)\"\nset xlabel \"round\"\nset ylabel \"MB\"\nset logscale y\nplot "
                         + lines({ "arm\($0).dat" }, "1:($4 > 0 ? $4 : NaN)") + ", \\\n  "
                         + arms.indices.map { "\"arm\($0).dat\" using 1:($5 > 0 ? $5 : NaN) with lines ls \($0 % 8 + 1) dt 2 notitle" }.joined(separator: ", \\\n  ") + "\n" : nil))

@@ -87,31 +87,31 @@ final class ReliabilityTests: XCTestCase {
         assertNoCommandRan()
         let sweepMD = try String(contentsOfFile: path("sw/sweep.md"), encoding: .utf8)
         XCTAssertTrue(FileManager.default.fileExists(atPath: path("sw/plots/speedup.svg")) || sweepMD.contains("not drawn"))
-        let csv = try CSV.parse(try String(contentsOfFile: path("sw/sweep.csv"), encoding: .utf8), file: "sweep.csv")
-        XCTAssertTrue(csv.rows.contains { $0["network.profile"] == name }, "the axis value round-trips through sweep.csv")
+        let rows = try SweepRow.table(axes: ["network.profile"]).read(try String(contentsOfFile: path("sw/sweep.csv"), encoding: .utf8), file: "sweep.csv")
+        XCTAssertTrue(rows.contains { $0.values == [name] }, "the axis value round-trips through sweep.csv")
     }
 
     func testAProfileNameWithACommaKeepsClientsCSVWhole() throws {
         let profiles = #""network": {"profiles": {"lab, \"east\"": {"down": "20Mbps", "up": "5Mbps", "rtt": "50ms"}}, "profile": "lab, \"east\""}"#
         try write("s.json", scenario(network: profiles))
         XCTAssertEqual(run(["run", path("s.json"), "--out", path("r")]).status, 0)
-        let table = try CSV.parse(try String(contentsOfFile: path("r/clients.csv"), encoding: .utf8), file: "clients.csv")
-        XCTAssertFalse(table.rows.isEmpty)
-        for row in table.rows {
-            XCTAssertEqual(row["profile"], "lab, \"east\"")
-            XCTAssertEqual(row.count, table.header.count, "every record has every field")
-        }
+        let text = try String(contentsOfFile: path("r/clients.csv"), encoding: .utf8)
+        let records = try CSV.records(text, file: "clients.csv")
+        XCTAssertGreaterThan(records.count, 1)
+        for r in records { XCTAssertEqual(r.fields.count, ClientRow.table.header.count, "every record has every field") }
+        for row in try ClientRow.table.read(text, file: "clients.csv") { XCTAssertEqual(row.profile, "lab, \"east\"") }
     }
 
     func testCSVRoundTrips() throws {
         let fields = ["plain", "a,b", "q\"uote", "line\nbreak", "", "crlf\r\n", "ü, 😀"]
-        let text = CSV.row(["h1", "h2", "h3", "h4", "h5", "h6", "h7"]) + CSV.row(fields)
-        let t = try CSV.parse(text, file: "x.csv")
-        XCTAssertEqual(t.rows.count, 1)
-        XCTAssertEqual((1...7).map { t.rows[0]["h\($0)"] ?? "missing" }, fields)
-        XCTAssertThrowsError(try CSV.parse("a,b\n\"open,1\n", file: "x.csv"))
-        XCTAssertThrowsError(try CSV.parse("a,b\n1,2,3\n", file: "x.csv"))
-        XCTAssertThrowsError(try CSV.parse("a\nx\"y\n", file: "x.csv"))
+        let text = CSV.row(["h1", "h2", "h3", "h4", "h5", "h6", "h7"]) + CSV.row(fields) + CSV.row(["next"])
+        let t = try CSV.records(text, file: "x.csv")
+        XCTAssertEqual(t.count, 3)
+        XCTAssertEqual(t[1].fields, fields)
+        XCTAssertEqual(t.map(\.line), [1, 2, 5], "a record's line is where it starts (quoted line breaks counted)")
+        XCTAssertThrowsError(try CSV.records("a,b\n\"open,1\n", file: "x.csv"))
+        XCTAssertThrowsError(try CSV.records("a\nx\"y\n", file: "x.csv"))
+        XCTAssertThrowsError(try CSV.records("a\n\"x\"y\n", file: "x.csv"))
     }
 
     // MARK: 2. --force removes only what fedsim wrote

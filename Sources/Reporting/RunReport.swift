@@ -1,0 +1,153 @@
+import Foundation
+import Numerics
+import Scenario
+
+/// The blocks of a run's report: headline, setup, results, plots, what is measured and modelled.
+extension Report {
+    typealias Inline = ReportDocument.Inline
+
+    /// The report of a run as a document (`plots`: those drawn, `notes`: why others were not).
+    static func document(_ s: RunSummary, plots: [Plots.Plot], notes: [String] = []) -> ReportDocument {
+        var doc = ReportDocument(title: "FedSim — \(s.scenario)")
+        doc.blocks.append(.heading(level: 1, [.text(s.scenario)]))
+        doc.blocks.append(.paragraph([.strong([.text(headline(s))])]))
+        if case let .object(r) = s.resolvedScenario {
+            if case let .string(description)? = r["description"] { doc.blocks.append(.paragraph([.text(description)])) }
+            doc.blocks.append(.heading(level: 2, [.text("Setup")]))
+            doc.blocks.append(.list(setup(ResolvedScenario(r), seeds: s.seeds.count)))
+        }
+        doc.blocks.append(.heading(level: 2, [.text("Results")]))
+        doc.blocks += results(s)
+        doc.blocks.append(.paragraph([.text("Bytes over the whole run (first seed): ")] + s.arms.enumerated().flatMap { i, a -> [Inline] in
+            (i > 0 ? [.text("; ")] : []) + [.text(a.name), .text(" \(bytes(Double(a.bytesUp))) up, \(bytes(Double(a.bytesDown))) down")]
+        } + [.text(".")]))
+        if !plots.isEmpty {
+            doc.blocks.append(.heading(level: 2, [.text("Plots")]))
+            for p in plots { doc.blocks.append(.figure(.init(path: "plots/\(p.name)", caption: Plots.title(p.name), svg: p.svg))) }
+        }
+        if !notes.isEmpty {
+            if plots.isEmpty { doc.blocks.append(.heading(level: 2, [.text("Plots")])) }
+            doc.blocks.append(.list(notes.map { [.text($0)] }))
+        }
+        doc.blocks += [
+            .heading(level: 2, [.text("What is measured and what is modelled")]),
+            .paragraph([.strong([.text("Measured")]), .text(" (really computed in this run):")]),
+            .list(s.measured.map { [.text($0)] }),
+            .paragraph([.strong([.text("Modelled")]), .text(" (computed from models, not observed):")]),
+            .list(s.modelled.map { [.text($0)] }),
+            .paragraph([.text("Data: "), .code("summary.json"), .text(", "), .code("rounds.csv"), .text(", "), .code("clients.csv"),
+                        .text(". Re-render this report with "), .code("fedsim report DIR"), .text(".")]),
+        ]
+        return doc
+    }
+
+    /// The results table and, when training, the note on the target.
+    static func results(_ s: RunSummary) -> [ReportDocument.Block] {
+        let n = s.seeds.count
+        guard s.mode == .training else {
+            let header = ["arm", "rounds", "simulated time", "median round", "upload / client", "download / client", "completed", "dropped", "late"]
+            let rows: [[[Inline]]] = s.arms.map { a in
+                [[.text(a.name)]] + [count(Double(a.rounds)), duration(a.simulatedSeconds), duration(a.medianRoundSeconds),
+                                     bytes(Double(a.uploadBytesPerClient)), bytes(Double(a.downloadBytesInSync)), count(Double(a.completed)),
+                                     count(Double(a.dropped)), count(Double(a.late))].map { [.text($0)] }
+            }
+            return [.table(.init(header: header.map { [.text($0)] }, alignments: [.left] + Array(repeating: .right, count: 8), rows: rows))]
+        }
+        let across = s.acrossSeedsByName
+        let header = ["arm", "time to target", "rounds to target", "speedup vs lora", "final accuracy", "best", "upload / client",
+                      "download / client", "bytes up vs lora"]
+        let rows: [[[Inline]]] = s.arms.map { a in
+            let e = across[a.name]
+            var tta = duration(a.timeToTargetSeconds), sp = a.speedupVsLora.map { String(format: "%.2f×", $0) } ?? "–"
+            if n > 1 {
+                tta = duration(e?.timeToTargetMean) + (e?.timeToTargetCI95.map { " ± " + duration($0) } ?? "")
+                sp = e?.speedupVsLoraMean.map { String(format: "%.2f×", $0) + (e?.speedupVsLoraCI95.map { String(format: " ± %.2f", $0) } ?? "") } ?? "–"
+            }
+            return [[.text(a.name)]] + [tta, a.roundsToTarget.map { count(Double($0)) } ?? "–", a.name == "lora" ? "1×" : sp,
+                                        pct(a.finalAccuracy), pct(a.bestAccuracy), bytes(Double(a.uploadBytesPerClient)),
+                                        bytes(Double(a.downloadBytesInSync)), a.bytesUpVsLora.map { String(format: "%.3f", $0) } ?? "–"].map { [.text($0)] }
+        }
+        let note = "Target accuracy: \(pct(s.runs.first?.targetAccuracy)) (the frozen base alone scores \(pct(s.arms.first?.initialAccuracy))). "
+        let seeds: [Inline] = n > 1 ? [.text(note + "Times and speedups are means over \(n) seeds with 95% confidence intervals (Student's t); the rest is the first seed.")]
+            : [.text(note + "One seed; run with "), .code("--seeds 5"), .text(" for confidence intervals.")]
+        return [.table(.init(header: header.map { [.text($0)] }, alignments: [.left] + Array(repeating: .right, count: 8), rows: rows)),
+                .paragraph(seeds)]
+    }
+
+    /// The setup list, from the resolved scenario.
+    static func setup(_ r: ResolvedScenario, seeds n: Int) -> [[Inline]] {
+        let pop = r.object("population"), net = r.object("network"), sel = r.object("selection"), work = r.object("workload")
+        let server = r.object("server"), av = r.object("availability")
+        var items: [[Inline]] = []
+        let selected = count((sel.number("per_round") ?? 0) * (1 + (sel.number("over_selection") ?? 0)) - 1e-9 + 1)
+        var clients: [Inline] = [.text("clients: "), .text(pop.string("clients")), .text(", "), .text(sel.string("per_round")),
+                                 .text(" uploads per round of \(selected) selected")]
+        if let deadline = sel.value("deadline").map(ResolvedScenario.string) {
+            let human = Quantity.parse(deadline, as: .duration).map { Quantity.humanReadable($0, as: .duration) }
+            clients += [.text(", deadline "), .text(human ?? deadline)]
+        } else {
+            clients.append(.text(", no deadline"))
+        }
+        items.append(clients + [.text("; seeds: \(n)")])
+        var network: [Inline] = [.text(net.string("profile"))]
+        if case let .array(mix)? = net.value("mix") {
+            network = [.text("mix of ")]
+            for (i, o) in mix.compactMap(ResolvedScenario.init).enumerated() {
+                network += (i > 0 ? [.text(", ")] : []) + [.text(o.string("weight")), .text("×"), .text(o.string("profile"))]
+            }
+        } else if net.string("profile").isEmpty {
+            network = [.text("inline distributions")]
+        }
+        items.append([.text("network: ")] + network + [.text(" ("), .text(net.string("model")), .text(" model); server link "),
+                      .text(server.string("down")), .text(" down / "), .text(server.string("up")), .text(" up; aggregation "),
+                      .text(server.string("aggregation"))])
+        items.append([.text("availability: dropout \(pct(av.number("dropout_per_round"))) per round" + (av.value("sessions") != nil ? ", on/off sessions" : ""))])
+        if let p = work.value("payload").flatMap(ResolvedScenario.init) {
+            items.append([.text("payload: "), .text(p.string("model")), .text(" LoRA r = "), .text(p.string("rank")), .text(" on "),
+                          .text(p.strings("targets").joined(separator: ",")), .text(", "), .text(p.string("values")), .text(" values")])
+        } else {
+            items.append([.text("payload: the proxy's real messages (measured)")])
+        }
+        if let t = work.value("train").flatMap(ResolvedScenario.init) {
+            let part: String
+            if let p = t.value("partition").flatMap(ResolvedScenario.init) {
+                part = p.members.keys.sorted().map { "\($0) \(p.string($0))" }.joined()
+            } else {
+                part = t.string("partition")
+            }
+            let dataset = t.string("dataset")
+            items.append([.text("training: "), .text(dataset.isEmpty ? "synthetic" : dataset), .text(", partition "), .text(part),
+                          .text(", LoRA r = "), .text(t.object("lora").string("rank")), .text(" on every layer of an MLP with hidden widths "),
+                          .text(t.strings("hidden").joined(separator: "-"))])
+        }
+        return items
+    }
+}
+
+/// An object of the resolved scenario (a `JSONValue` the Scenario module writes), read leniently
+/// for the setup list: a member that is absent or of another type reads as empty.
+struct ResolvedScenario {
+    var members: [String: JSONValue]
+
+    init(_ members: [String: JSONValue]) { self.members = members }
+
+    init?(_ value: JSONValue) {
+        guard case let .object(o) = value else { return nil }
+        members = o
+    }
+
+    func value(_ key: String) -> JSONValue? { members[key] }
+    func object(_ key: String) -> ResolvedScenario { members[key].flatMap(ResolvedScenario.init) ?? ResolvedScenario([:]) }
+    func number(_ key: String) -> Double? { if case let .number(d)? = members[key] { return d }; return nil }
+    func string(_ key: String) -> String { members[key].map(Self.string) ?? "" }
+    func strings(_ key: String) -> [String] { if case let .array(a)? = members[key] { return a.map(Self.string) }; return [] }
+
+    /// A string as it is, a number as its shortest text, anything else as nothing.
+    static func string(_ v: JSONValue) -> String {
+        switch v {
+        case let .string(s): return s
+        case let .number(d): return Quantity.shortest(d)
+        default: return ""
+        }
+    }
+}
