@@ -24,8 +24,9 @@ let package = Package(
         .target(name: "Codec", dependencies: ["Numerics", "CZlib"]),
         .target(name: "Network", dependencies: ["Numerics", "EventKernel"]),
         .target(name: "Learning", dependencies: ["Numerics", "CZlib"]),
-        .target(name: "Scenario", dependencies: ["Numerics", "Network", "Codec", "Learning"]),
-        .target(name: "Federation", dependencies: ["Numerics", "EventKernel", "Network", "Codec", "Scenario", "Learning"]),
+        // Federation runs on FederationConfig (plain values); Scenario maps files onto it.
+        .target(name: "Federation", dependencies: ["Numerics", "EventKernel", "Network", "Codec", "Learning"]),
+        .target(name: "Scenario", dependencies: ["Numerics", "Network", "Codec", "Learning", "Federation"]),
         .target(name: "Reporting", dependencies: ["Federation", "Scenario", "Numerics"]),
         .target(name: "FedSimCLI", dependencies: ["Numerics", "EventKernel", "Codec", "Network", "Scenario", "Federation", "Reporting", "Learning"]),
         .executableTarget(name: "fedsim", dependencies: ["FedSimCLI", "Numerics"]),

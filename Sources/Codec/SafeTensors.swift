@@ -68,14 +68,19 @@ public struct SafeTensorsFile: Sendable, Equatable {
         guard String(validating: headerBytes, as: UTF8.self) != nil else {
             throw .invalidHeader(file: file, reason: "the \(headerLength) header bytes are not valid UTF-8")
         }
-        var parser = HeaderJSON(bytes: headerBytes)
-        let root: HeaderJSON.Value
-        do { root = try parser.document() } catch {
-            if let name = error.duplicateTopLevelKey { throw .duplicateName(file: file, tensor: name) }
-            throw .invalidHeader(file: file, reason: error.message)
+        // The project's one strict JSON reader (RFC 8259; a repeated key is an error, where
+        // Foundation's JSONSerialization keeps the last one silently).
+        let root: JSONValue
+        do { root = try JSONReader.parse(Data(headerBytes)) } catch let e as JSONReader.DuplicateKey {
+            if e.path.isEmpty { throw .duplicateName(file: file, tensor: e.key) }
+            throw .invalidHeader(file: file, reason: "not valid JSON at byte \(e.second) of the header: '\(e.key)' repeated in \(e.path) (first at byte \(e.first))")
+        } catch let e as JSONReader.SyntaxError {
+            throw .invalidHeader(file: file, reason: "not valid JSON at byte \(e.offset) of the header: \(e.message)")
+        } catch {
+            throw .invalidHeader(file: file, reason: "not valid JSON: \(error)")
         }
         guard case let .object(entries) = root else {
-            throw .invalidHeader(file: file, reason: "expected a JSON object, found \(root.summary)")
+            throw .invalidHeader(file: file, reason: "expected a JSON object, found \(summary(root))")
         }
 
         let dataSize = raw.count - headerEnd
@@ -113,40 +118,55 @@ public struct SafeTensorsFile: Sendable, Equatable {
         return result
     }
 
-    private static func metadata(_ value: HeaderJSON.Value, file: String) throws(SafeTensorsError) -> [String: String] {
+    /// A short description of a header value for error messages.
+    private static func summary(_ value: JSONValue) -> String {
+        switch value {
+        case .object: return "an object"
+        case let .array(items): return "an array of \(items.count)"
+        case let .string(s): return "the string \"\(s.prefix(40))\""
+        case let .number(n): return "the number \(Quantity.shortest(n))"
+        case let .bool(b): return "\(b)"
+        case .null: return "null"
+        }
+    }
+
+    private static func metadata(_ value: JSONValue, file: String) throws(SafeTensorsError) -> [String: String] {
         guard case let .object(pairs) = value else {
             throw .invalidField(file: file, tensor: "__metadata__", field: "__metadata__",
-                                expected: "an object of strings", found: value.summary)
+                                expected: "an object of strings", found: summary(value))
         }
         var out: [String: String] = [:]
         for (key, item) in pairs.sorted(by: { Self.byteOrder($0.key, $1.key) }) {
             guard case let .string(text) = item else {
-                throw .invalidField(file: file, tensor: "__metadata__", field: key, expected: "a string", found: item.summary)
+                throw .invalidField(file: file, tensor: "__metadata__", field: key, expected: "a string", found: summary(item))
             }
             out[key] = text
         }
         return out
     }
 
-    private static func tensorInfo(_ value: HeaderJSON.Value, name: String, file: String, dataSize: Int)
+    private static func tensorInfo(_ value: JSONValue, name: String, file: String, dataSize: Int)
         throws(SafeTensorsError) -> (dtype: SafeTensorsDType, shape: [Int], begin: Int, end: Int) {
         guard case let .object(fields) = value else {
             throw .invalidField(file: file, tensor: name, field: name,
-                                expected: "an object with \"dtype\", \"shape\" and \"data_offsets\"", found: value.summary)
+                                expected: "an object with \"dtype\", \"shape\" and \"data_offsets\"", found: summary(value))
         }
-        func field(_ key: String) throws(SafeTensorsError) -> HeaderJSON.Value {
+        func field(_ key: String) throws(SafeTensorsError) -> JSONValue {
             guard let item = fields[key] else { throw .missingField(file: file, tensor: name, field: key) }
             return item
         }
         func integers(_ key: String, expected: String) throws(SafeTensorsError) -> [Int] {
             let item = try field(key)
             guard case let .array(elements) = item else {
-                throw .invalidField(file: file, tensor: name, field: key, expected: expected, found: item.summary)
+                throw .invalidField(file: file, tensor: name, field: key, expected: expected, found: summary(item))
             }
             var out: [Int] = []
             for element in elements {
-                guard case let .number(text) = element, let n = Int(text), n >= 0 else {
-                    throw .invalidField(file: file, tensor: name, field: key, expected: expected, found: element.summary)
+                // An integral JSON number ("8" or "8.0": RFC 8259 has one number type). Above 2^53 a
+                // Double may have been rounded, but such an offset or shape exceeds any real file and
+                // is refused by the size and layout checks below.
+                guard case let .number(d) = element, let n = Int(exactly: d), n >= 0 else {
+                    throw .invalidField(file: file, tensor: name, field: key, expected: expected, found: summary(element))
                 }
                 out.append(n)
             }
@@ -154,7 +174,7 @@ public struct SafeTensorsFile: Sendable, Equatable {
         }
         let dtypeValue = try field("dtype")
         guard case let .string(dtypeName) = dtypeValue else {
-            throw .invalidField(file: file, tensor: name, field: "dtype", expected: "a string", found: dtypeValue.summary)
+            throw .invalidField(file: file, tensor: name, field: "dtype", expected: "a string", found: summary(dtypeValue))
         }
         let shape = try integers("shape", expected: "an array of non-negative integers")
         let offsets = try integers("data_offsets", expected: "[begin, end] of non-negative integers")

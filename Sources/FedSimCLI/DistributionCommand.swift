@@ -119,18 +119,13 @@ struct DistributionCommand: Command {
         } else {
             data = Data(source.utf8)
         }
-        // The strict reader first (duplicate keys, depth, UTF-8), with line:column on errors.
-        _ = try JSONValue.parse(data, file: file ?? "the distribution argument")
-        let decoder = JSONDecoder()
+        // The strict reader (duplicate keys, depth, UTF-8, line:column on syntax errors).
         let base = file.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path } ?? FileManager.default.currentDirectoryPath
-        decoder.userInfo[Distribution.baseDirectoryKey] = base
         do {
-            return (try decoder.decode(Distribution.self, from: data), file)
+            return (try Distribution.parse(data, file: file ?? "the distribution argument", baseDirectory: base), file)
         } catch let error as InputError {
+            if case .file = error.problem, error.keyPath.isEmpty { throw error }
             throw file.map { error.inFile($0) } ?? error
-        } catch {
-            let err = InputError(.invalidValue(expected: "valid JSON", found: "a syntax error (\(JSONSyntax.describe(error)))"), at: "")
-            throw file.map { err.inFile($0) } ?? err
         }
     }
 }
@@ -145,15 +140,4 @@ struct DistributionReport: Encodable {
     let exact: [String: Double?]
     let sampled: [String: Double]
     let values: [Double]?
-}
-
-/// Short descriptions of Foundation's JSON errors.
-enum JSONSyntax {
-    static func describe(_ error: any Error) -> String {
-        if case let DecodingError.dataCorrupted(context) = error {
-            let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            return underlying ?? context.debugDescription
-        }
-        return "\(error)"
-    }
 }

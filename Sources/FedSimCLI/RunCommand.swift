@@ -123,16 +123,15 @@ enum ScenarioRunner {
             let key = contentKey(s, also: s.arms.map(\.name).joined(separator: ",") + "\n\(recordClients)")
             let checkpointFile = checkpoints.map { "\($0)/seed-\(seed)-\(key).json" }
             if let checkpointFile, let saved = try? InputFile.read(checkpointFile), let c = try? decoder.decode(Checkpoint.self, from: saved), c.key == key, c.seed == seed {
-                var population = FederationRun.population(of: s)
-                if c.samples.count == population.count {
-                    population.samples = c.samples
+                if c.samples.count == s.population.clients {
+                    let population = FederationRun.population(of: s.config, samples: c.samples)
                     runs.append(SeedRun(seed: seed, population: population, arms: c.arms))
                     console.error("\(label)seed \(seed): finished by an earlier, interrupted run (resumed)")
                     continue
                 }
             }
             let federation: FederationRun
-            do { federation = try FederationRun(scenario: s) } catch let error as InputError where !error.keyPath.isEmpty && error.file == nil {
+            do { federation = try FederationRun(config: s.config) } catch let error as InputError where !error.keyPath.isEmpty && error.file == nil {
                 throw error.inFile(file)
             } catch let error as TrainingError {
                 throw divergence(error, file: file)
@@ -183,7 +182,7 @@ enum ScenarioRunner {
     /// What is refused before a run starts: a memory estimate over `memoryLimit`, and sessions too
     /// short for the run's length.
     static func preflight(_ scenario: Scenario, recordClients: Bool, memoryLimit: Double, file: String) throws {
-        try MemoryEstimate(scenario, recordClients: recordClients).check(limit: memoryLimit, file: file)
+        try MemoryEstimate(scenario.config, recordClients: recordClients).check(limit: memoryLimit, file: file)
         try checkWork(scenario, file: file)
     }
 

@@ -4,7 +4,6 @@ import Foundation
 import Learning
 import Network
 import Numerics
-import Scenario
 
 /// A federation run: every round's selection, downloads, local training, uploads, dropouts,
 /// deadline and aggregation are timed events on one `Simulator`, with the payload sizes of each
@@ -22,42 +21,46 @@ public final class FederationRun {
     /// The same with real training (each round trains clients for real).
     public static let maxTrainedRoundsByTime = 20_000
 
-    public let scenario: Scenario
+    public let config: FederationConfig
     public private(set) var population: Population
 
-    /// The clients `scenario` draws under its seed (before training replaces their sample counts
-    /// with the partition's).
-    public static func population(of scenario: Scenario) -> Population {
-        Population(PopulationSpec(clients: scenario.population.clients, network: scenario.network.profile,
-                                  deviceSpeed: scenario.population.deviceSpeed, samples: scenario.population.samples), seed: scenario.seed)
+    /// The clients `config` draws under its seed, each with `samples` local samples when given
+    /// (with real training, the partition's), else drawn.
+    public static func population(of config: FederationConfig, samples: [Double]? = nil) -> Population {
+        Population(config.population, network: config.network.profile, seed: config.seed, samples: samples)
     }
     /// The real training shared by every arm (nil: a time-only run).
     public let learning: LearningWorkload?
 
-    /// Samples the population of `scenario` (or takes `population` if given); with
+    /// Samples the population of `config` (or takes `population` if given); with
     /// `workload.train`, loads the data, partitions it among the clients (their sample counts then
     /// follow the partition) and pretrains (or reads from the cache) the frozen base.
-    public init(scenario: Scenario, population: Population? = nil, cacheDirectory: String? = Pretraining.defaultCacheDirectory) throws {
-        self.scenario = scenario
-        var population = population ?? FederationRun.population(of: scenario)
-        if let training = scenario.workload.training {
-            let workload = try LearningWorkload(training, clients: population.count, seed: scenario.seed, cacheDirectory: cacheDirectory)
-            population.samples = workload.partition.map { Double($0.count) }
+    public init(config: FederationConfig, population: Population? = nil, cacheDirectory: String? = Pretraining.defaultCacheDirectory) throws {
+        self.config = config
+        if let training = config.workload.training {
+            let workload = try LearningWorkload(training, clients: config.population.clients, seed: config.seed, cacheDirectory: cacheDirectory)
+            let samples = workload.partition.map { Double($0.count) }
+            if var given = population {
+                given.samples = samples
+                self.population = given
+            } else {
+                self.population = FederationRun.population(of: config, samples: samples)
+            }
             learning = workload
         } else {
             learning = nil
+            self.population = population ?? FederationRun.population(of: config)
         }
-        self.population = population
     }
 
     /// Runs one arm. `recordClients` keeps a row per selected client and round; `progress` is
     /// called after each round with (round, simulated seconds, current test accuracy when training).
-    public func run(arm: Scenario.Arm, recordClients: Bool = true, progress: ((Int, Double, Double?) -> Void)? = nil) throws -> ArmResult {
+    public func run(arm: FederationConfig.Arm, recordClients: Bool = true, progress: ((Int, Double, Double?) -> Void)? = nil) throws -> ArmResult {
         let codec = try CodecRegistry.make(arm.codec, options: arm.options)
-        let shapes = scenario.workload.payload?.shapes ?? learning!.shapes
+        let shapes = config.workload.payload?.shapes ?? learning!.shapes
         let payload = PayloadSizes(codec: codec, shapes: shapes)
-        let learner = learning.map { ArmLearner(workload: $0, codec: codec, seed: scenario.seed) }
-        let run = ArmRun(scenario: scenario, population: population, payload: payload, codec: codec, shapes: shapes, learner: learner,
+        let learner = learning.map { ArmLearner(workload: $0, codec: codec, seed: config.seed) }
+        let run = ArmRun(config: config, population: population, payload: payload, codec: codec, shapes: shapes, learner: learner,
                          recordClients: recordClients, progress: progress)
         // With training, every BLAS call of the run is single-threaded (training and evaluation
         // spread over the cores themselves): OpenBLAS's threaded products can round differently,
@@ -79,7 +82,7 @@ public final class FederationRun {
 
 /// The state of one arm's run.
 final class ArmRun {
-    let scenario: Scenario
+    let config: FederationConfig
     let population: Population
     let payload: PayloadSizes
     let codec: any Codec
@@ -141,33 +144,33 @@ final class ArmRun {
     var deadlineEvent = EventHandle.none
     var roundOpen = false
 
-    init(scenario: Scenario, population: Population, payload: PayloadSizes, codec: any Codec, shapes: [LoRALayerShape],
+    init(config: FederationConfig, population: Population, payload: PayloadSizes, codec: any Codec, shapes: [LoRALayerShape],
          learner: ArmLearner?, recordClients: Bool, progress: ((Int, Double, Double?) -> Void)?) {
-        self.scenario = scenario
+        self.config = config
         self.population = population
         self.payload = payload
         self.codec = codec
         self.shapes = shapes
         self.learner = learner
         latestSizes = payload
-        if case .measured = scenario.workload.payloadModel { measured = true } else { measured = false }
+        if case .measured = config.workload.payloadModel { measured = true } else { measured = false }
         eligible = learner == nil ? nil : (0..<population.count).filter { population.samples[$0] > 0 }
         self.recordClients = recordClients
         self.progress = progress
-        simulator = Simulator(expectedPendingEvents: 4 * scenario.selection.selected + 16)
-        egress = SharedLink(capacity: scenario.server.downlink, simulator: simulator)
-        ingress = SharedLink(capacity: scenario.server.uplink, simulator: simulator)
-        model = scenario.network.model
-        let w = scenario.workload
+        simulator = Simulator(expectedPendingEvents: 4 * config.selection.selected + 16)
+        egress = SharedLink(capacity: config.server.downlink, simulator: simulator)
+        ingress = SharedLink(capacity: config.server.uplink, simulator: simulator)
+        model = config.network.model
+        let w = config.workload
         if let p = w.payload {
             flopsPerSample = p.trainingFLOPs(samples: 1, tokensPerSample: w.tokensPerSample, epochs: w.epochs)
         } else {
             flopsPerSample = learner!.workload.proxyFLOPsPerSample * Double(learner!.workload.training.local.epochs)
         }
-        dropoutKey = StreamKey(seed: scenario.seed, purpose: "availability.dropout").derivedKey
-        dropout = scenario.availability.dropoutPerRound
-        if case let .sessions(s) = scenario.availability {
-            timeline = SessionTimeline(s, clients: population.count, seed: scenario.seed)
+        dropoutKey = StreamKey(seed: config.seed, purpose: "availability.dropout").derivedKey
+        dropout = config.availability.dropoutPerRound
+        if case let .sessions(s) = config.availability {
+            timeline = SessionTimeline(s, clients: population.count, seed: config.seed)
         }
         version = [Int32](repeating: 0, count: population.count)
         connected = [Bool](repeating: false, count: population.count)
@@ -224,8 +227,8 @@ final class ArmRun {
         }
         let candidateCount = filtered ? candidates.count : population.count
         available = candidateCount
-        let m = min(scenario.selection.selected, candidateCount)
-        let stream = RandomStream(seed: scenario.seed, purpose: "selection", index: UInt64(round), algorithm: .taus2)
+        let m = min(config.selection.selected, candidateCount)
+        let stream = RandomStream(seed: config.seed, purpose: "selection", index: UInt64(round), algorithm: .taus2)
         let picked = stream.choose(m, from: candidateCount)
         slots = picked.map { Slot(client: filtered ? candidates[$0] : $0) }
         activeCount = slots.count
@@ -240,7 +243,7 @@ final class ArmRun {
                 return
             }
         }
-        if let deadline = scenario.selection.deadline {
+        if let deadline = config.selection.deadline {
             deadlineEvent = simulator.schedule(at: SimTime(seconds: roundStart + deadline)) { [unowned self] in self.closeRound(.deadline) }
         }
         for s in slots.indices { startClient(s) }
@@ -251,7 +254,7 @@ final class ArmRun {
         let down = downloadBytes == 0 ? 0 : model.timing(bytes: Double(downloadBytes), link: link(i, up: false),
                                                           connectionKept: keptConnection(i), tcp: tcp).totalSeconds
         let up = model.timing(bytes: Double(payload.upload), link: link(i, up: true),
-                              connectionKept: scenario.network.keepConnections, tcp: tcp).totalSeconds
+                              connectionKept: config.network.keepConnections, tcp: tcp).totalSeconds
         return down + computeSeconds(i) + up
     }
 
@@ -259,7 +262,7 @@ final class ArmRun {
         LinkConditions(rateBitsPerSecond: up ? population.uplink[i] : population.downlink[i], rttSeconds: population.rtt[i], loss: population.loss[i])
     }
 
-    func keptConnection(_ i: Int) -> Bool { scenario.network.keepConnections && connected[i] }
+    func keptConnection(_ i: Int) -> Bool { config.network.keepConnections && connected[i] }
 
     func computeSeconds(_ i: Int) -> Double { population.samples[i] * flopsPerSample / population.speed[i] }
 
@@ -314,7 +317,7 @@ final class ArmRun {
             // Set-up and slow start as a timer; the rest as a flow capped at the model's steady rate,
             // so an uncontended transfer takes exactly the model's time.
             let timing = model.timing(bytes: Double(bytes), link: l, connectionKept: keptConnection(i), tcp: tcp)
-            if scenario.network.keepConnections { connected[i] = true }
+            if config.network.keepConnections { connected[i] = true }
             let rest = max(0, Double(bytes) - timing.slowStartBytes) * 8
             let cap = timing.steadySeconds > 0 ? rest / timing.steadySeconds : l.rateBitsPerSecond
             let lead = timing.setupSeconds + timing.slowStartSeconds
@@ -365,7 +368,7 @@ final class ArmRun {
         finish(s)
         arrivals += 1
         bytesUp += slots[s].uploadBytes
-        if arrivals >= scenario.selection.perRound {
+        if arrivals >= config.selection.perRound {
             closeRound(.quota)
         } else if activeCount == 0 {
             closeRound(.exhausted)
@@ -414,11 +417,11 @@ final class ArmRun {
             finish(s)
             late += 1
         }
-        let aggregated = arrivals >= scenario.selection.minCompletions && reason != .empty
+        let aggregated = arrivals >= config.selection.minCompletions && reason != .empty
         if aggregated { globalVersion += 1 }
         var accuracy: Double?, loss: Double?
         if let learner {
-            let lastRound = scenario.stop.rounds.map { round >= $0 } ?? false
+            let lastRound = config.stop.rounds.map { round >= $0 } ?? false
             let evaluate = round % learner.workload.training.evaluateEvery == 0 || lastRound
             if aggregated {
                 let updates = slots.filter { $0.outcome == .completed }.map {
@@ -443,7 +446,7 @@ final class ArmRun {
                 loss = learner.loss
             }
         }
-        let end = close + (aggregated ? scenario.server.aggregationSeconds : retryAfter)
+        let end = close + (aggregated ? config.server.aggregationSeconds : retryAfter)
         rounds.append(RoundRecord(round: round, startSeconds: roundStart, closeSeconds: close, endSeconds: end, available: available,
                                   selected: slots.count, completed: arrivals, dropped: dropped, late: late, aggregated: aggregated,
                                   close: reason, bytesUp: bytesUp, bytesDown: bytesDown, version: Int(globalVersion),
@@ -459,7 +462,7 @@ final class ArmRun {
             }
         }
         progress?(round, end, learner?.accuracy)
-        let stop = scenario.stop
+        let stop = config.stop
         if let r = stop.rounds, round >= r { return }
         if let t = stop.seconds, end >= t { return }
         if stop.rounds == nil, let t = stop.seconds, round >= 10 {

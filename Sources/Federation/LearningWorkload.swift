@@ -2,12 +2,11 @@ import Codec
 import Foundation
 import Learning
 import Numerics
-import Scenario
 
 /// What every arm of a run shares when the proxy really trains: the data, its partition among the
 /// clients, the pretrained frozen base, the initial adapter and the test set.
 public final class LearningWorkload: @unchecked Sendable {
-    public let training: Scenario.Training
+    public let training: FederationConfig.Training
     public let train: Dataset
     public let test: Dataset
     public let base: BaseMLP
@@ -25,7 +24,7 @@ public final class LearningWorkload: @unchecked Sendable {
     private var clientData: [Int: Dataset] = [:]
     private let lock = NSLock()
 
-    public init(_ training: Scenario.Training, clients: Int, seed: UInt64, cacheDirectory: String? = Pretraining.defaultCacheDirectory) throws {
+    public init(_ training: FederationConfig.Training, clients: Int, seed: UInt64, cacheDirectory: String? = Pretraining.defaultCacheDirectory) throws {
         self.training = training
         var (train, test): (Dataset, Dataset)
         switch training.data {

@@ -1,21 +1,23 @@
 import Numerics
 
-/// What a population is drawn from.
+/// What a population is drawn from (its network profile is given apart: `Population.init`).
 public struct PopulationSpec: Sendable, Equatable {
     /// Number of clients.
     public var clients: Int
-    /// The access network: one profile or a mix (each client draws its leaf profile first).
-    public var network: NetworkProfile
+    /// Local training samples per client (rounded to an integer ≥ 1). With real training the
+    /// partition of the data sets them instead (`Population.init(_:network:seed:samples:)`).
+    public var samples: Distribution
     /// Device training speed, FLOP/s.
     public var deviceSpeed: Distribution
-    /// Local training samples per client (rounded to an integer ≥ 1).
-    public var samples: Distribution
 
-    public init(clients: Int, network: NetworkProfile, deviceSpeed: Distribution, samples: Distribution) {
+    /// The scenario format's defaults (docs/SCENARIOS.md, "population").
+    public static let defaultSamples = Distribution.lognormal(median: 600, p90: 2000, dimension: .dimensionless)
+    public static let defaultDeviceSpeed = Distribution.lognormal(median: 30e12, p90: 120e12, dimension: .flopRate)
+
+    public init(clients: Int = 100, samples: Distribution = PopulationSpec.defaultSamples, deviceSpeed: Distribution = PopulationSpec.defaultDeviceSpeed) {
         self.clients = clients
-        self.network = network
-        self.deviceSpeed = deviceSpeed
         self.samples = samples
+        self.deviceSpeed = deviceSpeed
     }
 }
 
@@ -56,11 +58,14 @@ public struct Population: Sendable {
                                    + (sessions ? SessionTimeline.bytesPerClient : 0))
     }
 
-    /// Draws `spec.clients` clients under `seed`.
-    public init(_ spec: PopulationSpec, seed: UInt64) {
+    /// Draws `spec.clients` clients on `network` under `seed`; `samples` (one count per client),
+    /// when given, replaces the draw of sample counts (the other draws are unchanged: each
+    /// attribute has its own stream).
+    public init(_ spec: PopulationSpec, network: NetworkProfile, seed: UInt64, samples given: [Double]? = nil) {
         let n = spec.clients
+        precondition(given.map { $0.count == n } ?? true, "one sample count per client")
         count = n
-        let leaves = spec.network.leaves
+        let leaves = network.leaves
         profileNames = leaves.map(\.name)
         func stream(_ what: String) -> RandomStream { RandomStream(seed: seed, purpose: "population.\(what)") }
 
@@ -93,6 +98,6 @@ public struct Population: Sendable {
         rtt = link("rtt", \.rtt, clamp: 1e-4...Double.greatestFiniteMagnitude)
         loss = link("loss", \.loss, clamp: 0...Population.maximumLoss)
         speed = draw("speed", [DistributionSampler(spec.deviceSpeed)]) { max($0, 1) }
-        samples = draw("samples", [DistributionSampler(spec.samples)]) { max(1, $0.rounded()) }
+        samples = given ?? draw("samples", [DistributionSampler(spec.samples)]) { max(1, $0.rounded()) }
     }
 }

@@ -20,53 +20,45 @@ import Foundation
 /// `Q` is a quantity (`Quantity`): a string with a unit or a number in the base unit; `x` a plain
 /// number. All quantities of one distribution share a dimension. `mu` is the natural log of the
 /// median in the base unit.
-extension Distribution: Codable {
-    /// `userInfo` key: the folder that relative trace paths are resolved against (a `String`).
-    public static let baseDirectoryKey = CodingUserInfoKey(rawValue: "fedsim.baseDirectory")!
-    /// `userInfo` key: the `Quantity.Dimension` the caller requires. When it has units, a bare
-    /// number (no unit) anywhere in the distribution is an error.
-    public static let requiredDimensionKey = CodingUserInfoKey(rawValue: "fedsim.requiredDimension")!
-
-    public init(from decoder: any Decoder) throws {
-        let required = decoder.userInfo[Distribution.requiredDimensionKey] as? Quantity.Dimension
+extension Distribution {
+    /// Reads a distribution from its JSON form at `node` (the one reader stack: `JSONReader` →
+    /// `JSONValue` → `Node`). With a `requiredDimension` that has units, a bare number (no unit)
+    /// anywhere in the distribution is an error. Trace files resolve against `node.baseDirectory`.
+    public init(json node: Node, requiredDimension required: Quantity.Dimension? = nil) throws {
         let needsUnit = required.map { $0 != .dimensionless } ?? false
-        if let single = try? decoder.singleValueContainer(), !single.decodeNil() {
-            if let number = try? single.decode(Double.self) {
-                let path = KeyPathText.render(decoder.codingPath)
-                if let required, needsUnit {
-                    throw InputError(.invalidValue(expected: Quantity.expectation(for: nil, as: required) + ", or a distribution object",
-                                                   found: "\(Quantity.shortest(number)) (a number without a unit)"), at: path)
-                }
-                self = try Distribution(.constant(number)).validated(at: path)
-                return
+        switch node.value {
+        case let .number(number):
+            if let required, needsUnit {
+                throw InputError(.invalidValue(expected: Quantity.expectation(for: nil, as: required) + ", or a distribution object",
+                                               found: "\(Quantity.shortest(number)) (a number without a unit)"), at: node.path)
             }
-            if let text = try? single.decode(String.self) {
-                let path = KeyPathText.render(decoder.codingPath)
-                guard let (dimension, value) = Quantity.parseAnyDimension(text), dimension != nil || !needsUnit else {
-                    throw InputError(.invalidValue(expected: Quantity.expectation(for: nil, as: required) + ", or a distribution object"
-                                                       + (Quantity.unitHint(text, required).map { "; " + $0 } ?? ""),
-                                                   found: "\"\(InputError.clipped(text, 60))\""), at: path)
-                }
-                self = try Distribution(.constant(value), dimension: dimension).validated(at: path)
-                return
+            self = try Distribution(.constant(number)).validated(at: node.path)
+        case let .string(text):
+            guard let (dimension, value) = Quantity.parseAnyDimension(text), dimension != nil || !needsUnit else {
+                throw InputError(.invalidValue(expected: Quantity.expectation(for: nil, as: required) + ", or a distribution object"
+                                                   + (Quantity.unitHint(text, required).map { "; " + $0 } ?? ""),
+                                               found: "\"\(InputError.clipped(text, 60))\""), at: node.path)
             }
-        }
-        let container: KeyedDecodingContainer<DynamicKey>
-        do {
-            container = try decoder.container(keyedBy: DynamicKey.self)
-        } catch {
+            self = try Distribution(.constant(value), dimension: dimension).validated(at: node.path)
+        case .object:
+            self = try Distribution.decode(node, extraKeys: [], requiredDimension: required)
+        default:
             throw InputError(.invalidValue(expected: "a number, a quantity string or a distribution object {\"dist\": …}",
-                                           found: "another JSON type"), at: KeyPathText.render(decoder.codingPath))
+                                           found: "another JSON type"), at: node.path)
         }
-        let baseDirectory = decoder.userInfo[Distribution.baseDirectoryKey] as? String
-        self = try Distribution.decode(container, extraKeys: [], baseDirectory: baseDirectory, requiredDimension: required)
+    }
+
+    /// Reads a distribution from JSON text (the strict reader: duplicate keys, depth and UTF-8
+    /// are checked, syntax errors give line and column); `file` names the text in errors.
+    public static func parse(_ data: Data, file: String?, baseDirectory: String?, requiredDimension: Quantity.Dimension? = nil) throws -> Distribution {
+        let value = try JSONValue.parse(data, file: file ?? "the distribution")
+        return try Distribution(json: Node(value, baseDirectory: baseDirectory), requiredDimension: requiredDimension)
     }
 
     /// Decodes a distribution object; `extraKeys` are keys the caller owns (e.g. a mixture's `weight`).
     /// With a `requiredDimension` that has units, quantities must carry units.
-    public static func decode(_ c: KeyedDecodingContainer<DynamicKey>, extraKeys: [String],
-                              baseDirectory: String?, requiredDimension: Quantity.Dimension? = nil) throws -> Distribution {
-        var reader = ParameterReader(container: c, requiredDimension: requiredDimension)
+    static func decode(_ node: Node, extraKeys: [String], requiredDimension: Quantity.Dimension? = nil) throws -> Distribution {
+        var reader = try ParameterReader(node: node, requiredDimension: requiredDimension)
         let name = try reader.string("dist")
         let kind: Kind
         switch name {
@@ -93,17 +85,17 @@ extension Distribution: Codable {
             kind = .exponential(mean: try reader.quantity("mean"))
         case "empirical":
             try reader.allow(["values", "weights", "method", "trace"], extraKeys)
-            kind = .empirical(try decodeEmpirical(&reader, baseDirectory: baseDirectory))
+            kind = .empirical(try decodeEmpirical(&reader, baseDirectory: node.baseDirectory))
         case "mixture":
             try reader.allow(["components"], extraKeys)
-            kind = .mixture(try decodeMixture(&reader, baseDirectory: baseDirectory, requiredDimension: requiredDimension))
+            kind = .mixture(try decodeMixture(&reader, requiredDimension: requiredDimension))
         default:
             throw InputError(.unknownName(kind: "distribution", name: name,
                                           suggestion: Suggestion.nearest(to: name, in: familyNames), valid: familyNames),
                              at: reader.path("dist"))
         }
         try reader.checkBareNumbers()
-        return try Distribution(kind, dimension: reader.dimension).validated(at: KeyPathText.render(c.codingPath))
+        return try Distribution(kind, dimension: reader.dimension).validated(at: node.path)
     }
 
     private static func decodeLognormal(_ reader: inout ParameterReader) throws -> Kind {
@@ -181,29 +173,23 @@ extension Distribution: Codable {
         return EmpiricalTable(values: values, weights: weights, method: method, source: source)
     }
 
-    private static func decodeMixture(_ reader: inout ParameterReader, baseDirectory: String?,
-                                      requiredDimension: Quantity.Dimension?) throws -> [Component] {
-        guard reader.has("components") else { throw InputError(.missingKey("components"), at: reader.path()) }
-        var list: UnkeyedDecodingContainer
-        do { list = try reader.container.nestedUnkeyedContainer(forKey: DynamicKey("components")) } catch {
-            throw InputError(.invalidValue(expected: "an array of components", found: KeyPathText.describe(reader.container, DynamicKey("components"))),
-                             at: reader.path("components"))
+    private static func decodeMixture(_ reader: inout ParameterReader, requiredDimension: Quantity.Dimension?) throws -> [Component] {
+        guard let list = reader.member("components") else { throw InputError(.missingKey("components"), at: reader.path()) }
+        guard case .array = list.value else {
+            throw InputError(.invalidValue(expected: "an array of components", found: reader.found("components")), at: reader.path("components"))
         }
         var components: [Component] = []
-        while !list.isAtEnd {
-            let index = list.currentIndex
-            let here = reader.path("components") + "[\(index)]"
-            let item: KeyedDecodingContainer<DynamicKey>
-            do { item = try list.nestedContainer(keyedBy: DynamicKey.self) } catch {
-                throw InputError(.invalidValue(expected: "a component object {\"weight\": w, \"dist\": …}", found: "another JSON type"), at: here)
+        for item in try list.elements() {
+            guard case .object = item.value else {
+                throw InputError(.invalidValue(expected: "a component object {\"weight\": w, \"dist\": …}", found: "another JSON type"), at: item.path)
             }
-            let itemReader = ParameterReader(container: item)
+            let itemReader = try ParameterReader(node: item)
             let weight = try itemReader.number("weight")
             guard weight > 0, weight.isFinite else {
                 throw InputError(.invalidValue(expected: "a positive weight", found: Quantity.shortest(weight)), at: itemReader.path("weight"))
             }
-            let distribution = try decode(item, extraKeys: ["weight"], baseDirectory: baseDirectory, requiredDimension: requiredDimension)
-            if let d = distribution.dimension { try reader.note(d, at: here) }
+            let distribution = try decode(item, extraKeys: ["weight"], requiredDimension: requiredDimension)
+            if let d = distribution.dimension { try reader.note(d, at: item.path) }
             components.append(Component(weight: weight, distribution: distribution))
         }
         guard !components.isEmpty else {
@@ -212,47 +198,54 @@ extension Distribution: Codable {
         return components
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: DynamicKey.self)
-        try encodeFields(into: &c)
-    }
+    /// The canonical JSON form (what the resolved scenario and `fedsim distribution --json` show):
+    /// quantities with units when the distribution has a dimension; reading it back gives the
+    /// same distribution.
+    public var json: JSONValue { .object(fields) }
 
-    /// Writes the canonical JSON fields (used by mixtures to inline components).
-    func encodeFields(into c: inout KeyedEncodingContainer<DynamicKey>) throws {
-        func q(_ key: String, _ value: Double) throws {
-            if let dimension { try c.encode(Quantity.format(value, as: dimension), forKey: DynamicKey(key)) } else { try c.encode(value, forKey: DynamicKey(key)) }
-        }
-        try c.encode(name, forKey: DynamicKey("dist"))
+    /// The canonical fields (mixtures inline them into their components).
+    var fields: [String: JSONValue] {
+        var c: [String: JSONValue] = ["dist": .string(name)]
+        func q(_ key: String, _ value: Double) { c[key] = dimension.map { .string(Quantity.format(value, as: $0)) } ?? .number(value) }
         switch kind {
-        case let .constant(v): try q("value", v)
-        case let .uniform(low, high): try q("min", low); try q("max", high)
+        case let .constant(v): q("value", v)
+        case let .uniform(low, high): q("min", low); q("max", high)
         case let .normal(mean, sd, low, high):
-            try q("mean", mean); try q("sd", sd)
-            if let low { try q("min", low) }
-            if let high { try q("max", high) }
+            q("mean", mean); q("sd", sd)
+            if let low { q("min", low) }
+            if let high { q("max", high) }
         case let .lognormal(mu, sigma):
-            if dimension != nil { try q("median", Quantity.roundedToSignificant(exp(mu), 15)) } else { try c.encode(mu, forKey: DynamicKey("mu")) }
-            try c.encode(sigma, forKey: DynamicKey("sigma"))
+            if dimension != nil { q("median", Quantity.roundedToSignificant(exp(mu), 15)) } else { c["mu"] = .number(mu) }
+            c["sigma"] = .number(sigma)
         case let .splitLognormal(mu, below, above):
-            try q("p10", Quantity.roundedToSignificant(exp(mu - below * Distribution.z90), 12))
-            try q("median", Quantity.roundedToSignificant(exp(mu), 15))
-            try q("p90", Quantity.roundedToSignificant(exp(mu + above * Distribution.z90), 12))
+            q("p10", Quantity.roundedToSignificant(exp(mu - below * Distribution.z90), 12))
+            q("median", Quantity.roundedToSignificant(exp(mu), 15))
+            q("p90", Quantity.roundedToSignificant(exp(mu + above * Distribution.z90), 12))
         case let .gamma(shape, scale), let .weibull(shape, scale), let .pareto(shape, scale):
-            try c.encode(shape, forKey: DynamicKey("shape")); try q("scale", scale)
-        case let .exponential(mean): try q("mean", mean)
+            c["shape"] = .number(shape); q("scale", scale)
+        case let .exponential(mean): q("mean", mean)
         case let .empirical(table):
-            try c.encode(table.method.rawValue, forKey: DynamicKey("method"))
-            if let source = table.source { try c.encode(source, forKey: DynamicKey("trace")) } else {
-                if let dimension { try c.encode(table.values.map { Quantity.format($0, as: dimension) }, forKey: DynamicKey("values")) } else { try c.encode(table.values, forKey: DynamicKey("values")) }
-                if let weights = table.weights { try c.encode(weights, forKey: DynamicKey("weights")) }
+            c["method"] = .string(table.method.rawValue)
+            if let source = table.source {
+                var trace: [String: JSONValue] = ["file": .string(source.file), "column": .string(source.column)]
+                if let unit = source.unit { trace["unit"] = .string(unit) }
+                c["trace"] = .object(trace)
+            } else {
+                c["values"] = .array(table.values.map { v in dimension.map { .string(Quantity.format(v, as: $0)) } ?? .number(v) })
+                if let weights = table.weights { c["weights"] = .array(weights.map { .number($0) }) }
             }
         case let .mixture(components):
-            var list = c.nestedUnkeyedContainer(forKey: DynamicKey("components"))
-            for component in components {
-                var item = list.nestedContainer(keyedBy: DynamicKey.self)
-                try item.encode(component.weight, forKey: DynamicKey("weight"))
-                try component.distribution.encodeFields(into: &item)
-            }
+            c["components"] = .array(components.map { component in
+                var item = component.distribution.fields
+                item["weight"] = .number(component.weight)
+                return .object(item)
+            })
         }
+        return c
     }
+}
+
+extension Distribution: Encodable {
+    /// Encodes `json`.
+    public func encode(to encoder: any Encoder) throws { try json.encode(to: encoder) }
 }

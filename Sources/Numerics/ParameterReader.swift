@@ -1,7 +1,9 @@
 /// Reads the parameters of one JSON object by hand: quantities with units, plain numbers, strings,
 /// with every error naming its key path. Tracks the one dimension the quantities share.
 struct ParameterReader {
-    let container: KeyedDecodingContainer<DynamicKey>
+    /// The object read.
+    let node: Node
+    private let members: [String: JSONValue]
     /// The dimension of the quantities read so far (nil while all were bare numbers).
     private(set) var dimension: Quantity.Dimension?
     private var dimensionKey: String?
@@ -11,8 +13,11 @@ struct ParameterReader {
     /// The first quantity key given as a bare number (no unit), if any.
     private(set) var bareKey: String?
 
-    init(container: KeyedDecodingContainer<DynamicKey>, requiredDimension: Quantity.Dimension? = nil) {
-        self.container = container
+    /// A reader of the object at `node` (an error naming its path when it is not an object).
+    init(node: Node, requiredDimension: Quantity.Dimension? = nil) throws {
+        guard case let .object(members) = node.value else { throw node.invalid("an object") }
+        self.node = node
+        self.members = members
         self.requiredDimension = requiredDimension
     }
 
@@ -31,21 +36,38 @@ struct ParameterReader {
                                        found: "a number without a unit"), at: bareKey)
     }
 
-    func path(_ key: String? = nil) -> String {
-        key.map { KeyPathText.render(container.codingPath, $0) } ?? KeyPathText.render(container.codingPath)
-    }
+    func path(_ key: String? = nil) -> String { key.map(node.child) ?? node.path }
 
-    func has(_ key: String) -> Bool { container.contains(DynamicKey(key)) }
+    /// Whether `key` is present (null included: a null parameter is an error, not a default).
+    func has(_ key: String) -> Bool { members[key] != nil }
+
+    /// The member `key` as a node (nil when absent).
+    func member(_ key: String) -> Node? {
+        members[key].map { Node($0, path: path(key), baseDirectory: node.baseDirectory) }
+    }
 
     func allow(_ keys: [String], _ extra: [String]) throws {
-        try KeyPathText.rejectUnknownKeys(container, allowed: ["dist"] + keys + extra)
+        let allowed = ["dist"] + keys + extra
+        for key in members.keys.sorted() where !allowed.contains(key) {
+            throw InputError(.unknownKey(key, suggestion: Suggestion.nearest(to: key, in: allowed)), at: node.path)
+        }
     }
 
-    private func found(_ key: String) -> String { KeyPathText.describe(container, DynamicKey(key)) }
+    /// A short description of the value under `key`, for "found …" in errors.
+    func found(_ key: String) -> String {
+        switch members[key] {
+        case nil, .null?: return "null"
+        case let .number(v)?: return Quantity.shortest(v)
+        case let .string(v)?: return "\"\(InputError.clipped(v, 60))\""
+        case let .bool(v)?: return String(v)
+        case .array?: return "an array"
+        case .object?: return "an object"
+        }
+    }
 
     func string(_ key: String) throws -> String {
         guard has(key) else { throw InputError(.missingKey(key), at: path()) }
-        guard let value = try? container.decode(String.self, forKey: DynamicKey(key)) else {
+        guard case let .string(value)? = members[key] else {
             throw InputError(.invalidValue(expected: "a string", found: found(key)), at: path(key))
         }
         return value
@@ -56,7 +78,7 @@ struct ParameterReader {
     /// A plain number (no unit), finite.
     func number(_ key: String) throws -> Double {
         guard has(key) else { throw InputError(.missingKey(key), at: path()) }
-        guard let value = try? container.decode(Double.self, forKey: DynamicKey(key)), value.isFinite else {
+        guard case let .number(value)? = members[key], value.isFinite else {
             throw InputError(.invalidValue(expected: "a number", found: found(key)), at: path(key))
         }
         return value
@@ -64,8 +86,15 @@ struct ParameterReader {
 
     func optionalNumbers(_ key: String) throws -> [Double]? {
         guard has(key) else { return nil }
-        guard let values = try? container.decode([Double].self, forKey: DynamicKey(key)), values.allSatisfy(\.isFinite) else {
+        guard case let .array(items)? = members[key] else {
             throw InputError(.invalidValue(expected: "an array of numbers", found: found(key)), at: path(key))
+        }
+        var values: [Double] = []
+        for item in items {
+            guard case let .number(v) = item, v.isFinite else {
+                throw InputError(.invalidValue(expected: "an array of numbers", found: found(key)), at: path(key))
+            }
+            values.append(v)
         }
         return values
     }
@@ -92,32 +121,35 @@ struct ParameterReader {
     /// A quantity: a number in the base unit or a string with a unit.
     mutating func quantity(_ key: String) throws -> Double {
         guard has(key) else { throw InputError(.missingKey(key), at: path()) }
-        if let value = try? container.decode(Double.self, forKey: DynamicKey(key)) {
+        switch members[key] {
+        case let .number(value)?:
             guard value.isFinite else { throw InputError(.invalidValue(expected: "a finite number", found: found(key)), at: path(key)) }
             try noteBare(value, at: path(key))
             return value
+        case let .string(text)?:
+            return try parseQuantity(text, at: path(key))
+        default:
+            throw InputError(.invalidValue(expected: "a number or a quantity string such as \"10Mbps\"", found: found(key)), at: path(key))
         }
-        if let text = try? container.decode(String.self, forKey: DynamicKey(key)) { return try parseQuantity(text, at: path(key)) }
-        throw InputError(.invalidValue(expected: "a number or a quantity string such as \"10Mbps\"", found: found(key)), at: path(key))
     }
 
     mutating func optionalQuantity(_ key: String) throws -> Double? { has(key) ? try quantity(key) : nil }
 
     /// An array of quantities.
     mutating func quantities(_ key: String) throws -> [Double] {
-        var list: UnkeyedDecodingContainer
-        do { list = try container.nestedUnkeyedContainer(forKey: DynamicKey(key)) } catch {
+        guard case let .array(items)? = members[key] else {
             throw InputError(.invalidValue(expected: "an array of numbers or quantities", found: found(key)), at: path(key))
         }
         var values: [Double] = []
-        while !list.isAtEnd {
-            let here = path(key) + "[\(list.currentIndex)]"
-            if let v = try? list.decode(Double.self) {
+        for (index, item) in items.enumerated() {
+            let here = path(key) + "[\(index)]"
+            switch item {
+            case let .number(v):
                 try noteBare(v, at: here)
                 values.append(v)
-            } else if let text = try? list.decode(String.self) {
+            case let .string(text):
                 values.append(try parseQuantity(text, at: here))
-            } else {
+            default:
                 throw InputError(.invalidValue(expected: "a number or a quantity string", found: "another JSON type"), at: here)
             }
         }
@@ -127,14 +159,16 @@ struct ParameterReader {
 
     /// A trace reference object.
     func trace(_ key: String) throws -> EmpiricalTable.TraceSource {
-        let nested: KeyedDecodingContainer<DynamicKey>
-        do { nested = try container.nestedContainer(keyedBy: DynamicKey.self, forKey: DynamicKey(key)) } catch {
+        guard let nested = member(key), case .object = nested.value else {
             throw InputError(.invalidValue(expected: "an object {\"file\": …, \"column\": …}", found: found(key)), at: path(key))
         }
-        try KeyPathText.rejectUnknownKeys(nested, allowed: ["file", "column", "unit"])
-        let inner = ParameterReader(container: nested)
+        let inner = try ParameterReader(node: nested)
+        let known = ["file", "column", "unit"]
+        for k in inner.members.keys.sorted() where !known.contains(k) {
+            throw InputError(.unknownKey(k, suggestion: Suggestion.nearest(to: k, in: known)), at: nested.path)
+        }
         let column: String
-        if let index = try? nested.decode(Int.self, forKey: DynamicKey("column")) { column = String(index) } else { column = try inner.string("column") }
+        if case let .number(d)? = inner.members["column"], let index = Int(exactly: d) { column = String(index) } else { column = try inner.string("column") }
         guard inner.has("unit") else {
             throw InputError(.invalidValue(expected: "the unit of the trace's numbers, e.g. \"unit\": \"Mbps\" (\"1\" for plain numbers)",
                                            found: "no 'unit'"), at: path(key))

@@ -7,22 +7,23 @@ extension Scenario {
     /// The scenario in its JSON form with every default filled in: what `fedsim validate` prints,
     /// and what `summary.json` records. Parsing it again gives the same scenario.
     public var resolved: JSONValue {
+        let c = config
+        let (seed, population, network, server, availability, selection, workload, arms, target, stop) =
+            (c.seed, c.population, c.network, c.server, c.availability, c.selection, c.workload, c.arms, c.target, c.stop)
         func q(_ v: Double, _ d: Quantity.Dimension) -> JSONValue { .string(Quantity.format(v, as: d)) }
-        func dist(_ d: Distribution) -> JSONValue {
-            (try? JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(d))) ?? .null
-        }
+        func dist(_ d: Distribution) -> JSONValue { d.json }
         func link(_ l: LinkDistributions) -> [String: JSONValue] {
             ["down": dist(l.downlink), "up": dist(l.uplink), "rtt": dist(l.rtt), "loss": dist(l.loss)]
         }
         var net: [String: JSONValue] = ["model": .string(network.model.rawValue), "keep_connections": .bool(network.keepConnections)]
-        switch network.form {
+        switch networkForm {
         case let .named(n): net["profile"] = .string(n)
         case let .mix(items): net["mix"] = .array(items.map { .object(["weight": .number($0.weight), "profile": .string($0.profile)]) })
         case .inline: if case let .link(l) = network.profile.body { net.merge(link(l)) { $1 } }
         }
-        if !network.userProfiles.isEmpty {
+        if !userProfiles.isEmpty {
             var profiles: [String: JSONValue] = [:]
-            for p in network.userProfiles {
+            for p in userProfiles {
                 guard case let .link(l) = p.body else { continue }
                 var o = link(l)
                 o["summary"] = .string(p.summary)

@@ -1,4 +1,5 @@
 import Codec
+import Federation
 import Foundation
 import Learning
 import Network
@@ -35,7 +36,7 @@ public enum ScenarioParser {
         let seed = try root.member("seed").map { try $0.seed() } ?? 1
 
         let population = try parsePopulation(root.member("population"))
-        let network = try parseNetwork(root.member("network"))
+        let (network, form, userProfiles) = try parseNetwork(root.member("network"))
         let server = try parseServer(root.member("server"))
         let availability = try parseAvailability(root.member("availability"))
         let selection = try parseSelection(root.member("selection"), clients: population.clients)
@@ -43,18 +44,18 @@ public enum ScenarioParser {
         let arms = try parseArms(root.member("arms"), defaultValueType: workload.payload?.valueType ?? .f32)
         let target = try parseTarget(root.member("target"))
         let stop = try parseStop(root.member("stop"))
-        return Scenario(name: name, seed: seed, population: population, network: network, server: server,
-                        availability: availability, selection: selection, workload: workload, arms: arms,
-                        target: target, stop: stop)
+        let config = FederationConfig(seed: seed, population: population, network: network, server: server, availability: availability,
+                                      selection: selection, workload: workload, arms: arms, target: target, stop: stop)
+        return Scenario(name: name, config: config, networkForm: form, userProfiles: userProfiles)
     }
 
     // MARK: sections
 
-    static let defaultSamples = Distribution.lognormal(median: 600, p90: 2000, dimension: .dimensionless)
-    static let defaultSpeed = Distribution.lognormal(median: 30e12, p90: 120e12, dimension: .flopRate)
+    static let defaultSamples = PopulationSpec.defaultSamples
+    static let defaultSpeed = PopulationSpec.defaultDeviceSpeed
 
     static func parsePopulation(_ node: Node?) throws -> Scenario.Population {
-        guard let node else { return .init(clients: 100, samples: defaultSamples, deviceSpeed: defaultSpeed) }
+        guard let node else { return .init() }
         _ = try node.object(allowed: ["clients", "samples", "device_speed"])
         let clients = try node.member("clients")?.integer(1...10_000_000, "a number of clients in 1…10000000") ?? 100
         let samples = try node.member("samples").map { try $0.distribution(.dimensionless).requiringPositive("sample counts", at: $0.path) } ?? defaultSamples
@@ -72,11 +73,9 @@ public enum ScenarioParser {
         return try link.validated(at: node.path)
     }
 
-    static func parseNetwork(_ node: Node?) throws -> Scenario.Network {
-        let defaultProfile = NetworkProfile.webMix
-        guard let node else {
-            return .init(profile: defaultProfile, form: .named(defaultProfile.name), model: .tcp, keepConnections: true, userProfiles: [])
-        }
+    static func parseNetwork(_ node: Node?) throws -> (Scenario.Network, Scenario.NetworkForm, [NetworkProfile]) {
+        let defaultProfile = Scenario.Network().profile
+        guard let node else { return (.init(), .named(defaultProfile.name), []) }
         _ = try node.object(allowed: ["profile", "mix", "profiles", "model", "keep_connections"] + linkKeys)
         var user: [NetworkProfile] = []
         if let profiles = node.member("profiles") {
@@ -103,7 +102,7 @@ public enum ScenarioParser {
         guard forms.count <= 1 else {
             throw InputError(.invalidValue(expected: "one of 'profile', 'mix' or inline down/up/rtt/loss", found: forms.map { "'\($0)'" }.joined(separator: " and ")), at: node.path)
         }
-        let profile: NetworkProfile, form: Scenario.Network.Form
+        let profile: NetworkProfile, form: Scenario.NetworkForm
         if let p = node.member("profile") {
             profile = try lookup(p)
             form = .named(profile.name)
@@ -139,7 +138,7 @@ public enum ScenarioParser {
             model = parsed
         }
         let keep = try node.member("keep_connections")?.bool() ?? true
-        return .init(profile: profile, form: form, model: model, keepConnections: keep, userProfiles: user)
+        return (.init(profile: profile, model: model, keepConnections: keep), form, user)
     }
 
     static func rate(_ node: Node) throws -> Double {
@@ -224,10 +223,8 @@ public enum ScenarioParser {
             let rank = try rankNode.integer(1...model.hiddenSize, "a LoRA rank in 1…\(model.hiddenSize) (the model's hidden size)")
             let targetsNode = try p.required("targets")
             let targets = try targetsNode.elements().map { try $0.string() }
-            let shapes = try model.loraShapes(rank: rank, targets: targets, keyPath: p.path)
             let values = try p.member("values").map(valueType) ?? .f32
-            payloadModel = .catalogue(Scenario.Payload(model: model, rank: rank, targets: targets, valueType: values, shapes: shapes,
-                                                       loraParameters: shapes.reduce(0) { $0 + $1.rank * ($1.inFeatures + $1.outFeatures) }))
+            payloadModel = .catalogue(try Scenario.Payload(model: model, rank: rank, targets: targets, valueType: values, keyPath: p.path))
         }
         var tokens = 512, epochs = 1
         if let c = node.member("compute") {
@@ -380,7 +377,7 @@ public enum ScenarioParser {
                 throw InputError(.invalidValue(expected: "arm names that are unique (add \"name\" to tell two \(codec) arms apart)", found: "a second '\(name)'"),
                                  at: nameNode?.path ?? item.path)
             }
-            arms.append(.init(name: name, codec: codec, options: o, explicitOptions: members.keys.sorted().filter { $0 != "codec" && $0 != "name" }))
+            arms.append(.init(name: name, codec: codec, options: o))
         }
         return arms
     }

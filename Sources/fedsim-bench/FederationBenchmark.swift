@@ -1,3 +1,4 @@
+import Codec
 import Federation
 import Foundation
 import Network
@@ -11,17 +12,16 @@ enum FederationBenchmark: Benchmark {
     static let name = "federation"
     static let summary = "time-only federation: 100k clients × 100 rounds × 1,000 selected (tcp, shared link); 1M-client population"
 
-    static func scenario(clients: Int, rounds: Int) throws -> Scenario {
-        let json = """
-        {"name": "bench", "seed": 1, "population": {"clients": \(clients)},
-         "network": {"profile": "web-mix", "model": "tcp"},
-         "server": {"down": "10Gbps", "up": "10Gbps", "aggregation": "2s"},
-         "availability": {"dropout_per_round": 0.08},
-         "selection": {"per_round": 1000, "over_selection": 0, "deadline": "1h"},
-         "workload": {"payload": {"model": "llama-2-7b", "rank": 16, "targets": ["q", "v"], "values": "bf16"}},
-         "arms": [{"codec": "fedsrd", "sparsity": 0.9}], "stop": {"rounds": \(rounds)}}
-        """
-        return try ScenarioParser.parse(try JSONValue.parse(Data(json.utf8), file: nil))
+    /// The benchmark's federation, built in Swift.
+    static func config(clients: Int, rounds: Int) throws -> FederationConfig {
+        let payload = try FederationConfig.Payload(model: try ModelCatalog.named("llama-2-7b"), rank: 16, targets: ["q", "v"], valueType: .bf16)
+        var options = CodecOptions()
+        options.sparsity = 0.9
+        options.valueType = .bf16
+        return FederationConfig(seed: 1, population: .init(clients: clients), network: .init(profile: .webMix, model: .tcp),
+                                server: .init(downlink: 10e9, uplink: 10e9, aggregationSeconds: 2), availability: .dropout(perRound: 0.08),
+                                selection: .init(perRound: 1000, overSelection: 0, deadline: 3600), workload: .init(payload: payload),
+                                arms: [.init(codec: "fedsrd", options: options)], stop: .init(rounds: rounds))
     }
 
     /// The child's work; prints {"seconds", "peak_rss", "events", "rows"}.
@@ -30,11 +30,11 @@ enum FederationBenchmark: Benchmark {
         switch what {
         case "run":
             let clients = quick ? 20_000 : 100_000, rounds = quick ? 20 : 100
-            let s = try scenario(clients: clients, rounds: rounds)
+            let config = try config(clients: clients, rounds: rounds)
             var arm: ArmResult?
             result["seconds"] = measureSeconds {
-                let f = try! FederationRun(scenario: s)
-                arm = try? f.run(arm: s.arms[0], recordClients: true)
+                guard let f = try? FederationRun(config: config) else { return }
+                arm = try? f.run(arm: config.arms[0], recordClients: true)
             }
             result["events"] = Double(arm?.events ?? 0)
             result["rows"] = Double(arm?.clients.count ?? 0)
@@ -43,16 +43,16 @@ enum FederationBenchmark: Benchmark {
             let s = try ScenarioParser.load(file: "Scenarios/default.json")
             var rounds = 0
             result["seconds"] = measureSeconds {
-                guard let f = try? FederationRun(scenario: s) else { return }
+                guard let f = try? FederationRun(config: s.config) else { return }
                 for arm in s.arms { rounds += (try? f.run(arm: arm))?.rounds.count ?? 0 }
             }
             result["rows"] = Double(rounds)
         case "population":
             let n = quick ? 200_000 : 1_000_000
-            let spec = PopulationSpec(clients: n, network: .webMix, deviceSpeed: .lognormal(median: 30e12, p90: 120e12, dimension: .flopRate),
-                                      samples: .lognormal(median: 600, p90: 2000))
+            let spec = PopulationSpec(clients: n, samples: .lognormal(median: 600, p90: 2000),
+                                      deviceSpeed: .lognormal(median: 30e12, p90: 120e12, dimension: .flopRate))
             var count = 0
-            result["seconds"] = measureSeconds { count = Population(spec, seed: 1).count }
+            result["seconds"] = measureSeconds { count = Population(spec, network: .webMix, seed: 1).count }
             result["rows"] = Double(count)
         default:
             throw CocoaError(.featureUnsupported)

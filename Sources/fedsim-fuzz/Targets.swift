@@ -569,9 +569,7 @@ final class TraceTarget: FuzzTarget {
 
     func run(_ input: FuzzCase) throws {
         try input.write(into: dir)
-        let decoder = JSONDecoder()
-        decoder.userInfo[Distribution.baseDirectoryKey] = dir
-        let distribution = try decoder.decode(Distribution.self, from: Data(input.bytes("dist.json")))
+        let distribution = try Distribution.parse(Data(input.bytes("dist.json")), file: "dist.json", baseDirectory: dir)
         let sampler = DistributionSampler(distribution)
         _ = sampler.samples(64, RandomStream(StreamKey(seed: 1, purpose: "fuzz-trace")))
         for p in [0.0, 0.1, 0.5, 0.9, 1.0] { _ = distribution.quantile(p) }

@@ -27,7 +27,7 @@ func analytic() throws -> Bool {
          "arms": [{"codec": "lora"}, {"codec": "fedsrd", "sparsity": 0.9}, {"codec": "ffa-lora"}], "stop": {"rounds": 5}}
         """
         let s = try ScenarioParser.parse(try JSONValue.parse(Data(json.utf8), file: nil))
-        let f = try FederationRun(scenario: s)
+        let f = try FederationRun(config: s.config)
         let rDown = Quantity.parse(down, as: .bitRate)!, rUp = Quantity.parse(up, as: .bitRate)!, t = Quantity.parse(rtt, as: .duration)!
         let agg = Quantity.parse(aggregation, as: .duration)!
         let compute = Double(samples) * 256 * s.workload.payload!.model.trainingFLOPsPerToken(loraParameters: s.workload.payload!.loraParameters)

@@ -131,10 +131,13 @@ final class HostileInputTests: XCTestCase {
         huge.replaceSubrange(0..<8, with: [UInt8](repeating: 0xFF, count: 8))
         guard case .headerPastEnd = error(huge) else { return XCTFail("header length 2^64-1") }
         // Offsets past Int, past the buffer, reversed.
-        for offsets in ["[0,18446744073709551616]", "[0,9223372036854775807]", "[8,0]", "[0,-8]", "[0,8.0]", "[0,1e3]"] {
+        for offsets in ["[0,18446744073709551616]", "[0,9223372036854775807]", "[8,0]", "[0,-8]", "[0,8.5]", "[0,1e3]"] {
             let d = file(header: #"{"t":{"dtype":"F32","shape":[2],"data_offsets":\#(offsets)}}"#, data: eight)
             XCTAssertNotNil(error(d), offsets)
         }
+        // An integral number written with a fraction or exponent is the same JSON number (RFC 8259).
+        XCTAssertNil(error(file(header: #"{"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8.0]}}"#, data: eight)))
+        XCTAssertNil(error(file(header: #"{"t":{"dtype":"F32","shape":[2e0],"data_offsets":[0,8]}}"#, data: eight)))
         // A shape whose element count overflows Int.
         let overflow = file(header: #"{"t":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,8]}}"#, data: eight)
         guard case .sizeMismatch = error(overflow) else { return XCTFail("overflowing shape: \(String(describing: error(overflow)))") }

@@ -32,7 +32,7 @@ final class FederationRunTests: XCTestCase {
     /// Fluid model, constant links, an uncontended server: every round time by hand, to 1e-9.
     func testFluidConstantRatesMatchHandComputedRoundTimes() throws {
         let s = try scenario(constantScenario())
-        let federation = try FederationRun(scenario: s)
+        let federation = try FederationRun(config: s.config)
         for arm in s.arms {
             let r = try federation.run(arm: arm)
             let codec = try CodecRegistry.make(arm.codec, options: arm.options)
@@ -57,7 +57,7 @@ final class FederationRunTests: XCTestCase {
     /// Four 5 Mbps uploads through a 10 Mbps server ingress: max-min gives each 2.5 Mbps.
     func testSharedServerLinkSplitsUploadsFairly() throws {
         let s = try scenario(constantScenario(serverUp: "10Mbps", arms: #"[{"codec": "lora"}]"#, rounds: 1))
-        let r = try FederationRun(scenario: s).run(arm: s.arms[0])
+        let r = try FederationRun(config: s.config).run(arm: s.arms[0])
         let codec = try CodecRegistry.make("lora")
         let up = Double(codec.payloadBytes(shapes: s.workload.payload!.shapes).upload)
         let flops = 100.0 * 128 * s.workload.payload!.model.trainingFLOPsPerToken(loraParameters: s.workload.payload!.loraParameters)
@@ -69,7 +69,7 @@ final class FederationRunTests: XCTestCase {
     /// formula (set-up once, then the connection is kept for the upload).
     func testTCPRoundMatchesTransferModel() throws {
         let s = try scenario(constantScenario(clients: 1, perRound: 1, model: "tcp", arms: #"[{"codec": "lora"}]"#, rounds: 2))
-        let r = try FederationRun(scenario: s).run(arm: s.arms[0])
+        let r = try FederationRun(config: s.config).run(arm: s.arms[0])
         let codec = try CodecRegistry.make("lora")
         let sizes = codec.payloadBytes(shapes: s.workload.payload!.shapes)
         let flops = 100.0 * 128 * s.workload.payload!.model.trainingFLOPsPerToken(loraParameters: s.workload.payload!.loraParameters)
@@ -88,7 +88,7 @@ final class FederationRunTests: XCTestCase {
             .replacingOccurrences(of: #""over_selection": 0"#, with: #""over_selection": 0.3"#)
             .replacingOccurrences(of: #""device_speed": "10TFLOPS""#, with: #""device_speed": {"dist": "lognormal", "median": "10TFLOPS", "p90": "40TFLOPS"}"#)
         let s = try scenario(json)
-        let r = try FederationRun(scenario: s).run(arm: s.arms[0])
+        let r = try FederationRun(config: s.config).run(arm: s.arms[0])
         for x in r.rounds {
             XCTAssertEqual(x.selected, 13)
             XCTAssertEqual(x.completed, 10)
@@ -108,7 +108,7 @@ final class FederationRunTests: XCTestCase {
         let json = constantScenario(arms: #"[{"codec": "lora"}]"#, rounds: 2)
             .replacingOccurrences(of: #""over_selection": 0"#, with: #""over_selection": 0, "deadline": "1s""#)
         let s = try scenario(json)
-        let r = try FederationRun(scenario: s).run(arm: s.arms[0])
+        let r = try FederationRun(config: s.config).run(arm: s.arms[0])
         for x in r.rounds {
             XCTAssertEqual(x.close, .deadline)
             XCTAssertEqual(x.completed, 0)
@@ -123,7 +123,7 @@ final class FederationRunTests: XCTestCase {
     func testDropoutRateAndCommonRandomNumbers() throws {
         let json = constantScenario(clients: 200, perRound: 200, extra: #", "availability": {"dropout_per_round": 0.1}"#, rounds: 20)
         let s = try scenario(json)
-        let f = try FederationRun(scenario: s)
+        let f = try FederationRun(config: s.config)
         let a = try f.run(arm: s.arms[0]), b = try f.run(arm: s.arms[1])
         let droppedCount = a.clients.filter { $0.outcome == ClientOutcome.dropped }.count
         let rate = Double(droppedCount) / Double(a.clients.count)
@@ -144,7 +144,7 @@ final class FederationRunTests: XCTestCase {
                                     extra: #", "availability": {"sessions": {"online": {"dist": "exponential", "mean": "30min"}, "offline": {"dist": "exponential", "mean": "90min"}}}"#,
                                     arms: #"[{"codec": "lora"}]"#, rounds: 30)
         let s = try scenario(json)
-        let r = try FederationRun(scenario: s).run(arm: s.arms[0])
+        let r = try FederationRun(config: s.config).run(arm: s.arms[0])
         let fraction = Double(r.rounds.map(\.available).reduce(0, +)) / Double(r.rounds.count * 2000)
         XCTAssertEqual(fraction, 0.25, accuracy: 0.03)
     }
@@ -154,7 +154,7 @@ final class FederationRunTests: XCTestCase {
     func testStaleClientsDownloadBytes() throws {
         let json = constantScenario(clients: 20, perRound: 2, rounds: 30)
         let s = try scenario(json)
-        let f = try FederationRun(scenario: s)
+        let f = try FederationRun(config: s.config)
         let lora = try f.run(arm: s.arms[0]), fedsrd = try f.run(arm: s.arms[1])
         XCTAssertTrue(lora.clients.filter { $0.staleRounds > 0 }.allSatisfy { $0.downloadBytes == lora.downloadBytesInSync })
         let stale = fedsrd.clients.filter { $0.staleRounds > 1 }
@@ -174,7 +174,7 @@ final class FederationRunTests: XCTestCase {
         func files(_ seed: UInt64) throws -> [String: Data] {
             var s = try scenario(json)
             s.seed = seed
-            let f = try FederationRun(scenario: s)
+            let f = try FederationRun(config: s.config)
             let results = RunResults(scenario: s, population: f.population, arms: try s.arms.map { try f.run(arm: $0) })
             return Dictionary(uniqueKeysWithValues: RunOutput.files(results).map { ($0.name, $0.contents) })
         }

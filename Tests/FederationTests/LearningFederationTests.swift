@@ -31,7 +31,7 @@ final class LearningFederationTests: XCTestCase {
     /// adapter equals centralised FedAvg of the same local updates, computed here independently.
     func testLoRAWithFullParticipationIsFedAvg() throws {
         let s = try scenario(learningScenario(rounds: 1))
-        let f = try FederationRun(scenario: s, cacheDirectory: cache)
+        let f = try FederationRun(config: s.config, cacheDirectory: cache)
         let result = try f.run(arm: s.arms[0])
         XCTAssertEqual(result.rounds[0].completed, 6)
         let w = f.learning!
@@ -60,7 +60,7 @@ final class LearningFederationTests: XCTestCase {
         let arms = #"[{"codec": "lora"}, {"codec": "fedsrd", "sparsity": 0.8}, {"codec": "fedsrd-e", "sparsity": 0.8}, {"codec": "topk", "sparsity": 0.8}, {"codec": "ffa-lora"}]"#
         // Layers large enough to be sparsified (tensors below 1,024 entries travel dense).
         let s = try scenario(learningScenario(clients: 8, perRound: 4, rounds: 8, arms: arms, dimension: 200, hidden: 128, rank: 8))
-        let f = try FederationRun(scenario: s, cacheDirectory: cache)
+        let f = try FederationRun(config: s.config, cacheDirectory: cache)
         let results = try s.arms.map { try f.run(arm: $0) }
         let base = f.learning!.baseAccuracy
         for r in results {
@@ -79,7 +79,7 @@ final class LearningFederationTests: XCTestCase {
         func files() throws -> [String: Data] {
             let s = try scenario(learningScenario(clients: 10, perRound: 3, rounds: 4,
                                                   arms: #"[{"codec": "lora"}, {"codec": "fedsrd"}]"#, extra: #", "availability": {"dropout_per_round": 0.2}"#))
-            let f = try FederationRun(scenario: s, cacheDirectory: cache)
+            let f = try FederationRun(config: s.config, cacheDirectory: cache)
             let r = RunResults(scenario: s, population: f.population, arms: try s.arms.map { try f.run(arm: $0) })
             return Dictionary(uniqueKeysWithValues: RunOutput.files(r).map { ($0.name, $0.contents) })
         }
@@ -94,7 +94,7 @@ final class LearningFederationTests: XCTestCase {
     func testCataloguePayloadUsesMeasuredKeptFractions() throws {
         let s = try scenario(learningScenario(clients: 4, perRound: 4, rounds: 2, arms: #"[{"codec": "fedsrd", "sparsity": 0.9}]"#,
                                               payload: #"{"model": "llama-2-7b", "rank": 16, "targets": ["q", "v"]}"#))
-        let f = try FederationRun(scenario: s, cacheDirectory: cache)
+        let f = try FederationRun(config: s.config, cacheDirectory: cache)
         let r = try f.run(arm: s.arms[0])
         let codec = try CodecRegistry.make("fedsrd", options: s.arms[0].options)
         let measured = r.measuredUploadKept!
@@ -112,7 +112,7 @@ final class ReportTests: XCTestCase {
     func testReportFilesAndRerender() throws {
         let cache = FileManager.default.temporaryDirectory.appendingPathComponent("fedsim-test-cache").path
         let s = try scenario(learningScenario(clients: 6, perRound: 3, rounds: 4, arms: #"[{"codec": "lora"}, {"codec": "fedsrd"}]"#))
-        let f = try FederationRun(scenario: s, cacheDirectory: cache)
+        let f = try FederationRun(config: s.config, cacheDirectory: cache)
         let results = RunResults(scenario: s, population: f.population, arms: try s.arms.map { try f.run(arm: $0) })
         let files = try Report.files(results)
         let names = Set(files.map(\.name))

@@ -4,10 +4,9 @@ import Numerics
 import XCTest
 
 final class PopulationTests: XCTestCase {
-    func spec(_ clients: Int, _ network: NetworkProfile = .webMix) -> PopulationSpec {
-        PopulationSpec(clients: clients, network: network,
-                       deviceSpeed: .lognormal(median: 30e12, p90: 120e12, dimension: .flopRate),
-                       samples: .lognormal(median: 600, p90: 2000))
+    func spec(_ clients: Int) -> PopulationSpec {
+        PopulationSpec(clients: clients, samples: .lognormal(median: 600, p90: 2000),
+                       deviceSpeed: .lognormal(median: 30e12, p90: 120e12, dimension: .flopRate))
     }
 
     /// Every built-in profile validates, cites a source, and its marginal quantiles are ordered.
@@ -30,7 +29,7 @@ final class PopulationTests: XCTestCase {
     /// match its distributions; per-client attributes come from the client's own leaf.
     func testSampledPopulationMatchesProfiles() {
         let n = 200_000
-        let pop = Population(spec(n), seed: 11)
+        let pop = Population(spec(n), network: .webMix, seed: 11)
         XCTAssertEqual(pop.count, n)
         let leaves = NetworkProfile.webMix.leaves
         for (k, leaf) in leaves.enumerated() {
@@ -52,13 +51,13 @@ final class PopulationTests: XCTestCase {
 
     /// Same seed, same population; appending clients leaves the first ones unchanged.
     func testDeterministicAndAppendStable() {
-        let a = Population(spec(1000), seed: 5), b = Population(spec(1000), seed: 5), c = Population(spec(1500), seed: 5)
+        let a = Population(spec(1000), network: .webMix, seed: 5), b = Population(spec(1000), network: .webMix, seed: 5), c = Population(spec(1500), network: .webMix, seed: 5)
         XCTAssertEqual(a.downlink, b.downlink)
         XCTAssertEqual(a.profile, b.profile)
         XCTAssertEqual(Array(c.downlink.prefix(1000)), a.downlink)
         XCTAssertEqual(Array(c.speed.prefix(1000)), a.speed)
         XCTAssertEqual(Array(c.profile.prefix(1000)), a.profile)
-        let d = Population(spec(1000), seed: 6)
+        let d = Population(spec(1000), network: .webMix, seed: 6)
         XCTAssertNotEqual(a.downlink, d.downlink)
     }
 

@@ -4,9 +4,7 @@ import XCTest
 
 final class DistributionJSONTests: XCTestCase {
     func decode(_ json: String, base: String? = nil) throws -> Distribution {
-        let decoder = JSONDecoder()
-        if let base { decoder.userInfo[Distribution.baseDirectoryKey] = base }
-        return try decoder.decode(Distribution.self, from: Data(json.utf8))
+        try Distribution.parse(Data(json.utf8), file: nil, baseDirectory: base)
     }
 
     /// Decoding must fail with an `InputError` at `path` whose message contains `fragment`.
@@ -86,9 +84,9 @@ final class DistributionJSONTests: XCTestCase {
     }
 
     func testNestedKeyPathsInsideAScenarioLikeDocument() throws {
-        struct Holder: Decodable { let network: [String: Distribution] }
         let json = #"{"network": {"downlink": {"dist":"gamma","shape":0,"scale":"1Mbps"}}}"#
-        XCTAssertThrowsError(try JSONDecoder().decode(Holder.self, from: Data(json.utf8))) { error in
+        let root = Node(try JSONValue.parse(Data(json.utf8), file: nil))
+        XCTAssertThrowsError(try root.required("network").required("downlink").distribution(.bitRate)) { error in
             XCTAssertEqual((error as? InputError)?.keyPath, "network.downlink.shape", "\(error)")
         }
     }
@@ -115,9 +113,7 @@ final class DistributionJSONTests: XCTestCase {
     /// Issue 9: units are case-sensitive, bare numbers need a documented unit, traces need a unit.
     func testStrictUnits() throws {
         func decode(_ json: String, requiring dimension: Quantity.Dimension?) throws -> Distribution {
-            let decoder = JSONDecoder()
-            decoder.userInfo[Distribution.requiredDimensionKey] = dimension
-            return try decoder.decode(Distribution.self, from: Data(json.utf8))
+            try Distribution.parse(Data(json.utf8), file: nil, baseDirectory: nil, requiredDimension: dimension)
         }
         func fails(_ json: String, _ dimension: Quantity.Dimension?, _ path: String, _ fragment: String, line: UInt = #line) {
             XCTAssertThrowsError(try decode(json, requiring: dimension), json, line: line) { error in

@@ -60,7 +60,7 @@ final class DistributionTests: XCTestCase {
     func testSplitLognormalFromP10MedianP90() throws {
         // The Starlink downlink percentiles of NETWORK-PROFILES.md.
         let json = #"{"dist": "lognormal", "p10": "22.81Mbps", "median": "116.77Mbps", "p90": "250.96Mbps"}"#
-        let d = try JSONDecoder().decode(Distribution.self, from: Data(json.utf8))
+        let d = try Distribution.parse(Data(json.utf8), file: nil, baseDirectory: nil)
         guard case let .splitLognormal(mu, below, above) = d.kind else { return XCTFail("\(d.kind)") }
         XCTAssertEqual(below, log(116.77 / 22.81) / Distribution.z90, accuracy: 1e-12)
         XCTAssertEqual(above, log(250.96 / 116.77) / Distribution.z90, accuracy: 1e-12)
@@ -76,12 +76,12 @@ final class DistributionTests: XCTestCase {
         XCTAssertEqual(exp(mu), 116.77e6, accuracy: 1e-3)
         check(d, "split-lognormal")
         // The JSON form round-trips.
-        let again = try JSONDecoder().decode(Distribution.self, from: JSONEncoder().encode(d))
+        let again = try Distribution(json: Node(d.json))
         XCTAssertEqual(again.quantile(0.1), d.quantile(0.1), accuracy: 1e-3)
         XCTAssertEqual(again.quantile(0.9), d.quantile(0.9), accuracy: 1e-3)
         // p10 above the median is refused at its key path.
         let bad = #"{"dist": "lognormal", "p10": "200Mbps", "median": "116.77Mbps", "p90": "250.96Mbps"}"#
-        XCTAssertThrowsError(try JSONDecoder().decode(Distribution.self, from: Data(bad.utf8))) { error in
+        XCTAssertThrowsError(try Distribution.parse(Data(bad.utf8), file: nil, baseDirectory: nil)) { error in
             XCTAssertEqual((error as? InputError)?.keyPath, "p10")
         }
     }

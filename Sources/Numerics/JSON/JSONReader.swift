@@ -1,5 +1,4 @@
 import Foundation
-import Numerics
 
 /// A strict RFC 8259 reader over the bytes of a document, producing `JSONValue`s.
 ///
@@ -12,21 +11,21 @@ import Numerics
 ///
 /// Numbers become the `Double` that `Double(String)` gives for the lexeme (correctly rounded).
 /// - Complexity: O(n) in the size of the document; recursion depth at most `maxDepth`.
-struct JSONReader {
-    static let maxDepth = 256
+public struct JSONReader {
+    public static let maxDepth = 256
 
     /// A syntax error at a byte offset.
-    struct SyntaxError: Error {
-        let offset: Int
-        let message: String
+    public struct SyntaxError: Error {
+        public let offset: Int
+        public let message: String
     }
 
     /// A key that appears twice in one object.
-    struct DuplicateKey: Error {
-        let path: String
-        let key: String
-        let first: Int
-        let second: Int
+    public struct DuplicateKey: Error {
+        public let path: String
+        public let key: String
+        public let first: Int
+        public let second: Int
     }
 
     private enum PathComponent {
@@ -42,7 +41,7 @@ struct JSONReader {
     private init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     /// Parses a whole document.
-    static func parse(_ data: Data) throws -> JSONValue {
+    public static func parse(_ data: Data) throws -> JSONValue {
         try data.withUnsafeBytes { raw -> JSONValue in
             var reader = JSONReader(raw.bindMemory(to: UInt8.self))
             return try reader.document()
@@ -50,7 +49,7 @@ struct JSONReader {
     }
 
     /// (line, column), both from 1, of byte `offset` in `data`; columns count characters (UTF-8 scalars).
-    static func position(of offset: Int, in data: Data) -> (line: Int, column: Int) {
+    public static func position(of offset: Int, in data: Data) -> (line: Int, column: Int) {
         var line = 1, column = 1, k = 0
         for b in data {
             if k >= offset { break }

@@ -1,0 +1,238 @@
+import Codec
+import Learning
+import Network
+import Numerics
+
+/// Everything a federation run needs, as plain values: who the clients are, their network, the
+/// server, availability, selection, the workload, the arms (codecs) and when to stop.
+///
+/// `Federation` runs on this type only. Scenario files map onto it (`Scenario.config`, parsed by
+/// the `Scenario` module, which adds what only a file has: its name and how it spelled things);
+/// tests and benchmarks build one in Swift:
+///
+/// ```swift
+/// var config = FederationConfig(population: .init(clients: 20), workload: .init(payload: payload))
+/// config.selection = .init(perRound: 5)
+/// config.stop = .init(rounds: 10)
+/// ```
+public struct FederationConfig: Sendable {
+    /// The seed of every random stream of the run (population, selection, dropouts, training).
+    public var seed: UInt64
+    public var population: Population
+    public var network: Network
+    public var server: Server
+    public var availability: AvailabilityModel
+    public var selection: Selection
+    public var workload: Workload
+    /// The codecs compared, each run on the same population and draws (common random numbers).
+    public var arms: [Arm]
+    /// The accuracy that "time to target" measures against (nil: none).
+    public var target: Target?
+    public var stop: Stop
+
+    /// Creates a configuration; every part but the workload has the scenario format's defaults
+    /// (docs/SCENARIOS.md).
+    public init(seed: UInt64 = 1, population: Population = .init(), network: Network = .init(), server: Server = .init(),
+                availability: AvailabilityModel = .always, selection: Selection = .init(), workload: Workload,
+                arms: [Arm] = [.init(codec: "lora"), .init(codec: "fedsrd")], target: Target? = nil, stop: Stop = .init(rounds: 100)) {
+        self.seed = seed
+        self.population = population
+        self.network = network
+        self.server = server
+        self.availability = availability
+        self.selection = selection
+        self.workload = workload
+        self.arms = arms
+        self.target = target
+        self.stop = stop
+    }
+
+    /// What the clients are drawn from (the network profile is `network.profile`).
+    public typealias Population = PopulationSpec
+
+    /// The access network clients draw their links from, and how transfers are timed.
+    public struct Network: Sendable {
+        /// The profile clients draw their links from (built-in, user-defined, a mix or inline).
+        public var profile: NetworkProfile
+        public var model: TransferModel
+        /// Whether a client's connection stays open between rounds (no new handshake, warm window).
+        public var keepConnections: Bool
+
+        public init(profile: NetworkProfile = .webMix, model: TransferModel = .tcp, keepConnections: Bool = true) {
+            self.profile = profile
+            self.model = model
+            self.keepConnections = keepConnections
+        }
+    }
+
+    /// The server's link and aggregation time.
+    public struct Server: Sendable {
+        /// Egress capacity (all downloads share it), bit/s.
+        public var downlink: Double
+        /// Ingress capacity (all uploads share it), bit/s.
+        public var uplink: Double
+        /// Aggregation time per round, seconds.
+        public var aggregationSeconds: Double
+
+        public init(downlink: Double = 10e9, uplink: Double = 10e9, aggregationSeconds: Double = 0) {
+            self.downlink = downlink
+            self.uplink = uplink
+            self.aggregationSeconds = aggregationSeconds
+        }
+    }
+
+    /// Who takes part in a round, and when it closes.
+    public struct Selection: Sendable {
+        /// K: the uploads a round waits for.
+        public var perRound: Int
+        /// Over-selection fraction o: ceil(K·(1 + o)) clients are selected.
+        public var overSelection: Double
+        /// Round deadline, seconds after its start (nil: none).
+        public var deadline: Double?
+        /// Arrivals needed by the deadline for the round to count.
+        public var minCompletions: Int
+
+        public init(perRound: Int = 10, overSelection: Double = 0.3, deadline: Double? = nil, minCompletions: Int = 1) {
+            self.perRound = perRound
+            self.overSelection = overSelection
+            self.deadline = deadline
+            self.minCompletions = minCompletions
+        }
+
+        /// Clients selected per round.
+        public var selected: Int { Int((Double(perRound) * (1 + overSelection) - 1e-9).rounded(.up)) }
+    }
+
+    /// What travels, what compute costs, and whether the proxy model really trains.
+    public struct Workload: Sendable {
+        /// What travels and what compute costs: a catalogue LLM's shapes, or the proxy's own messages.
+        public var payloadModel: PayloadModel
+        public var tokensPerSample: Int
+        public var epochs: Int
+        /// Real training of the proxy model (nil: a time-only run).
+        public var training: Training?
+
+        public init(payloadModel: PayloadModel, tokensPerSample: Int = 512, epochs: Int = 1, training: Training? = nil) {
+            self.payloadModel = payloadModel
+            self.tokensPerSample = tokensPerSample
+            self.epochs = epochs
+            self.training = training
+        }
+
+        /// A workload priced on a catalogue payload.
+        public init(payload: Payload, tokensPerSample: Int = 512, epochs: Int = 1, training: Training? = nil) {
+            self.init(payloadModel: .catalogue(payload), tokensPerSample: tokensPerSample, epochs: epochs, training: training)
+        }
+
+        /// The catalogue payload (nil when measured).
+        public var payload: Payload? {
+            if case let .catalogue(p) = payloadModel { return p }
+            return nil
+        }
+    }
+
+    public enum PayloadModel: Sendable {
+        /// Bytes from the codec's size function on a catalogue model's LoRA shapes (at the kept
+        /// fractions measured on the proxy when training), compute from its FLOPs.
+        case catalogue(Payload)
+        /// The proxy's real encoded bytes, compute from the proxy's FLOPs.
+        case measured
+    }
+
+    /// The proxy model and its data (see docs/SCENARIOS.md, "workload.train").
+    public struct Training: Sendable {
+        public enum Data: Sendable, Equatable {
+            case fashionMNIST(directory: String)
+            case synthetic(classes: Int, dimension: Int, train: Int, test: Int)
+        }
+        public var data: Data
+        public var partition: Partition
+        /// Hidden layer widths of the MLP (input and output widths come from the data).
+        public var hidden: [Int]
+        /// Pretraining of the frozen base (classes seen, epochs, learning rate, seed).
+        public var pretrainClasses: [Int]?
+        public var pretrainEpochs: Int
+        public var pretrainLearningRate: Float
+        public var pretrainSeed: UInt64
+        public var rank: Int
+        public var alpha: Float
+        public var local: TrainingSettings
+        /// Evaluate on the test set every this many rounds (and after the last).
+        public var evaluateEvery: Int
+        /// Test samples used for evaluation (nil: all).
+        public var testSamples: Int?
+
+        /// `pretrainClasses` nil: every class; `alpha` nil: 2·rank.
+        public init(data: Data, partition: Partition = .dirichlet(beta: 0.5), hidden: [Int] = [256, 128], pretrainClasses: [Int]? = nil,
+                    pretrainEpochs: Int = 3, pretrainLearningRate: Float = 0.05, pretrainSeed: UInt64 = 1, rank: Int = 8, alpha: Float? = nil,
+                    local: TrainingSettings = TrainingSettings(), evaluateEvery: Int = 1, testSamples: Int? = nil) {
+            self.data = data
+            self.partition = partition
+            self.hidden = hidden
+            self.pretrainClasses = pretrainClasses
+            self.pretrainEpochs = pretrainEpochs
+            self.pretrainLearningRate = pretrainLearningRate
+            self.pretrainSeed = pretrainSeed
+            self.rank = rank
+            self.alpha = alpha ?? Float(2 * rank)
+            self.local = local
+            self.evaluateEvery = evaluateEvery
+            self.testSamples = testSamples
+        }
+    }
+
+    /// The modelled model whose adapters travel.
+    public struct Payload: Sendable {
+        public var model: ModelArchitecture
+        public var rank: Int
+        public var targets: [String]
+        public var valueType: ValueType
+        public var shapes: [LoRALayerShape]
+        public var loraParameters: Int
+
+        /// The payload of a rank-`rank` adapter on `targets` of `model` (an `InputError` at
+        /// `keyPath` for targets the model does not have).
+        public init(model: ModelArchitecture, rank: Int, targets: [String], valueType: ValueType = .f32, keyPath: String = "workload.payload") throws {
+            self.model = model
+            self.rank = rank
+            self.targets = targets
+            self.valueType = valueType
+            shapes = try model.loraShapes(rank: rank, targets: targets, keyPath: keyPath)
+            loraParameters = shapes.reduce(0) { $0 + $1.parameterCount }
+        }
+
+        /// Training FLOPs for `samples` local samples.
+        public func trainingFLOPs(samples: Double, tokensPerSample: Int, epochs: Int) -> Double {
+            samples * Double(tokensPerSample) * Double(epochs) * model.trainingFLOPsPerToken(loraParameters: loraParameters)
+        }
+    }
+
+    /// One codec under comparison.
+    public struct Arm: Sendable {
+        /// The label in reports (default: the codec's name; unique in a scenario).
+        public var name: String
+        public var codec: String
+        public var options: CodecOptions
+
+        public init(name: String? = nil, codec: String, options: CodecOptions = CodecOptions()) {
+            self.name = name ?? codec
+            self.codec = codec
+            self.options = options
+        }
+    }
+
+    public enum Target: Sendable, Equatable {
+        case accuracy(Double)
+        case fractionOfBest(Double)
+    }
+
+    public struct Stop: Sendable {
+        public var rounds: Int?
+        public var seconds: Double?
+
+        public init(rounds: Int? = nil, seconds: Double? = nil) {
+            self.rounds = rounds
+            self.seconds = seconds
+        }
+    }
+}
