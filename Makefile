@@ -41,8 +41,9 @@ test: setup
 	grep -E "error:|failed|Executed [0-9]+ tests" .build/test.log | grep -v "0 failures" | tail -n 40 || true; \
 	grep -E "Executed [0-9]+ tests" .build/test.log | tail -n 1; \
 	[ $$status -eq 0 ] && echo "make test: all tests passed (log: .build/test.log)" || { echo "make test: FAILED (log: .build/test.log)"; exit $$status; }
+	@.build/debug/fedsim schema | cmp -s - Scenarios/schema.json || { echo "make test: Scenarios/schema.json differs from 'fedsim schema' (regenerate: .build/debug/fedsim schema > Scenarios/schema.json)"; exit 1; }
 	@$(PYTHON) Tests/Scenarios/check_schema.py . >.build/schema.log 2>&1 || { cat .build/schema.log; echo "make test: scenario schema check FAILED"; exit 1; }
-	@echo "make test: every scenario in Scenarios/ matches Scenarios/schema.json"
+	@echo "make test: Scenarios/schema.json is what 'fedsim schema' emits, and every scenario in Scenarios/ matches it"
 	@$(MAKE) --no-print-directory fuzz-short
 
 # The checks of docs/VALIDATION.md: the fluid model against hand-computed rounds, the shared link

@@ -1,3 +1,5 @@
+import LoRA
+
 /// What the server remembers of past broadcasts so that a client that missed rounds can catch up
 /// (FEDSRD.md, stale clients): the supports of the last `capacity` delta broadcasts.
 ///
@@ -19,13 +21,24 @@ public struct BroadcastHistory: Sendable {
         self.capacity = max(0, capacity)
     }
 
-    /// Records the broadcast of the round that just closed.
+    /// Records the broadcast of the round that just closed from the codec's result, without decoding
+    /// it again (the codec decoded it once to build the new global adapter).
+    public mutating func record(_ result: AggregationResult) {
+        record(result.decodedBroadcast, byteCount: result.broadcast.count)
+    }
+
+    /// Records an encoded broadcast, decoding it (for a broadcast that did not come with its codec's result).
     public mutating func record(broadcast: [UInt8]) throws {
         let message: WireMessage
         do { message = try WireMessage.decode(broadcast, shapes: shapes) } catch { throw CodecError.wire(error) }
+        record(message, byteCount: broadcast.count)
+    }
+
+    /// Records a decoded broadcast of `byteCount` bytes on the wire.
+    mutating func record(_ message: WireMessage, byteCount: Int) {
         version += 1
         if message.kind == .full {
-            fullBroadcastBytes = broadcast.count
+            fullBroadcastBytes = byteCount
             supports.removeAll()
             return
         }

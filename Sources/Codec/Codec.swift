@@ -1,3 +1,4 @@
+import LoRA
 import Numerics
 
 /// Options shared by every codec (a codec ignores what does not apply to it).
@@ -79,7 +80,10 @@ public struct WeightedUpdate: Sendable {
 public struct AggregationResult: Sendable {
     /// What every client downloads (a delta or the full adapter).
     public var broadcast: [UInt8]
-    /// The new global adapter: the old one with the decoded broadcast applied, exactly as clients hold it.
+    /// `broadcast` decoded (once, by the codec, to build `global`): what the broadcast history records.
+    public var decodedBroadcast: WireMessage
+    /// The new global adapter: the old one with the decoded broadcast applied, exactly as clients hold it
+    /// (what `apply(broadcast:to:)` gives, without decoding again).
     public var global: LoRAAdapter
     /// ‖ΔW − fitted‖_F / ‖ΔW‖_F of the decomposition (FedSRD; FedSRD-e when asked).
     public var residual: Double?

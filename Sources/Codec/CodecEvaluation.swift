@@ -1,4 +1,5 @@
 import Foundation
+import LoRA
 import Numerics
 
 /// What a codec does to real adapters: bytes and reconstruction errors of each client's ΔW_i and of

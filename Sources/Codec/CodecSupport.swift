@@ -1,3 +1,4 @@
+import LoRA
 import Numerics
 
 /// Building blocks shared by the codecs: finiteness checks, importance scores, sparsification,
@@ -75,6 +76,14 @@ enum CodecSupport {
             adapter.layers[t.layer][t.matrix] = Matrix(rows: t.rows, cols: t.cols, storage: t.densified())
         }
         return adapter
+    }
+
+    /// Decodes a broadcast once and applies it: the message (for `AggregationResult.decodedBroadcast`
+    /// and the broadcast history) and `global` with it applied (`Codec.apply(broadcast:to:)`).
+    static func decodedBroadcast(_ bytes: [UInt8], to global: LoRAAdapter, codecID: UInt8,
+                                 kind: WireMessage.Kind) throws -> (message: WireMessage, global: LoRAAdapter) {
+        let message = try decode(bytes, shapes: global.shapes, codecID: codecID, kind: kind)
+        return (message, applied(message, to: global))
     }
 
     /// `global` with each tensor of `message` added (delta) or written over (full).

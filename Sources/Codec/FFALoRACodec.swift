@@ -1,3 +1,4 @@
+import LoRA
 import Numerics
 
 /// `ffa-lora` (FFA-LoRA): A frozen at its seeded initialisation; only B is trained and exchanged, dense.

@@ -1,3 +1,4 @@
+import LoRA
 import Numerics
 
 /// `fedsrd`: Sparsify (importance-aware top-k up), Reconstruct (full-rank ΔW = Σ p_i ΔW_i on the
@@ -22,12 +23,13 @@ public struct FedSRDCodec: Codec {
              WireTensor(layer: i, matrix: .b, rows: layer.b.rows, cols: layer.b.cols, indices: fit.indices[i].b, values: fit.indices[i].b.map { $0.map { layer.b.storage[Int($0)] } } ?? layer.b.storage)]
         }
         let broadcast = WireMessage(codecID: Self.wireID, kind: .delta, round: UInt32(truncatingIfNeeded: round), valueType: options.valueType, tensors: tensors).encoded()
-        return AggregationResult(broadcast: broadcast, global: try apply(broadcast: broadcast, to: global), residual: fit.residual,
+        let decoded = try CodecSupport.decodedBroadcast(broadcast, to: global, codecID: Self.wireID, kind: .delta)
+        return AggregationResult(broadcast: broadcast, decodedBroadcast: decoded.message, global: decoded.global, residual: fit.residual,
                                  guardEvents: fit.guardEvents, kept: CodecSupport.keptSummary(tensors))
     }
 
     public func apply(broadcast: [UInt8], to global: LoRAAdapter) throws -> LoRAAdapter {
-        CodecSupport.applied(try CodecSupport.decode(broadcast, shapes: global.shapes, codecID: Self.wireID, kind: .delta), to: global)
+        try CodecSupport.decodedBroadcast(broadcast, to: global, codecID: Self.wireID, kind: .delta).global
     }
 
     public func plan(shapes: [LoRALayerShape], keptFraction f: KeptFraction) -> (upload: [TensorPlan], download: [TensorPlan]) {

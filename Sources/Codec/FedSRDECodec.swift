@@ -1,3 +1,4 @@
+import LoRA
 import Numerics
 
 /// `fedsrd-e`: FedSRD's client step; on the server no reconstruction and no decomposition:
@@ -29,18 +30,20 @@ public struct FedSRDECodec: Codec {
         let tensorsA = layers.indices.map { CodecSupport.sparsified(average.layers[$0].a, scores: scoresA[$0], k: countsA[$0], layer: $0, matrix: .a) }
         let tensors = layers.indices.flatMap { [tensorsA[$0], tensorsB[$0]] }
         let broadcast = WireMessage(codecID: Self.wireID, kind: .delta, round: UInt32(truncatingIfNeeded: round), valueType: options.valueType, tensors: tensors).encoded()
-        let next = try apply(broadcast: broadcast, to: global)
+        let decoded = try CodecSupport.decodedBroadcast(broadcast, to: global, codecID: Self.wireID, kind: .delta)
+        let next = decoded.global
         var residual: Double?
         if options.reportResidual {
             // Costs the reconstruction FedSRD-e exists to avoid; off by default.
             let operators = try FedSRDCodec(options: options).reconstructForeign(updates, global: global, codecID: Self.wireID)
             residual = Self.residual(operators, from: global, to: next)
         }
-        return AggregationResult(broadcast: broadcast, global: next, residual: residual, kept: CodecSupport.keptSummary(tensors))
+        return AggregationResult(broadcast: broadcast, decodedBroadcast: decoded.message, global: next, residual: residual,
+                                 kept: CodecSupport.keptSummary(tensors))
     }
 
     public func apply(broadcast: [UInt8], to global: LoRAAdapter) throws -> LoRAAdapter {
-        CodecSupport.applied(try CodecSupport.decode(broadcast, shapes: global.shapes, codecID: Self.wireID, kind: .delta), to: global)
+        try CodecSupport.decodedBroadcast(broadcast, to: global, codecID: Self.wireID, kind: .delta).global
     }
 
     public func plan(shapes: [LoRALayerShape], keptFraction f: KeptFraction) -> (upload: [TensorPlan], download: [TensorPlan]) {

@@ -1,3 +1,4 @@
+import LoRA
 import Numerics
 
 /// FedSRD's client step (Sparsify), shared by `fedsrd` and `fedsrd-e`: each entry's importance is

@@ -1,3 +1,4 @@
+import LoRA
 import Numerics
 
 /// The dense codecs: the chosen factors go up and down whole, and the server takes FedAvg of each.
@@ -29,12 +30,13 @@ enum DenseFactors {
         }
         let tensors = tensors(next, matrices)
         let broadcast = WireMessage(codecID: codecID, kind: .full, round: UInt32(truncatingIfNeeded: round), valueType: options.valueType, tensors: tensors).encoded()
-        return AggregationResult(broadcast: broadcast, global: try apply(broadcast, to: global, codecID: codecID), residual: nil,
+        let decoded = try CodecSupport.decodedBroadcast(broadcast, to: global, codecID: codecID, kind: .full)
+        return AggregationResult(broadcast: broadcast, decodedBroadcast: decoded.message, global: decoded.global, residual: nil,
                                  kept: CodecSupport.keptSummary(tensors))
     }
 
     static func apply(_ broadcast: [UInt8], to global: LoRAAdapter, codecID: UInt8) throws -> LoRAAdapter {
-        CodecSupport.applied(try CodecSupport.decode(broadcast, shapes: global.shapes, codecID: codecID, kind: .full), to: global)
+        try CodecSupport.decodedBroadcast(broadcast, to: global, codecID: codecID, kind: .full).global
     }
 }
 

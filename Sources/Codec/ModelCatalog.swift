@@ -1,3 +1,4 @@
+import LoRA
 import Numerics
 
 /// The shape of a real decoder-only LLM: enough to count its parameters and name its LoRA-adaptable layers.

@@ -1,3 +1,4 @@
+import LoRA
 import Numerics
 
 /// A problem turning a PEFT safetensors file into a `LoRAAdapter`, or comparing two adapters; names the file(s),

@@ -1,3 +1,5 @@
+import LoRA
+
 /// Top-k selection in O(n) expected time (quickselect for the threshold, then one pass), with ties
 /// broken by the lower flat index so the result is deterministic.
 public enum TopK {

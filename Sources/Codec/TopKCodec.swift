@@ -1,3 +1,4 @@
+import LoRA
 import Numerics
 
 /// `topk`: magnitude top-k of ΔB and ΔA at fixed ρ = α; FedAvg on the factors; magnitude top-k of the
@@ -26,12 +27,13 @@ public struct TopKCodec: Codec {
         let average = try FactorAverage.average(updates, shapes: global.shapes, codecID: Self.wireID)
         let tensors = magnitudeTopK(average, rule: fixedDownloadRule)
         let broadcast = WireMessage(codecID: Self.wireID, kind: .delta, round: UInt32(truncatingIfNeeded: round), valueType: options.valueType, tensors: tensors).encoded()
-        return AggregationResult(broadcast: broadcast, global: try apply(broadcast: broadcast, to: global), residual: nil,
+        let decoded = try CodecSupport.decodedBroadcast(broadcast, to: global, codecID: Self.wireID, kind: .delta)
+        return AggregationResult(broadcast: broadcast, decodedBroadcast: decoded.message, global: decoded.global, residual: nil,
                                  kept: CodecSupport.keptSummary(tensors))
     }
 
     public func apply(broadcast: [UInt8], to global: LoRAAdapter) throws -> LoRAAdapter {
-        CodecSupport.applied(try CodecSupport.decode(broadcast, shapes: global.shapes, codecID: Self.wireID, kind: .delta), to: global)
+        try CodecSupport.decodedBroadcast(broadcast, to: global, codecID: Self.wireID, kind: .delta).global
     }
 
     public func plan(shapes: [LoRALayerShape], keptFraction f: KeptFraction) -> (upload: [TensorPlan], download: [TensorPlan]) {

@@ -1,3 +1,5 @@
+import LoRA
+
 /// An error decoding a message: never a crash.
 public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     case truncated(at: Int)

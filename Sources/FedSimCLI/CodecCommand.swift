@@ -1,5 +1,6 @@
 import Codec
 import Foundation
+import LoRA
 import Numerics
 
 /// `fedsim codec`: what each codec costs in bytes and error, on real PEFT adapters or on a catalogue model.

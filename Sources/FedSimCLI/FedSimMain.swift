@@ -13,6 +13,7 @@ public enum FedSimMain {
         ProfilesCommand.self,
         ReportCommand.self,
         RunCommand.self,
+        SchemaCommand.self,
         SweepCommand.self,
         ValidateCommand.self,
     ]

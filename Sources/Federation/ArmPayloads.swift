@@ -1,5 +1,6 @@
 import Codec
 import Dispatch
+import LoRA
 
 /// What an arm's transfers carry and, with real training, the learning behind them: the run's
 /// round policy asks it for download and upload sizes, and it trains, encodes, aggregates and

@@ -1,5 +1,6 @@
 import Codec
 import Learning
+import LoRA
 import Network
 import Numerics
 
@@ -34,7 +35,7 @@ public struct FederationConfig: Sendable {
     /// (docs/SCENARIOS.md).
     public init(seed: UInt64 = 1, population: Population = .init(), network: Network = .init(), server: Server = .init(),
                 availability: AvailabilityModel = .always, selection: Selection = .init(), workload: Workload,
-                arms: [Arm] = [.init(codec: "lora"), .init(codec: "fedsrd")], target: Target? = nil, stop: Stop = .init(rounds: 100)) {
+                arms: [Arm] = FederationConfig.defaultArms, target: Target? = nil, stop: Stop = FederationConfig.defaultStop) {
         self.seed = seed
         self.population = population
         self.network = network
@@ -46,6 +47,11 @@ public struct FederationConfig: Sendable {
         self.target = target
         self.stop = stop
     }
+
+    /// The arms compared when none are given: plain LoRA against FedSRD.
+    public static let defaultArms: [Arm] = [.init(codec: "lora"), .init(codec: "fedsrd")]
+    /// When a run stops when nothing else is said.
+    public static let defaultStop = Stop(rounds: 100)
 
     /// What the clients are drawn from (the network profile is `network.profile`).
     public typealias Population = PopulationSpec

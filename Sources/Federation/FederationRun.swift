@@ -2,6 +2,7 @@ import Codec
 import EventKernel
 import Foundation
 import Learning
+import LoRA
 import Network
 import Numerics
 

@@ -1,6 +1,7 @@
 import Codec
 import Foundation
 import Learning
+import LoRA
 import Numerics
 
 /// What every arm of a run shares when the proxy really trains: the data, its partition among the
@@ -14,13 +15,16 @@ public final class LearningWorkload: @unchecked Sendable {
     public let baseWasCached: Bool
     /// Sample indices of each client.
     public let partition: [[Int]]
-    /// The adapter every client starts from (A random, B = 0).
-    public let initial: LoRAWeights
+    /// The adapter every client starts from (A random, B = 0): `BaseMLP.initialAdapter`, layers `mlp.<l>`.
+    /// The learner trains and evaluates it and the codecs encode it as it is (one type, no conversion).
+    public let initial: LoRAAdapter
     /// Test accuracy and loss of the base alone (= the initial adapter's, since B = 0).
     public let baseAccuracy: Double
     public let baseLoss: Double
-    /// The proxy's LoRA shapes, as the codec sees them.
-    public let shapes: [LoRALayerShape]
+    /// The proxy's LoRA shapes (those of `initial`).
+    public var shapes: [LoRALayerShape] { initial.shapes }
+    /// LoRA's α: every adapter is applied with scaling α / r.
+    public var alpha: Float { training.alpha }
     private var clientData: [Int: Dataset] = [:]
     private let lock = NSLock()
 
@@ -46,11 +50,8 @@ public final class LearningWorkload: @unchecked Sendable {
         (base, baseWasCached) = try pre.base(on: train, cacheDirectory: cacheDirectory)
         try training.partition.check(clients: clients)
         partition = training.partition.assign(train, clients: clients, seed: seed)
-        initial = LoRAWeights(base: base, rank: training.rank, alpha: training.alpha, seed: seed)
-        (baseAccuracy, baseLoss) = MLPMath.evaluate(base, nil, on: test)
-        shapes = base.weights.enumerated().map { l, w in
-            LoRALayerShape(name: "mlp.\(l)", inFeatures: w.cols, outFeatures: w.rows, rank: training.rank)
-        }
+        initial = base.initialAdapter(rank: training.rank, seed: seed)
+        (baseAccuracy, baseLoss) = MLPMath.evaluate(base, on: test)
     }
 
     /// Client `i`'s training data (built once, then shared by every arm).
@@ -64,15 +65,6 @@ public final class LearningWorkload: @unchecked Sendable {
 
     /// Training FLOPs per local sample of the proxy: 4·N_base + 6·N_lora (as for the catalogue).
     public var proxyFLOPsPerSample: Double { 4 * Double(base.parameterCount) + 6 * Double(initial.parameterCount) }
-
-    // Conversions between the learner's adapter and the codec's.
-    public func codecAdapter(_ w: LoRAWeights) -> LoRAAdapter {
-        LoRAAdapter(layers: shapes.indices.map { LoRALayer(shape: shapes[$0], a: w.a[$0], b: w.b[$0]) })
-    }
-
-    public func weights(_ adapter: LoRAAdapter) -> LoRAWeights {
-        LoRAWeights(a: adapter.layers.map(\.a), b: adapter.layers.map(\.b), rank: training.rank, alpha: training.alpha)
-    }
 }
 
 /// One arm's learning state: the global adapter every client holds after applying the real
@@ -94,14 +86,14 @@ final class ArmLearner {
         self.workload = workload
         self.codec = codec
         self.seed = seed
-        global = workload.codecAdapter(workload.initial)
+        global = workload.initial
         history = BroadcastHistory(shapes: workload.shapes, capacity: codec.options.historyRounds)
         accuracy = workload.baseAccuracy
         loss = workload.baseLoss
     }
 
     /// Adapters trained ahead for this round (client → trained adapter).
-    private var prepared: [Int: LoRAWeights] = [:]
+    private var prepared: [Int: LoRAAdapter] = [:]
     private var preparedRound = -1
 
     func streamKey(client i: Int, round: Int) -> StreamKey {
@@ -113,9 +105,9 @@ final class ArmLearner {
     /// what training each client when its download completes gives; only clients that go on to
     /// `encode` use their result.
     func pretrain(clients: [Int], round: Int) throws {
-        let start = workload.weights(global)
-        let jobs = clients.map { LocalTraining.Job(start: start, data: workload.data(of: $0), stream: streamKey(client: $0, round: round), client: $0) }
-        let results = try LocalTraining.checkedTrainMany(base: workload.base, jobs: jobs, settings: workload.training.local, round: round)
+        let jobs = clients.map { LocalTraining.Job(start: global, data: workload.data(of: $0), stream: streamKey(client: $0, round: round), client: $0) }
+        let results = try LocalTraining.checkedTrainMany(base: workload.base, jobs: jobs, alpha: workload.alpha,
+                                                         settings: workload.training.local, round: round)
         prepared = Dictionary(uniqueKeysWithValues: zip(clients, results.map(\.adapter)))
         preparedRound = round
     }
@@ -125,7 +117,7 @@ final class ArmLearner {
         guard preparedRound == round, let trained = prepared[i] else {
             preconditionFailure("client \(i) was not trained for round \(round): pretrain(clients:round:) trains every selected client")
         }
-        let delta = workload.codecAdapter(trained.minus(workload.weights(global)))
+        let delta = trained.subtracting(global)
         var state = states[i] ?? ClientCodecState()
         let encoded = try codec.encode(delta: delta, global: global, round: round, state: &state)
         if codec.options.residual { states[i] = state }
@@ -141,18 +133,19 @@ final class ArmLearner {
         return (f(.a), f(.b))
     }
 
-    /// Aggregates the arrived updates and applies the broadcast to the global adapter (the real
-    /// bytes, decoded as a client would).
+    /// Aggregates the arrived updates; the new global adapter is the codec's result (the real
+    /// broadcast bytes, decoded once by the codec as a client would decode them), and the broadcast
+    /// history records the same decoded message.
     func aggregate(_ updates: [WeightedUpdate], round: Int) throws {
         let result = try codec.aggregate(updates, global: global, round: round)
-        global = try codec.apply(broadcast: result.broadcast, to: global)
-        try history.record(broadcast: result.broadcast)
+        global = result.global
+        history.record(result)
         broadcastFractions = ArmLearner.fractions(result.kept)
     }
 
     /// Test accuracy and loss of the global adapter.
     func evaluate() {
-        (accuracy, loss) = MLPMath.evaluate(workload.base, workload.weights(global), on: workload.test)
+        (accuracy, loss) = MLPMath.evaluate(workload.base, global, alpha: workload.alpha, on: workload.test)
     }
 
     /// Bytes a client `k` broadcasts behind downloads, measured on the proxy's real messages.

@@ -1,5 +1,6 @@
 import Codec
 import Foundation
+import LoRA
 
 /// The bytes an arm's messages take on the scenario's modelled model, from the codec's exact size
 /// function (no tensors are built).

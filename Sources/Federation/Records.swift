@@ -1,4 +1,5 @@
 import Codec
+import LoRA
 
 /// What happened to one selected client in one round.
 public enum ClientOutcome: String, Sendable, CaseIterable, Codable {

@@ -1,4 +1,5 @@
 import Foundation
+import LoRA
 import Numerics
 
 /// A multilayer perceptron with ReLU hidden layers: the frozen base of the proxy model.
@@ -31,47 +32,32 @@ public struct BaseMLP: Sendable, Equatable {
 
     /// Whether every weight and bias is finite.
     public var isFinite: Bool { weights.allSatisfy { allFinite($0.storage) } && biases.allSatisfy(allFinite) }
+
+    /// The shapes of rank-`rank` LoRA adapters on every linear layer, named `mlp.<layer>` (PEFT's
+    /// safetensors keys are then `mlp.<layer>.lora_A.weight` and `mlp.<layer>.lora_B.weight`).
+    public func loraShapes(rank: Int) -> [LoRALayerShape] {
+        weights.enumerated().map { l, w in LoRALayerShape(name: "mlp.\(l)", inFeatures: w.cols, outFeatures: w.rows, rank: rank) }
+    }
+
+    /// The adapter the federation starts from: `LoRAAdapter.gaussian` on `loraShapes(rank:)` from
+    /// stream `lora.init` (A normal with sd 1/√in, B zero), so the adapted model equals the base.
+    public func initialAdapter(rank: Int, seed: UInt64) -> LoRAAdapter {
+        LoRAAdapter.gaussian(loraShapes(rank: rank), stream: RandomStream(seed: seed, purpose: "lora.init"))
+    }
 }
 
-/// LoRA adapters on every linear layer: `W_l + s·B_l·A_l` with `A_l` r × in, `B_l` out × r and the
-/// scaling s = alpha / r (Hu et al. 2021).
-public struct LoRAWeights: Sendable, Equatable {
-    public var a: [Matrix]
-    public var b: [Matrix]
-    public let rank: Int
-    public let alpha: Float
-    public var scaling: Float { alpha / Float(rank) }
-
-    /// The usual start: A random (normal, sd 1/√in, stream `lora.init`), B zero, so the adapted
-    /// model equals the base.
-    public init(base: BaseMLP, rank: Int, alpha: Float, seed: UInt64) {
-        let s = RandomStream(seed: seed, purpose: "lora.init")
-        a = base.weights.map { w in
-            let sd = 1 / Double(w.cols).squareRoot()
-            return Matrix(rows: rank, cols: w.cols) { _, _ in Float(s.standardNormal() * sd) }
-        }
-        b = base.weights.map { Matrix.zeros(rows: $0.rows, cols: rank) }
-        self.rank = rank
-        self.alpha = alpha
-    }
-
-    public init(a: [Matrix], b: [Matrix], rank: Int, alpha: Float) {
-        self.a = a
-        self.b = b
-        self.rank = rank
-        self.alpha = alpha
-    }
-
-    public var parameterCount: Int { a.reduce(0) { $0 + $1.count } + b.reduce(0) { $0 + $1.count } }
-
-    /// `self − other`, factor by factor (a client's update).
-    public func minus(_ other: LoRAWeights) -> LoRAWeights {
-        LoRAWeights(a: zip(a, other.a).map { $0 - $1 }, b: zip(b, other.b).map { $0 - $1 }, rank: rank, alpha: alpha)
+/// Whether every value of `values` is finite (one pass; used once per training, not per step).
+func allFinite(_ values: [Float]) -> Bool {
+    values.withUnsafeBufferPointer { p in
+        var ok = true
+        for x in p where !x.isFinite { ok = false; break }
+        return ok
     }
 }
 
 /// Gradients of the loss with respect to the trainable parameters.
 public struct Gradients: Sendable {
+    /// dLoss/dA_l and dLoss/dB_l, one per adapter layer, in layer order.
     public var a: [Matrix]
     public var b: [Matrix]
     /// Base gradients, only when the base is trained (pretraining).
@@ -80,12 +66,19 @@ public struct Gradients: Sendable {
 }
 
 /// Forward and backward passes of base + LoRA on a minibatch, through BLAS gemm.
+///
+/// The adapter has one layer per linear layer of the base, in order (`BaseMLP.loraShapes(rank:)`);
+/// layer l adds s·B_l·A_l to W_l with s = alpha / r (`LoRALayerShape.scaling(alpha:)`, Hu et al. 2021).
 public enum MLPMath {
-    /// Logits of `x` (batch × in).
-    public static func logits(_ base: BaseMLP, _ lora: LoRAWeights?, _ x: Matrix) -> Matrix {
+    /// Logits of `x` (batch × in) under the base alone.
+    public static func logits(_ base: BaseMLP, _ x: Matrix) -> Matrix { logits(base, nil, alpha: 0, x) }
+
+    /// Logits of `x` (batch × in) under base + `lora` scaled by alpha / r (nil: the base alone).
+    public static func logits(_ base: BaseMLP, _ lora: LoRAAdapter?, alpha: Float, _ x: Matrix) -> Matrix {
+        precondition(lora.map { $0.layers.count == base.layerCount } ?? true, "one adapter layer per base layer")
         var h = x
         for l in 0..<base.layerCount {
-            var z = affine(base, lora, l, h)
+            var z = affine(base, lora?.layers[l], alpha: alpha, l, h)
             if l < base.layerCount - 1 { relu(&z) }
             h = z
         }
@@ -93,7 +86,8 @@ public enum MLPMath {
     }
 
     /// z = h·Wᵀ + bias + s·(h·Aᵀ)·Bᵀ.
-    static func affine(_ base: BaseMLP, _ lora: LoRAWeights?, _ l: Int, _ h: Matrix, projected: UnsafeMutablePointer<Matrix>? = nil) -> Matrix {
+    static func affine(_ base: BaseMLP, _ lora: LoRALayer?, alpha: Float, _ l: Int, _ h: Matrix,
+                       projected: UnsafeMutablePointer<Matrix>? = nil) -> Matrix {
         let w = base.weights[l]
         var z = Matrix.zeros(rows: h.rows, cols: w.rows)
         // Bias first, then gemm with beta = 1 adds h·Wᵀ.
@@ -104,9 +98,9 @@ public enum MLPMath {
         }
         Matrix.gemm(h, w, transposeB: true, beta: 1, into: &z)
         if let lora {
-            var u = Matrix.zeros(rows: h.rows, cols: lora.rank)
-            Matrix.gemm(h, lora.a[l], transposeB: true, into: &u)
-            Matrix.gemm(u, lora.b[l], transposeB: true, alpha: lora.scaling, beta: 1, into: &z)
+            var u = Matrix.zeros(rows: h.rows, cols: lora.shape.rank)
+            Matrix.gemm(h, lora.a, transposeB: true, into: &u)
+            Matrix.gemm(u, lora.b, transposeB: true, alpha: lora.shape.scaling(alpha: alpha), beta: 1, into: &z)
             projected?.pointee = u
         }
         return z
@@ -160,10 +154,12 @@ public enum MLPMath {
         return (loss / Double(n), g)
     }
 
-    /// Loss and gradients on one minibatch. With `trainBase`, also the base's gradients.
-    public static func lossAndGradients(_ base: BaseMLP, _ lora: LoRAWeights, _ x: Matrix, _ labels: ArraySlice<Int32>,
+    /// Loss and gradients on one minibatch under base + `lora` scaled by alpha / r. With `trainBase`,
+    /// also the base's gradients.
+    public static func lossAndGradients(_ base: BaseMLP, _ lora: LoRAAdapter, alpha: Float, _ x: Matrix, _ labels: ArraySlice<Int32>,
                                         trainBase: Bool = false) -> (loss: Double, gradients: Gradients) {
         let layers = base.layerCount
+        precondition(lora.layers.count == layers, "one adapter layer per base layer")
         var inputs: [Matrix] = []          // h_{l-1} for each layer
         var projections: [Matrix] = []     // u_l = h_{l-1}·A_lᵀ
         var preActivations: [Matrix] = []  // z_l
@@ -171,7 +167,7 @@ public enum MLPMath {
         for l in 0..<layers {
             inputs.append(h)
             var u = Matrix.zeros(rows: 0, cols: 0)
-            var z = withUnsafeMutablePointer(to: &u) { affine(base, lora, l, h, projected: $0) }
+            var z = withUnsafeMutablePointer(to: &u) { affine(base, lora.layers[l], alpha: alpha, l, h, projected: $0) }
             projections.append(u)
             preActivations.append(z)
             if l < layers - 1 { relu(&z) }
@@ -180,14 +176,14 @@ public enum MLPMath {
         let (loss, gLogits) = crossEntropy(h, labels)
         var g = gLogits
         var dA = [Matrix](), dB = [Matrix](), dW = [Matrix](), db = [[Float]]()
-        let s = lora.scaling
         for l in stride(from: layers - 1, through: 0, by: -1) {
-            let hin = inputs[l], u = projections[l]
-            var gb = Matrix.zeros(rows: lora.b[l].rows, cols: lora.rank)
+            let hin = inputs[l], u = projections[l], layer = lora.layers[l], rank = layer.shape.rank
+            let s = layer.shape.scaling(alpha: alpha)
+            var gb = Matrix.zeros(rows: layer.b.rows, cols: rank)
             Matrix.gemm(g, transposeA: true, u, alpha: s, into: &gb)               // dB = s·gᵀ·u
-            var du = Matrix.zeros(rows: g.rows, cols: lora.rank)
-            Matrix.gemm(g, lora.b[l], alpha: s, into: &du)                          // du = s·g·B
-            var ga = Matrix.zeros(rows: lora.rank, cols: hin.cols)
+            var du = Matrix.zeros(rows: g.rows, cols: rank)
+            Matrix.gemm(g, layer.b, alpha: s, into: &du)                            // du = s·g·B
+            var ga = Matrix.zeros(rows: rank, cols: hin.cols)
             Matrix.gemm(du, transposeA: true, hin, into: &ga)                       // dA = duᵀ·h
             dA.append(ga); dB.append(gb)
             if trainBase {
@@ -203,7 +199,7 @@ public enum MLPMath {
             if l > 0 {
                 var dh = Matrix.zeros(rows: g.rows, cols: hin.cols)
                 Matrix.gemm(g, base.weights[l], into: &dh)                          // g·W
-                Matrix.gemm(du, lora.a[l], beta: 1, into: &dh)                      // + du·A
+                Matrix.gemm(du, layer.a, beta: 1, into: &dh)                        // + du·A
                 reluMask(&dh, by: preActivations[l - 1])
                 g = dh
             }
@@ -212,13 +208,19 @@ public enum MLPMath {
                                 biases: trainBase ? db.reversed() : nil))
     }
 
-    /// Accuracy and mean loss on `data`, in chunks of `batch` evaluated on all cores with
-    /// single-threaded BLAS and summed in chunk order (the same result whatever the core count).
-    public static func evaluate(_ base: BaseMLP, _ lora: LoRAWeights?, on data: Dataset, batch: Int = 1000) -> (accuracy: Double, loss: Double) {
+    /// Accuracy and mean loss of the base alone on `data` (as `evaluate(_:_:alpha:on:batch:)`).
+    public static func evaluate(_ base: BaseMLP, on data: Dataset, batch: Int = 1000) -> (accuracy: Double, loss: Double) {
+        evaluate(base, nil, alpha: 0, on: data, batch: batch)
+    }
+
+    /// Accuracy and mean loss of base + `lora` (scaled by alpha / r; nil: the base alone) on `data`, in
+    /// chunks of `batch` evaluated on all cores with single-threaded BLAS and summed in chunk order
+    /// (the same result whatever the core count).
+    public static func evaluate(_ base: BaseMLP, _ lora: LoRAAdapter?, alpha: Float, on data: Dataset, batch: Int = 1000) -> (accuracy: Double, loss: Double) {
         let chunks = (data.count + batch - 1) / batch
         let chunkResults = parallelMap(chunks, threads: ProcessInfo.processInfo.activeProcessorCount) { c -> (correct: Int, loss: Double) in
             let start = c * batch, end = min(data.count, start + batch)
-            let z = logits(base, lora, data.subset(Array(start..<end)).features)
+            let z = logits(base, lora, alpha: alpha, data.subset(Array(start..<end)).features)
             let labels = data.labels[start..<end]
             var correct = 0
             z.storage.withUnsafeBufferPointer { p in

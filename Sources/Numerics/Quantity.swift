@@ -60,6 +60,9 @@ public enum Quantity {
             }
         }
 
+        /// The accepted unit suffixes (case-sensitive), e.g. for the scenario schema's patterns.
+        public var suffixes: [String] { units.map(\.suffix) }
+
         /// The accepted unit spellings, for messages.
         public var unitList: String {
             switch self {

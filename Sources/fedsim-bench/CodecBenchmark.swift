@@ -1,5 +1,6 @@
 import Codec
 import Foundation
+import LoRA
 import Numerics
 
 /// The codec: FedSRD's server step (aggregate 10 clients + decompose) on one 4096 × 4096 layer at
@@ -13,7 +14,7 @@ enum CodecBenchmark: Benchmark {
         let d = context.quick ? 1024 : 4096, r = 16, clients = 10
         let shapes = [LoRALayerShape(name: "layer", inFeatures: d, outFeatures: d, rank: r)]
         let stream = RandomStream(seed: 7, purpose: "bench.codec")
-        var global = LoRAAdapter.initialised(shapes, stream: stream)
+        var global = LoRAAdapter.kaimingUniform(shapes, stream: stream)
         global.layers[0].b = Matrix(rows: d, cols: r) { _, _ in Float(stream.standardNormal() * 0.01) }
         let deltas = (0..<clients).map { _ in
             LoRAAdapter(layers: [LoRALayer(shape: shapes[0],

@@ -1,5 +1,6 @@
 import Foundation
 import Learning
+import LoRA
 import Numerics
 
 /// The proxy's local training step (MLP 784-256-128-10 with a frozen base, LoRA r = 8 on every
@@ -13,14 +14,14 @@ enum LearningBenchmark: Benchmark {
         let steps = context.quick ? 300 : 2000
         let (data, _) = SyntheticDataset.make(classes: 10, dimension: 784, train: 4096, test: 10, seed: 1)
         let base = BaseMLP(widths: widths, seed: 1)
-        let start = LoRAWeights(base: base, rank: rank, alpha: 16, seed: 1)
+        let start: LoRAAdapter = base.initialAdapter(rank: rank, seed: 1), alpha: Float = 16
         let epochs = max(1, steps * batch / data.count)
         let settings = TrainingSettings(epochs: epochs, batchSize: batch, optimizer: .adam(learningRate: 1e-3))
         var best = 0.0
         for _ in 0..<3 {
             var done = 0
             let seconds = measureSeconds {
-                done = LocalTraining.train(base: base, start: start, data: data, settings: settings, stream: RandomStream(seed: 1, purpose: "bench")).steps
+                done = LocalTraining.train(base: base, start: start, alpha: alpha, data: data, settings: settings, stream: RandomStream(seed: 1, purpose: "bench")).steps
             }
             best = max(best, Double(done * batch) / seconds)
         }
@@ -37,7 +38,7 @@ enum LearningBenchmark: Benchmark {
         var bestMany = 0.0
         for _ in 0..<3 {
             var done = 0
-            let seconds = measureSeconds { done = LocalTraining.trainMany(base: base, jobs: jobs, settings: settings).reduce(0) { $0 + $1.steps } }
+            let seconds = measureSeconds { done = LocalTraining.trainMany(base: base, jobs: jobs, alpha: alpha, settings: settings).reduce(0) { $0 + $1.steps } }
             bestMany = max(bestMany, Double(done * batch) / seconds)
         }
         FileHandle.standardError.write(Data(String(format: "bench: learning: %.0f samples/s one client, %.0f with %d clients at once (numpy %@)\n",

@@ -3,6 +3,7 @@ import CZlib
 import FedSimCLI
 import Foundation
 import Learning
+import LoRA
 import Numerics
 import Reporting
 import Scenario
@@ -249,7 +250,7 @@ final class SafeTensorsTarget: FuzzTarget {
         let shapes = [LoRALayerShape(name: "layers.0.q_proj", inFeatures: 6, outFeatures: 5, rank: 2),
                       LoRALayerShape(name: "layers.2.v_proj", inFeatures: 4, outFeatures: 3, rank: 2),
                       LoRALayerShape(name: "layers.10.v_proj", inFeatures: 4, outFeatures: 3, rank: 2)]
-        return LoRAAdapter.initialised(shapes, stream: RandomStream(StreamKey(seed: seed, purpose: "fuzz-adapter")))
+        return LoRAAdapter.kaimingUniform(shapes, stream: RandomStream(StreamKey(seed: seed, purpose: "fuzz-adapter")))
     }
 
     func corpus() throws -> [FuzzCase] {
@@ -323,7 +324,7 @@ final class WireTarget: FuzzTarget {
     var codecs: [any Codec] = []
 
     func corpus() throws -> [FuzzCase] {
-        global = LoRAAdapter.initialised(shapes, stream: RandomStream(StreamKey(seed: 3, purpose: "fuzz-global")))
+        global = LoRAAdapter.kaimingUniform(shapes, stream: RandomStream(StreamKey(seed: 3, purpose: "fuzz-global")))
         for l in global.layers.indices {
             global.layers[l].b = Matrix(rows: global.layers[l].b.rows, cols: global.layers[l].b.cols) { i, j in Float((i * 7 + j * 3) % 11) * 0.01 - 0.05 }
         }
@@ -342,7 +343,7 @@ final class WireTarget: FuzzTarget {
                 let codec = try CodecRegistry.make(type.name, options: options)
                 var updates: [WeightedUpdate] = []
                 for client in 0..<2 {
-                    let delta = LoRAAdapter.initialised(shapes, stream: RandomStream(StreamKey(seed: UInt64(10 * n + k), purpose: "fuzz-delta", index: UInt64(client))))
+                    let delta = LoRAAdapter.kaimingUniform(shapes, stream: RandomStream(StreamKey(seed: UInt64(10 * n + k), purpose: "fuzz-delta", index: UInt64(client))))
                     var state = ClientCodecState()
                     let update = try codec.encode(delta: delta, global: global, round: 1 + k, state: &state)
                     out.append(update.bytes)

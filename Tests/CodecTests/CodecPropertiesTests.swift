@@ -1,4 +1,5 @@
 @testable import Codec
+import LoRA
 import Numerics
 import XCTest
 
@@ -155,7 +156,7 @@ final class CodecPropertiesTests: XCTestCase {
     func testHundredRoundsNeverProduceNaN() throws {
         var f = AdapterFactory(seed: 9)
         let shapes = f.shapes(layers: 2, rank: 4, dIn: 64...128, dOut: 10...64)
-        var global = LoRAAdapter.initialised(shapes, stream: RandomStream(seed: 1, purpose: "lora.init"))
+        var global = LoRAAdapter.kaimingUniform(shapes, stream: RandomStream(seed: 1, purpose: "lora.init"))
         for name in ["fedsrd", "fedsrd-e", "topk"] {
             let codec = try CodecRegistry.make(name, options: options { $0.minSparseEntries = 256; $0.residual = true })
             var states = [ClientCodecState](repeating: ClientCodecState(), count: 4)
@@ -179,16 +180,19 @@ final class CodecPropertiesTests: XCTestCase {
         let shapes = (0..<2).map { LoRALayerShape(name: "l\($0)", inFeatures: 300, outFeatures: 200, rank: 8) }
         let codec = FedSRDCodec(options: options { $0.minSparseEntries = 100 })
         var global = f.global(shapes)
-        var history = BroadcastHistory(shapes: shapes, capacity: 3)
+        var history = BroadcastHistory(shapes: shapes, capacity: 3), decoding = history
         var sizes: [Int] = []
         for round in 1...6 {
             var state = ClientCodecState()
             let up = try codec.encode(delta: f.delta(shapes), global: global, round: round, state: &state)
             let result = try codec.aggregate([WeightedUpdate(bytes: up.bytes, weight: 1)], global: global, round: round)
-            try history.record(broadcast: result.broadcast)
+            history.record(result)
+            try decoding.record(broadcast: result.broadcast)
             sizes.append(result.broadcast.count)
             global = result.global
         }
+        // Recording the codec's decoded broadcast is recording the bytes.
+        XCTAssertEqual((0...6).map { history.catchUpBytes(from: $0, codec: codec) }, (0...6).map { decoding.catchUpBytes(from: $0, codec: codec) })
         let dense = codec.denseAdapterBytes(shapes: shapes)
         XCTAssertEqual(history.catchUpBytes(from: 6, codec: codec), 0)
         XCTAssertEqual(history.catchUpBytes(from: 5, codec: codec), sizes[5], "one round behind: the last broadcast")
@@ -201,8 +205,30 @@ final class CodecPropertiesTests: XCTestCase {
         let lora = LoRACodec(options: CodecOptions())
         var s = ClientCodecState()
         let r = try lora.aggregate([WeightedUpdate(bytes: try lora.encode(delta: f.delta(shapes), global: global, round: 1, state: &s).bytes, weight: 1)], global: global, round: 1)
-        try loraHistory.record(broadcast: r.broadcast)
+        loraHistory.record(r)
         XCTAssertEqual(loraHistory.catchUpBytes(from: 0, codec: lora), r.broadcast.count)
+    }
+
+    /// Every codec decodes its broadcast once, in `aggregate`: the result's decoded message is the
+    /// broadcast's bytes decoded, and its global is what `apply(broadcast:to:)` gives a client, so a
+    /// caller needs neither a second decode nor a second apply.
+    func testAggregationResultCarriesTheDecodedBroadcast() throws {
+        var f = AdapterFactory(seed: 21)
+        let shapes = f.shapes(layers: 2, rank: 4, dIn: 30...60, dOut: 20...50)
+        let global = f.global(shapes)
+        for type in CodecRegistry.all {
+            for valueType in [ValueType.f32, .f16] {
+                let codec = type.init(options: options { $0.minSparseEntries = 50; $0.sparsity = 0.7; $0.valueType = valueType })
+                let updates = try (0..<3).map { k -> WeightedUpdate in
+                    var state = ClientCodecState()
+                    return WeightedUpdate(bytes: try codec.encode(delta: f.delta(shapes), global: global, round: 1, state: &state).bytes, weight: Double(k + 1))
+                }
+                let result = try codec.aggregate(updates, global: global, round: 1)
+                XCTAssertEqual(result.decodedBroadcast, try WireMessage.decode(result.broadcast, shapes: shapes), "\(type.name) \(valueType)")
+                XCTAssertEqual(result.global, try codec.apply(broadcast: result.broadcast, to: global), "\(type.name) \(valueType)")
+                XCTAssertNotEqual(result.global, global, "\(type.name) \(valueType): the broadcast moved the adapter")
+            }
+        }
     }
 
     func testErrorFeedbackCarriesWhatWasDropped() throws {

@@ -1,4 +1,5 @@
 @testable import Codec
+import LoRA
 import Numerics
 import XCTest
 

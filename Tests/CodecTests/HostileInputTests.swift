@@ -1,5 +1,6 @@
 @testable import Codec
 import Foundation
+import LoRA
 import Numerics
 import XCTest
 

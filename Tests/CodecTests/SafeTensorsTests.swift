@@ -1,4 +1,5 @@
 import Foundation
+import LoRA
 import Numerics
 import XCTest
 @testable import Codec
@@ -421,7 +422,7 @@ final class PEFTAdapterTests: XCTestCase {
     func testAdapterRoundTripsThroughFiles() throws {
         let shapes = [LoRALayerShape(name: "\(prefix).0.self_attn.q_proj", inFeatures: 6, outFeatures: 5, rank: 2),
                       LoRALayerShape(name: "\(prefix).10.mlp.down_proj", inFeatures: 7, outFeatures: 3, rank: 4)]
-        var adapter = LoRAAdapter.initialised(shapes, stream: RandomStream(seed: 7, purpose: "peft-test"))
+        var adapter = LoRAAdapter.kaimingUniform(shapes, stream: RandomStream(seed: 7, purpose: "peft-test"))
         adapter.layers[1].b = Matrix(rows: 3, cols: 4) { i, j in Float(i * 4 + j) / 3 }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("peft-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

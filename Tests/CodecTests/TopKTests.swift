@@ -1,4 +1,5 @@
 @testable import Codec
+import LoRA
 import XCTest
 
 final class TopKTests: XCTestCase {

@@ -1,6 +1,7 @@
 import Codec
 import FedSimCLI
 import Foundation
+import LoRA
 import Numerics
 import XCTest
 
@@ -22,7 +23,7 @@ final class CodecCommandTests: XCTestCase {
 
     func adapter(seed: UInt64, shift: Float = 0, rank: Int = 4) -> LoRAAdapter {
         let shapes = (0..<2).map { LoRALayerShape(name: "base_model.model.model.layers.\($0).self_attn.q_proj", inFeatures: 64, outFeatures: 48, rank: rank) }
-        var a = LoRAAdapter.initialised(shapes, stream: RandomStream(seed: 1, purpose: "test.init"))
+        var a = LoRAAdapter.kaimingUniform(shapes, stream: RandomStream(seed: 1, purpose: "test.init"))
         let stream = RandomStream(seed: seed, purpose: "test.delta")
         for l in a.layers.indices {
             a.layers[l].b = Matrix(rows: 48, cols: rank) { _, _ in Float(stream.standardNormal()) * 0.01 + shift }

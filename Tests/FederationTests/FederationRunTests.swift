@@ -12,27 +12,35 @@ func scenario(_ json: String) throws -> Scenario {
     try ScenarioParser.parse(try JSONValue.parse(Data(json.utf8), file: nil))
 }
 
-/// A constant-everything scenario whose round times can be computed by hand.
-func constantScenario(clients: Int = 4, perRound: Int = 4, model: String = "fluid", serverUp: String = "1Tbps",
-                      extra: String = "", arms: String = #"[{"codec": "lora"}, {"codec": "fedsrd", "sparsity": 0.9}]"#,
-                      rounds: Int = 3) -> String {
-    """
-    {"name": "constant", "seed": 3,
-     "population": {"clients": \(clients), "samples": 100, "device_speed": "10TFLOPS"},
-     "network": {"down": "10Mbps", "up": "5Mbps", "rtt": "100ms", "loss": 0, "model": "\(model)", "keep_connections": true},
-     "server": {"down": "1Tbps", "up": "\(serverUp)", "aggregation": "1.5s"},
-     "selection": {"per_round": \(perRound), "over_selection": 0},
-     "workload": {"payload": {"model": "gpt2", "rank": 8, "targets": ["c_attn"], "values": "f32"},
-                  "compute": {"tokens_per_sample": 128, "epochs": 1}},
-     "arms": \(arms), "stop": {"rounds": \(rounds)} \(extra)}
-    """
+/// An arm of `codec` at upload sparsity `sparsity`.
+func arm(_ codec: String, sparsity: Double? = nil) -> FederationConfig.Arm {
+    var options = CodecOptions()
+    if let sparsity { options.sparsity = sparsity }
+    return .init(codec: codec, options: options)
+}
+
+/// A constant-everything federation whose round times can be computed by hand, built in Swift.
+func constantConfig(clients: Int = 4, perRound: Int = 4, model: TransferModel = .fluid, serverUp: Double = 1e12,
+                    availability: AvailabilityModel = .always, arms: [FederationConfig.Arm] = [arm("lora"), arm("fedsrd", sparsity: 0.9)],
+                    rounds: Int = 3) throws -> FederationConfig {
+    let link = LinkDistributions(downlink: Distribution(.constant(10e6), dimension: .bitRate), uplink: Distribution(.constant(5e6), dimension: .bitRate),
+                                 rtt: Distribution(.constant(0.1), dimension: .duration), loss: Distribution(.constant(0), dimension: .dimensionless))
+    let profile = NetworkProfile(name: "inline", summary: "constant links", body: .link(link), sources: ["the test"])
+    let payload = try FederationConfig.Payload(model: try ModelCatalog.named("gpt2"), rank: 8, targets: ["c_attn"], valueType: .f32)
+    return FederationConfig(seed: 3,
+                            population: .init(clients: clients, samples: Distribution(.constant(100), dimension: .dimensionless),
+                                              deviceSpeed: Distribution(.constant(10e12), dimension: .flopRate)),
+                            network: .init(profile: profile, model: model, keepConnections: true),
+                            server: .init(downlink: 1e12, uplink: serverUp, aggregationSeconds: 1.5), availability: availability,
+                            selection: .init(perRound: perRound, overSelection: 0),
+                            workload: .init(payload: payload, tokensPerSample: 128, epochs: 1), arms: arms, stop: .init(rounds: rounds))
 }
 
 final class FederationRunTests: XCTestCase {
     /// Fluid model, constant links, an uncontended server: every round time by hand, to 1e-9.
     func testFluidConstantRatesMatchHandComputedRoundTimes() throws {
-        let s = try scenario(constantScenario())
-        let federation = try FederationRun(config: s.config)
+        let s = try constantConfig()
+        let federation = try FederationRun(config: s)
         for arm in s.arms {
             let r = try federation.run(arm: arm)
             let codec = try CodecRegistry.make(arm.codec, options: arm.options)
@@ -56,8 +64,8 @@ final class FederationRunTests: XCTestCase {
 
     /// Four 5 Mbps uploads through a 10 Mbps server ingress: max-min gives each 2.5 Mbps.
     func testSharedServerLinkSplitsUploadsFairly() throws {
-        let s = try scenario(constantScenario(serverUp: "10Mbps", arms: #"[{"codec": "lora"}]"#, rounds: 1))
-        let r = try FederationRun(config: s.config).run(arm: s.arms[0])
+        let s = try constantConfig(serverUp: 10e6, arms: [arm("lora")], rounds: 1)
+        let r = try FederationRun(config: s).run(arm: s.arms[0])
         let codec = try CodecRegistry.make("lora")
         let up = Double(codec.payloadBytes(shapes: s.workload.payload!.shapes).upload)
         let flops = 100.0 * 128 * s.workload.payload!.model.trainingFLOPsPerToken(loraParameters: s.workload.payload!.loraParameters)
@@ -68,8 +76,8 @@ final class FederationRunTests: XCTestCase {
     /// One client, tcp model, no contention: the simulated round equals the transfer model's
     /// formula (set-up once, then the connection is kept for the upload).
     func testTCPRoundMatchesTransferModel() throws {
-        let s = try scenario(constantScenario(clients: 1, perRound: 1, model: "tcp", arms: #"[{"codec": "lora"}]"#, rounds: 2))
-        let r = try FederationRun(config: s.config).run(arm: s.arms[0])
+        let s = try constantConfig(clients: 1, perRound: 1, model: .tcp, arms: [arm("lora")], rounds: 2)
+        let r = try FederationRun(config: s).run(arm: s.arms[0])
         let codec = try CodecRegistry.make("lora")
         let sizes = codec.payloadBytes(shapes: s.workload.payload!.shapes)
         let flops = 100.0 * 128 * s.workload.payload!.model.trainingFLOPsPerToken(loraParameters: s.workload.payload!.loraParameters)
@@ -84,11 +92,10 @@ final class FederationRunTests: XCTestCase {
 
     /// The round closes at K arrivals: the over-selected stragglers are late and discarded.
     func testOverSelectionKeepsTheFirstK() throws {
-        let json = constantScenario(clients: 50, perRound: 10, arms: #"[{"codec": "lora"}]"#, rounds: 5)
-            .replacingOccurrences(of: #""over_selection": 0"#, with: #""over_selection": 0.3"#)
-            .replacingOccurrences(of: #""device_speed": "10TFLOPS""#, with: #""device_speed": {"dist": "lognormal", "median": "10TFLOPS", "p90": "40TFLOPS"}"#)
-        let s = try scenario(json)
-        let r = try FederationRun(config: s.config).run(arm: s.arms[0])
+        var s = try constantConfig(clients: 50, perRound: 10, arms: [arm("lora")], rounds: 5)
+        s.selection.overSelection = 0.3
+        s.population.deviceSpeed = .lognormal(median: 10e12, p90: 40e12, dimension: .flopRate)
+        let r = try FederationRun(config: s).run(arm: s.arms[0])
         for x in r.rounds {
             XCTAssertEqual(x.selected, 13)
             XCTAssertEqual(x.completed, 10)
@@ -105,10 +112,9 @@ final class FederationRunTests: XCTestCase {
     /// A deadline shorter than anyone's work: nothing arrives, the round fails and the global
     /// version does not move.
     func testDeadlineClosesAndFailsTheRound() throws {
-        let json = constantScenario(arms: #"[{"codec": "lora"}]"#, rounds: 2)
-            .replacingOccurrences(of: #""over_selection": 0"#, with: #""over_selection": 0, "deadline": "1s""#)
-        let s = try scenario(json)
-        let r = try FederationRun(config: s.config).run(arm: s.arms[0])
+        var s = try constantConfig(arms: [arm("lora")], rounds: 2)
+        s.selection.deadline = 1
+        let r = try FederationRun(config: s).run(arm: s.arms[0])
         for x in r.rounds {
             XCTAssertEqual(x.close, .deadline)
             XCTAssertEqual(x.completed, 0)
@@ -121,9 +127,8 @@ final class FederationRunTests: XCTestCase {
 
     /// Dropouts happen at the configured rate, at the same (round, client) in every arm.
     func testDropoutRateAndCommonRandomNumbers() throws {
-        let json = constantScenario(clients: 200, perRound: 200, extra: #", "availability": {"dropout_per_round": 0.1}"#, rounds: 20)
-        let s = try scenario(json)
-        let f = try FederationRun(config: s.config)
+        let s = try constantConfig(clients: 200, perRound: 200, availability: .dropout(perRound: 0.1), rounds: 20)
+        let f = try FederationRun(config: s)
         let a = try f.run(arm: s.arms[0]), b = try f.run(arm: s.arms[1])
         let droppedCount = a.clients.filter { $0.outcome == ClientOutcome.dropped }.count
         let rate = Double(droppedCount) / Double(a.clients.count)
@@ -140,11 +145,10 @@ final class FederationRunTests: XCTestCase {
 
     /// On/off sessions: the fraction of clients online at round starts is E[on]/(E[on] + E[off]).
     func testSessionsAvailability() throws {
-        let json = constantScenario(clients: 2000, perRound: 10,
-                                    extra: #", "availability": {"sessions": {"online": {"dist": "exponential", "mean": "30min"}, "offline": {"dist": "exponential", "mean": "90min"}}}"#,
-                                    arms: #"[{"codec": "lora"}]"#, rounds: 30)
-        let s = try scenario(json)
-        let r = try FederationRun(config: s.config).run(arm: s.arms[0])
+        let sessions = AvailabilityModel.Sessions(online: Distribution(.exponential(mean: 1800), dimension: .duration),
+                                                  offline: Distribution(.exponential(mean: 5400), dimension: .duration))
+        let s = try constantConfig(clients: 2000, perRound: 10, availability: .sessions(sessions), arms: [arm("lora")], rounds: 30)
+        let r = try FederationRun(config: s).run(arm: s.arms[0])
         let fraction = Double(r.rounds.map(\.available).reduce(0, +)) / Double(r.rounds.count * 2000)
         XCTAssertEqual(fraction, 0.25, accuracy: 0.03)
     }
@@ -152,9 +156,8 @@ final class FederationRunTests: XCTestCase {
     /// Stale clients: with 1 of 20 selected per round, most have missed broadcasts; fedsrd's
     /// catch-up grows with staleness but never exceeds the dense adapter; lora's is its broadcast.
     func testStaleClientsDownloadBytes() throws {
-        let json = constantScenario(clients: 20, perRound: 2, rounds: 30)
-        let s = try scenario(json)
-        let f = try FederationRun(config: s.config)
+        let s = try constantConfig(clients: 20, perRound: 2, rounds: 30)
+        let f = try FederationRun(config: s)
         let lora = try f.run(arm: s.arms[0]), fedsrd = try f.run(arm: s.arms[1])
         XCTAssertTrue(lora.clients.filter { $0.staleRounds > 0 }.allSatisfy { $0.downloadBytes == lora.downloadBytesInSync })
         let stale = fedsrd.clients.filter { $0.staleRounds > 1 }
@@ -168,11 +171,10 @@ final class FederationRunTests: XCTestCase {
 
     /// Same scenario and seed: byte-identical outputs; another seed: different.
     func testDeterministicOutputs() throws {
-        let json = constantScenario(clients: 300, perRound: 20, extra: #", "availability": {"dropout_per_round": 0.1}"#, rounds: 10)
-            .replacingOccurrences(of: #""network": {"down": "10Mbps", "up": "5Mbps", "rtt": "100ms", "loss": 0,"#, with: #""network": {"profile": "web-mix","#)
-            .replacingOccurrences(of: #""model": "fluid""#, with: #""model": "tcp""#)
+        var config = try constantConfig(clients: 300, perRound: 20, model: .tcp, availability: .dropout(perRound: 0.1), rounds: 10)
+        config.network.profile = .webMix
         func files(_ seed: UInt64) throws -> [String: Data] {
-            var s = try scenario(json)
+            var s = Scenario(name: "constant", config: config)
             s.seed = seed
             let f = try FederationRun(config: s.config)
             let results = RunResults(scenario: s, population: f.population, arms: try s.arms.map { try f.run(arm: $0) })

@@ -2,6 +2,7 @@ import Codec
 import Federation
 import Foundation
 import Learning
+import LoRA
 import Numerics
 import Reporting
 import Scenario
@@ -35,22 +36,26 @@ final class LearningFederationTests: XCTestCase {
         let result = try f.run(arm: s.arms[0])
         XCTAssertEqual(result.rounds[0].completed, 6)
         let w = f.learning!
-        var sumA = w.initial.a.map { Matrix.zeros(rows: $0.rows, cols: $0.cols) }, sumB = w.initial.b.map { Matrix.zeros(rows: $0.rows, cols: $0.cols) }
+        var sum = LoRAAdapter.zeros(w.shapes)
         var total = 0.0
         for i in 0..<6 {
             let data = w.data(of: i)
             let stream = RandomStream(seed: s.seed, purpose: "training.batches", index: UInt64(1) << 32 | UInt64(i), algorithm: .taus2)
-            let trained = LocalTraining.train(base: w.base, start: w.initial, data: data, settings: w.training.local, stream: stream).adapter
-            let delta = trained.minus(w.initial)
+            let trained = LocalTraining.train(base: w.base, start: w.initial, alpha: w.alpha, data: data, settings: w.training.local, stream: stream).adapter
+            let delta = trained.subtracting(w.initial)
             let weight = Float(data.count)
-            for l in sumA.indices { sumA[l].add(delta.a[l], scaledBy: weight); sumB[l].add(delta.b[l], scaledBy: weight) }
+            for l in sum.layers.indices {
+                sum.layers[l].a.add(delta.layers[l].a, scaledBy: weight)
+                sum.layers[l].b.add(delta.layers[l].b, scaledBy: weight)
+            }
             total += Double(data.count)
         }
-        let global = w.weights(result.finalGlobal!)
-        for l in sumA.indices {
-            let expectedA = w.initial.a[l] + sumA[l] * Float(1 / total), expectedB = w.initial.b[l] + sumB[l] * Float(1 / total)
-            for (x, y) in zip(global.a[l].storage, expectedA.storage) { XCTAssertEqual(x, y, accuracy: 1e-5) }
-            for (x, y) in zip(global.b[l].storage, expectedB.storage) { XCTAssertEqual(x, y, accuracy: 1e-5) }
+        let global = try XCTUnwrap(result.finalGlobal)
+        XCTAssertEqual(global.shapes, w.shapes)
+        for l in sum.layers.indices {
+            let expectedA = w.initial.layers[l].a + sum.layers[l].a * Float(1 / total), expectedB = w.initial.layers[l].b + sum.layers[l].b * Float(1 / total)
+            for (x, y) in zip(global.layers[l].a.storage, expectedA.storage) { XCTAssertEqual(x, y, accuracy: 1e-5) }
+            for (x, y) in zip(global.layers[l].b.storage, expectedB.storage) { XCTAssertEqual(x, y, accuracy: 1e-5) }
         }
     }
 

@@ -1,6 +1,7 @@
 import CZlib
 import Foundation
 @testable import Learning
+import LoRA
 import Numerics
 import XCTest
 
@@ -84,24 +85,24 @@ final class LearningBoundsTests: XCTestCase {
         XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: dir))?.count ?? 0, 0)
 
         let base = try Pretraining(widths: [8, 6, 3], classes: [0, 1], epochs: 1, seed: 5).checkedTrain(on: train)
-        let start = LoRAWeights(base: base, rank: 2, alpha: 4, seed: 5)
+        let start = base.initialAdapter(rank: 2, seed: 5)
         for optimizer in [Optimizer.sgd(learningRate: 1e30, momentum: 0.9), .adam(learningRate: 1e30)] {
             let settings = TrainingSettings(epochs: 2, batchSize: 16, optimizer: optimizer)
             let jobs = (0..<3).map { LocalTraining.Job(start: start, data: train, stream: StreamKey(seed: 5, purpose: "t", index: UInt64($0)), client: 10 + $0) }
-            XCTAssertThrowsError(try LocalTraining.checkedTrainMany(base: base, jobs: jobs, settings: settings, round: 7, threads: 2)) { error in
+            XCTAssertThrowsError(try LocalTraining.checkedTrainMany(base: base, jobs: jobs, alpha: 4, settings: settings, round: 7, threads: 2)) { error in
                 guard case let .diverged(phase, _, _, _, _, round, client)? = error as? TrainingError else { return XCTFail("\(error)") }
                 XCTAssertEqual(phase, .localTraining)
                 XCTAssertEqual(round, 7)
                 XCTAssertEqual(client, 10, "the first job in job order")
                 XCTAssertTrue("\(error)".contains("local training diverged at learning rate 1e+30 (round 7, client 10)"), "\(error)")
             }
-            XCTAssertTrue(LocalTraining.train(base: base, start: start, data: train, settings: settings, stream: RandomStream(seed: 1, purpose: "t")).loss.isNaN)
+            XCTAssertTrue(LocalTraining.train(base: base, start: start, alpha: 4, data: train, settings: settings, stream: RandomStream(seed: 1, purpose: "t")).loss.isNaN)
         }
         // An ordinary learning rate: the checked and unchecked results are the same.
         let settings = TrainingSettings(epochs: 2, batchSize: 16, optimizer: .adam(learningRate: 1e-2))
         let jobs = [LocalTraining.Job(start: start, data: train, stream: StreamKey(seed: 5, purpose: "t", index: 0))]
-        let checked = try LocalTraining.checkedTrainMany(base: base, jobs: jobs, settings: settings)
-        let plain = LocalTraining.trainMany(base: base, jobs: jobs, settings: settings)
+        let checked = try LocalTraining.checkedTrainMany(base: base, jobs: jobs, alpha: 4, settings: settings)
+        let plain = LocalTraining.trainMany(base: base, jobs: jobs, alpha: 4, settings: settings)
         XCTAssertEqual(checked[0].adapter, plain[0].adapter)
         XCTAssertEqual(checked[0].loss, plain[0].loss)
         XCTAssertTrue(checked[0].loss.isFinite)
@@ -126,8 +127,7 @@ final class LearningBoundsTests: XCTestCase {
         let keep = Set(pre.classes)
         let subset = train.subset(train.labels.indices.filter { keep.contains(Int(train.labels[$0])) })
         var reference = BaseMLP(widths: pre.widths, seed: pre.seed)
-        let none = LoRAWeights(a: reference.weights.map { Matrix.zeros(rows: 1, cols: $0.cols) },
-                               b: reference.weights.map { Matrix.zeros(rows: $0.rows, cols: 1) }, rank: 1, alpha: 1)
+        let none = LoRAAdapter.zeros(reference.loraShapes(rank: 1))
         var state = OptimizerState(.sgd(learningRate: pre.learningRate, momentum: 0.9), shapes: reference.weights.map(\.count) + reference.biases.map(\.count))
         let stream = RandomStream(seed: pre.seed, purpose: "pretraining.batches")
         var order = Array(0..<subset.count)
@@ -136,7 +136,7 @@ final class LearningBoundsTests: XCTestCase {
             var i = 0
             while i < order.count {
                 let batch = subset.subset(Array(order[i..<min(order.count, i + pre.batchSize)]))
-                let g = MLPMath.lossAndGradients(reference, none, batch.features, batch.labels[...], trainBase: true).gradients
+                let g = MLPMath.lossAndGradients(reference, none, alpha: 1, batch.features, batch.labels[...], trainBase: true).gradients
                 state.apply(&reference.weights, try XCTUnwrap(g.weights), offset: 0)
                 state.apply(&reference.biases, try XCTUnwrap(g.biases), offset: reference.weights.count)
                 i += pre.batchSize
@@ -144,11 +144,12 @@ final class LearningBoundsTests: XCTestCase {
         }
         let base = try pre.checkedTrain(on: train)
         XCTAssertEqual(base, reference)
-        // Local training as it was.
+        // Local training as it was (the factors as two arrays, A slots then B slots).
         let settings = TrainingSettings(epochs: 3, batchSize: 16, optimizer: .adam(learningRate: 5e-3))
-        let start = LoRAWeights(base: base, rank: 2, alpha: 4, seed: 5)
-        var lora = start
-        var adam = OptimizerState(settings.optimizer, shapes: lora.a.map(\.count) + lora.b.map(\.count))
+        let start = base.initialAdapter(rank: 2, seed: 5)
+        var a = start.layers.map(\.a), b = start.layers.map(\.b)
+        func adapter() -> LoRAAdapter { LoRAAdapter(layers: start.shapes.indices.map { LoRALayer(shape: start.shapes[$0], a: a[$0], b: b[$0]) }) }
+        var adam = OptimizerState(settings.optimizer, shapes: a.map(\.count) + b.map(\.count))
         let batches = RandomStream(seed: 9, purpose: "t")
         var indices = Array(0..<train.count)
         var totalLoss = 0.0, steps = 0
@@ -157,16 +158,16 @@ final class LearningBoundsTests: XCTestCase {
             var i = 0
             while i < indices.count {
                 let sub = train.subset(Array(indices[i..<min(indices.count, i + settings.batchSize)]))
-                let (loss, g) = MLPMath.lossAndGradients(base, lora, sub.features, sub.labels[...])
-                adam.apply(&lora.a, g.a, offset: 0)
-                adam.apply(&lora.b, g.b, offset: lora.a.count)
+                let (loss, g) = MLPMath.lossAndGradients(base, adapter(), alpha: 4, sub.features, sub.labels[...])
+                adam.apply(&a, g.a, offset: 0)
+                adam.apply(&b, g.b, offset: a.count)
                 totalLoss += loss
                 steps += 1
                 i += settings.batchSize
             }
         }
-        let checked = try LocalTraining.checkedTrain(base: base, start: start, data: train, settings: settings, stream: RandomStream(seed: 9, purpose: "t"))
-        XCTAssertEqual(checked.adapter, lora)
+        let checked = try LocalTraining.checkedTrain(base: base, start: start, alpha: 4, data: train, settings: settings, stream: RandomStream(seed: 9, purpose: "t"))
+        XCTAssertEqual(checked.adapter, adapter())
         XCTAssertEqual(checked.loss, totalLoss / Double(steps))
         XCTAssertEqual(checked.steps, steps)
     }

@@ -1,15 +1,22 @@
 import CZlib
 import Foundation
 @testable import Learning
+import LoRA
 import Numerics
 import XCTest
 
 final class MLPTests: XCTestCase {
-    func tinyModel(seed: UInt64 = 1) -> (BaseMLP, LoRAWeights, Matrix, [Int32]) {
+    /// α of `tinyModel`'s adapter (rank 2: scaling 2).
+    let alpha: Float = 4
+
+    func tinyModel(seed: UInt64 = 1) -> (BaseMLP, LoRAAdapter, Matrix, [Int32]) {
         let base = BaseMLP(widths: [6, 5, 4, 3], seed: seed)
-        var lora = LoRAWeights(base: base, rank: 2, alpha: 4, seed: seed)
+        var lora = base.initialAdapter(rank: 2, seed: seed)
         let s = RandomStream(seed: seed, purpose: "test.b")
-        lora.b = lora.b.map { b in Matrix(rows: b.rows, cols: b.cols) { _, _ in Float(s.standardNormal() * 0.5) } }
+        for l in lora.layers.indices {
+            let b = lora.layers[l].b
+            lora.layers[l].b = Matrix(rows: b.rows, cols: b.cols) { _, _ in Float(s.standardNormal() * 0.5) }
+        }
         let x = Matrix(rows: 7, cols: 6) { _, _ in Float(s.standardNormal()) }
         let y: [Int32] = [0, 1, 2, 0, 1, 2, 1]
         return (base, lora, x, y)
@@ -19,21 +26,21 @@ final class MLPTests: XCTestCase {
     /// differences of the loss.
     func testGradientsByFiniteDifferences() {
         let (base, lora, x, y) = tinyModel()
-        let analytic = MLPMath.lossAndGradients(base, lora, x, y[...], trainBase: true).gradients
-        func loss(_ b: BaseMLP, _ l: LoRAWeights) -> Double { MLPMath.lossAndGradients(b, l, x, y[...]).loss }
+        let analytic = MLPMath.lossAndGradients(base, lora, alpha: alpha, x, y[...], trainBase: true).gradients
+        func loss(_ b: BaseMLP, _ l: LoRAAdapter) -> Double { MLPMath.lossAndGradients(b, l, alpha: alpha, x, y[...]).loss }
         let eps: Float = 1e-3
         func check(_ numeric: Double, _ exact: Float, _ what: String) {
             XCTAssertEqual(numeric, Double(exact), accuracy: 2e-3 + 2e-2 * abs(Double(exact)), what)
         }
         for l in 0..<base.layerCount {
-            for k in 0..<lora.a[l].count {
+            for k in 0..<lora.layers[l].a.count {
                 var p = lora, m = lora
-                p.a[l].storage[k] += eps; m.a[l].storage[k] -= eps
+                p.layers[l].a.storage[k] += eps; m.layers[l].a.storage[k] -= eps
                 check((loss(base, p) - loss(base, m)) / Double(2 * eps), analytic.a[l].storage[k], "dA[\(l)][\(k)]")
             }
-            for k in 0..<lora.b[l].count {
+            for k in 0..<lora.layers[l].b.count {
                 var p = lora, m = lora
-                p.b[l].storage[k] += eps; m.b[l].storage[k] -= eps
+                p.layers[l].b.storage[k] += eps; m.layers[l].b.storage[k] -= eps
                 check((loss(base, p) - loss(base, m)) / Double(2 * eps), analytic.b[l].storage[k], "dB[\(l)][\(k)]")
             }
             for k in 0..<base.weights[l].count {
@@ -52,10 +59,11 @@ final class MLPTests: XCTestCase {
     /// With B = 0 the adapted model is exactly the base, whatever A is.
     func testZeroBLeavesTheModelUnchanged() {
         let (base, _, x, _) = tinyModel()
-        let fresh = LoRAWeights(base: base, rank: 3, alpha: 8, seed: 9)
-        XCTAssertTrue(fresh.b.allSatisfy { $0.storage.allSatisfy { $0 == 0 } })
-        XCTAssertFalse(fresh.a[0].storage.allSatisfy { $0 == 0 })
-        XCTAssertEqual(MLPMath.logits(base, fresh, x), MLPMath.logits(base, nil, x))
+        let fresh = base.initialAdapter(rank: 3, seed: 9)
+        XCTAssertTrue(fresh.layers.allSatisfy { $0.b.storage.allSatisfy { $0 == 0 } })
+        XCTAssertFalse(fresh.layers[0].a.storage.allSatisfy { $0 == 0 })
+        XCTAssertEqual(MLPMath.logits(base, fresh, alpha: 8, x), MLPMath.logits(base, x))
+        XCTAssertEqual(MLPMath.logits(base, nil, alpha: 8, x), MLPMath.logits(base, x))
     }
 
     /// A base pretrained on two of four synthetic classes, then LoRA trained on all four: accuracy
@@ -64,17 +72,20 @@ final class MLPTests: XCTestCase {
         let (train, test) = SyntheticDataset.make(classes: 4, dimension: 20, train: 2000, test: 1000, seed: 3)
         let pre = Pretraining(widths: [20, 32, 4], classes: [0, 1], epochs: 5, learningRate: 0.05, batchSize: 32, seed: 3)
         let base = pre.train(on: train)
-        let before = MLPMath.evaluate(base, nil, on: test)
+        let before = MLPMath.evaluate(base, on: test)
         XCTAssertLessThan(before.accuracy, 0.6, "the base knows only two classes")
-        let start = LoRAWeights(base: base, rank: 4, alpha: 8, seed: 3)
-        let trained = LocalTraining.train(base: base, start: start, data: train,
+        let start = base.initialAdapter(rank: 4, seed: 3)
+        let trained = LocalTraining.train(base: base, start: start, alpha: 8, data: train,
                                           settings: TrainingSettings(epochs: 5, batchSize: 32, optimizer: .adam(learningRate: 5e-3)),
                                           stream: RandomStream(seed: 3, purpose: "test.batches"))
-        let after = MLPMath.evaluate(base, trained.adapter, on: test)
+        let after = MLPMath.evaluate(base, trained.adapter, alpha: 8, on: test)
         XCTAssertGreaterThan(after.accuracy, before.accuracy + 0.3, "before \(before.accuracy), after \(after.accuracy)")
         XCTAssertLessThan(after.loss, before.loss)
         // The base did not move.
-        XCTAssertEqual(MLPMath.evaluate(base, nil, on: test).accuracy, before.accuracy)
+        XCTAssertEqual(MLPMath.evaluate(base, on: test).accuracy, before.accuracy)
+        // The trained adapter keeps the proxy's layer names and shapes (PEFT keys mlp.<l>.lora_A.weight).
+        XCTAssertEqual(trained.adapter.shapes, base.loraShapes(rank: 4))
+        XCTAssertEqual(trained.adapter.shapes.map(\.name), ["mlp.0", "mlp.1"])
     }
 
     /// The pretrained base is cached under its settings and read back bit for bit.
@@ -174,20 +185,20 @@ final class ParallelTrainingTests: XCTestCase {
     func testParallelTrainingAndEvaluationDoNotDependOnThreads() {
         let (train, test) = SyntheticDataset.make(classes: 4, dimension: 30, train: 800, test: 700, seed: 6)
         let base = BaseMLP(widths: [30, 24, 4], seed: 6)
-        let start = LoRAWeights(base: base, rank: 3, alpha: 6, seed: 6)
+        let start = base.initialAdapter(rank: 3, seed: 6)
         let parts = Partition.iid.assign(train, clients: 5, seed: 6)
         let jobs = parts.enumerated().map { k, idx in
             LocalTraining.Job(start: start, data: train.subset(idx), stream: StreamKey(seed: 6, purpose: "test.jobs", index: UInt64(k)))
         }
         let settings = TrainingSettings(epochs: 2, batchSize: 16, optimizer: .adam(learningRate: 1e-2))
-        let one = LocalTraining.trainMany(base: base, jobs: jobs, settings: settings, threads: 1)
-        let two = LocalTraining.trainMany(base: base, jobs: jobs, settings: settings, threads: 2)
-        let four = LocalTraining.trainMany(base: base, jobs: jobs, settings: settings, threads: 4)
+        let one = LocalTraining.trainMany(base: base, jobs: jobs, alpha: 6, settings: settings, threads: 1)
+        let two = LocalTraining.trainMany(base: base, jobs: jobs, alpha: 6, settings: settings, threads: 2)
+        let four = LocalTraining.trainMany(base: base, jobs: jobs, alpha: 6, settings: settings, threads: 4)
         XCTAssertEqual(one.map(\.adapter), two.map(\.adapter))
         XCTAssertEqual(one.map(\.adapter), four.map(\.adapter))
         XCTAssertNotEqual(one[0].adapter, one[1].adapter)
-        let chunked = MLPMath.evaluate(base, one[0].adapter, on: test, batch: 100)
-        let whole = MLPMath.evaluate(base, one[0].adapter, on: test, batch: 700)
+        let chunked = MLPMath.evaluate(base, one[0].adapter, alpha: 6, on: test, batch: 100)
+        let whole = MLPMath.evaluate(base, one[0].adapter, alpha: 6, on: test, batch: 700)
         XCTAssertEqual(chunked.accuracy, whole.accuracy)
         XCTAssertEqual(chunked.loss, whole.loss, accuracy: 1e-6)
     }

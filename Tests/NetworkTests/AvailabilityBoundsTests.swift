@@ -15,7 +15,8 @@ final class AvailabilityBoundsTests: XCTestCase {
         let start = Date()
         _ = timeline.isOnline(0, at: year)
         _ = timeline.sessionEnd(1, after: year)
-        XCTAssertLessThan(Date().timeIntervalSince(start), 1)
+        // Seconds, not the hours 3e10 toggles would take (generous: debug builds on a loaded machine).
+        XCTAssertLessThan(Date().timeIntervalSince(start), 30)
         XCTAssertTrue(timeline.exhausted)
         XCTAssertEqual(timeline.draws, 2_000_000)
     }

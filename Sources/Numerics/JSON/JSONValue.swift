@@ -95,3 +95,45 @@ extension JSONValue {
         }
     }
 }
+
+// Literals, so JSON documents built in Swift (the scenario schema) read like JSON.
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral, ExpressibleByBooleanLiteral,
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int) { self = .number(Double(value)) }
+    public init(floatLiteral value: Double) { self = .number(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+}
+
+extension JSONValue {
+    /// Pretty text that keeps objects and arrays on one line when they fit in `width` columns
+    /// (keys sorted; `": "` and `", "` separators): compact enough to read, stable to diff.
+    public func compactText(width: Int = 110) -> String { compact(indent: 0, width: width) }
+
+    private func flat() -> String {
+        switch self {
+        case let .array(items): return "[" + items.map { $0.flat() }.joined(separator: ", ") + "]"
+        case let .object(members):
+            return "{" + members.keys.sorted().map { JSONValue.string($0).text() + ": " + (members[$0] ?? .null).flat() }.joined(separator: ", ") + "}"
+        default: return text()
+        }
+    }
+
+    private func compact(indent: Int, width: Int) -> String {
+        let line = flat()
+        let pad = String(repeating: " ", count: indent), inner = String(repeating: " ", count: indent + 2)
+        switch self {
+        case let .object(members) where !members.isEmpty && line.count + indent > width:
+            let items = members.keys.sorted().map { inner + JSONValue.string($0).text() + ": " + (members[$0] ?? .null).compact(indent: indent + 2, width: width) }
+            return "{\n" + items.joined(separator: ",\n") + "\n" + pad + "}"
+        case let .array(items) where !items.isEmpty && line.count + indent > width:
+            return "[\n" + items.map { inner + $0.compact(indent: indent + 2, width: width) }.joined(separator: ",\n") + "\n" + pad + "]"
+        default:
+            return line
+        }
+    }
+}

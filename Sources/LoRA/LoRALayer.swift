@@ -34,6 +34,11 @@ public struct LoRALayerShape: Hashable, Sendable, Codable {
     }
     /// Trainable parameters of the layer's adapter: r·(d_in + d_out).
     public var parameterCount: Int { rank * (inFeatures + outFeatures) }
+
+    /// The factor the update is applied with, s = α / r (Hu et al. 2021; PEFT's `scaling = lora_alpha / r`):
+    /// the adapted layer computes W·x + s·B·A·x. α is a setting of the model that applies the adapter
+    /// (PEFT keeps `lora_alpha` in `adapter_config.json`, not with the tensors), so it is an argument here.
+    public func scaling(alpha: Float) -> Float { alpha / Float(rank) }
 }
 
 /// One adapted layer: its shape and the two factors.
@@ -67,44 +72,4 @@ public struct LoRALayer: Sendable, Equatable {
 
     /// B·A (d_out × d_in): the layer's weight update, dense. For tests and small layers.
     public func product() -> Matrix { b.multiplied(by: a) }
-}
-
-/// A LoRA adapter (or an update to one: a delta has the same shape): named layers in a fixed order.
-public struct LoRAAdapter: Sendable, Equatable {
-    /// The layers, in wire order (their index is the layer id on the wire).
-    public var layers: [LoRALayer]
-
-    /// Creates an adapter.
-    public init(layers: [LoRALayer]) { self.layers = layers }
-
-    /// The shapes, in order.
-    public var shapes: [LoRALayerShape] { layers.map(\.shape) }
-
-    /// An adapter of zeros with `shapes`.
-    public static func zeros(_ shapes: [LoRALayerShape]) -> LoRAAdapter { LoRAAdapter(layers: shapes.map(LoRALayer.zeros)) }
-
-    /// Standard LoRA initialisation: A ~ U(−1/√d_in, 1/√d_in) from `stream` (Kaiming-uniform with a = √5,
-    /// as PEFT does), B = 0.
-    public static func initialised(_ shapes: [LoRALayerShape], stream: RandomStream) -> LoRAAdapter {
-        LoRAAdapter(layers: shapes.map { shape in
-            let bound = Float(1 / Double(shape.inFeatures).squareRoot())
-            let a = Matrix(rows: shape.rank, cols: shape.inFeatures) { _, _ in Float(stream.uniform() * 2 - 1) * bound }
-            return LoRALayer(shape: shape, a: a, b: .zeros(rows: shape.outFeatures, cols: shape.rank))
-        })
-    }
-
-    /// Trainable parameters: Σ r·(d_in + d_out).
-    public var parameterCount: Int { layers.reduce(0) { $0 + $1.shape.parameterCount } }
-
-    /// `self − other`, factor by factor (shapes must match).
-    public func subtracting(_ other: LoRAAdapter) -> LoRAAdapter {
-        precondition(shapes == other.shapes, "adapters of different shapes")
-        return LoRAAdapter(layers: zip(layers, other.layers).map { LoRALayer(shape: $0.shape, a: $0.a - $1.a, b: $0.b - $1.b) })
-    }
-
-    /// `self + other`, factor by factor (shapes must match).
-    public func adding(_ other: LoRAAdapter) -> LoRAAdapter {
-        precondition(shapes == other.shapes, "adapters of different shapes")
-        return LoRAAdapter(layers: zip(layers, other.layers).map { LoRALayer(shape: $0.shape, a: $0.a + $1.a, b: $0.b + $1.b) })
-    }
 }

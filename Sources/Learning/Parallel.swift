@@ -1,0 +1,25 @@
+import Foundation
+import Numerics
+
+/// `body(0) … body(count − 1)` spread over `threads` workers (each taking every `threads`-th
+/// index), with single-threaded BLAS, returned in index order: the same result whatever `threads`.
+func parallelMap<T>(_ count: Int, threads: Int, _ body: @Sendable (Int) -> T) -> [T] {
+    guard count > 0 else { return [] }
+    let workers = max(1, min(threads, count))
+    let results = ResultBox<T>(count: count)
+    BLASThreads.singleThreaded {
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for k in stride(from: worker, to: count, by: workers) { results.set(k, body(k)) }
+        }
+    }
+    return results.values()
+}
+
+/// Slots written by concurrent workers, each slot by exactly one worker; read in slot order.
+final class ResultBox<T>: @unchecked Sendable {
+    private var slots: [T?]
+    private let lock = NSLock()
+    init(count: Int) { slots = [T?](repeating: nil, count: count) }
+    func set(_ i: Int, _ value: T) { lock.lock(); slots[i] = value; lock.unlock() }
+    func values() -> [T] { slots.map { $0! } }
+}

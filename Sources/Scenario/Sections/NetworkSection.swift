@@ -1,0 +1,170 @@
+import Federation
+import Network
+import Numerics
+
+/// `network`: the clients' access networks (a profile, a mix, or inline link distributions),
+/// user-defined profiles, the transfer model and connection reuse.
+enum NetworkSection: ScenarioSection {
+    static let name = "network"
+    static let linkKeys: [ScenarioKey] = [
+        ScenarioKey("down", SchemaVocabulary.ref("distribution-rate", "Downlink (server → client) rate per client: a bit-rate distribution, e.g. \"20Mbps\".")),
+        ScenarioKey("up", SchemaVocabulary.ref("distribution-rate", "Uplink (client → server) rate per client: a bit-rate distribution, e.g. \"2Mbps\".")),
+        ScenarioKey("rtt", SchemaVocabulary.ref("distribution-duration", "Round-trip time per client: a duration distribution, e.g. \"40ms\".")),
+        ScenarioKey("loss", SchemaVocabulary.ref("distribution-loss", "Packet-loss rate per client, in [0, 1): a number, a percentage or a distribution; default 0.")),
+    ]
+    static let profileKeys: [ScenarioKey] = linkKeys + [
+        ScenarioKey("summary", ["type": "string", "description": "One line: what access network this is (default \"user-defined\")."]),
+        ScenarioKey("sources", ["type": "array", "items": ["type": "string"],
+                                "description": "Where the figures come from, and which are assumptions (default [\"defined in the scenario\"])."]),
+    ]
+    static var keys: [ScenarioKey] {
+        let d = FederationConfig.Network()
+        return [
+            ScenarioKey("profile", SchemaVocabulary.with(SchemaVocabulary.ref("profile-name"), ["default": .string(d.profile.name)])),
+            ScenarioKey("mix", SchemaVocabulary.ref("mix")),
+            ScenarioKey("profiles", [
+                "type": "object", "description": "Optional user-defined profiles, by name, usable in \"profile\" and \"mix\".",
+                "propertyNames": ["minLength": 1, "not": ["enum": .array(NetworkProfile.builtInNames.map { .string($0) })],
+                                  "description": "A new profile name; the built-in names cannot be redefined."],
+                "additionalProperties": SchemaVocabulary.ref("profile-definition"),
+            ]),
+            ScenarioKey("model", ["enum": .array(TransferModel.allCases.map { .string($0.rawValue) }), "default": .string(d.model.rawValue),
+                                  "description": .string("Transfer model: \"tcp\" (default: connection set-up, slow start, then the rate limited by link, loss "
+                                      + "and the fair share of the server link) or \"fluid\" (RTT/2 + bytes / rate; see docs/NETWORK-MODEL.md).")]),
+            ScenarioKey("keep_connections", ["type": "boolean", "default": .bool(d.keepConnections),
+                                             "description": "Default true: connection set-up (handshake + TLS) only on a client's first transfer."]),
+        ] + linkKeys
+    }
+    static var definitions: [String: JSONValue] {
+        let inline: JSONValue = [["required": ["down"]], ["required": ["up"]], ["required": ["rtt"]], ["required": ["loss"]]]
+        guard case let .array(inlineForms) = inline else { return [:] }
+        let names = NetworkProfile.builtInNames
+        return [
+            name: objectSchema("The clients' access networks: a \"profile\" (default \"\(FederationConfig.Network().profile.name)\"), or a \"mix\" of profiles, "
+                               + "or inline distributions \"down\", \"up\", \"rtt\" (+ optional \"loss\") — exactly one of these forms.", extra: [
+                "oneOf": [
+                    ["title": "profile (or the default web-mix)", "not": ["anyOf": .array([["required": ["mix"]]] + inlineForms)]],
+                    ["title": "mix", "required": ["mix"], "not": ["anyOf": .array([["required": ["profile"]]] + inlineForms)]],
+                    ["title": "inline down/up/rtt (+ loss)", "required": ["down", "up", "rtt"],
+                     "not": ["anyOf": [["required": ["profile"]], ["required": ["mix"]]]]],
+                ],
+            ]),
+            "link": ["description": "The per-client link distributions: down, up and rtt are required together; loss is optional (default 0).",
+                     "type": "object", "properties": linkKeys.properties],
+            "profile-name": ["type": "string", "minLength": 1,
+                             "description": .string("A network profile: built-in \(names.joined(separator: ", ")) (see `fedsim profiles`), or one defined under network.profiles."),
+                             "examples": .array(names.map { .string($0) })],
+            "mix-member": ["description": "One weighted member of a mix: {\"weight\": w > 0, \"profile\": name}.", "type": "object",
+                           "required": ["weight", "profile"], "additionalProperties": false,
+                           "properties": ["weight": SchemaVocabulary.positiveNumber("Relative weight (> 0); weights are normalised."),
+                                          "profile": SchemaVocabulary.ref("profile-name")]],
+            "mix": ["description": "A weighted mix of profiles; each client draws a member by weight, then all four link attributes from it.",
+                    "type": "array", "minItems": 1, "items": SchemaVocabulary.ref("mix-member")],
+            "profile-definition": ["description": .string("A user-defined network profile: the link distributions down, up, rtt (required) and loss "
+                                       + "(optional, default 0), plus an optional one-line summary and sources."),
+                                   "type": "object", "additionalProperties": false, "required": ["down", "up", "rtt"], "properties": profileKeys.properties],
+        ]
+    }
+
+    static func parseLink(_ node: Node) throws -> LinkDistributions {
+        let link = LinkDistributions(downlink: try node.required("down").distribution(.bitRate),
+                                     uplink: try node.required("up").distribution(.bitRate),
+                                     rtt: try node.required("rtt").distribution(.duration),
+                                     loss: try node.member("loss")?.distribution(.dimensionless) ?? Distribution(.constant(0), dimension: .dimensionless))
+        return try link.validated(at: node.path)
+    }
+
+    static func parse(_ node: Node?) throws -> (FederationConfig.Network, Scenario.NetworkForm, [NetworkProfile]) {
+        let d = FederationConfig.Network()
+        guard let node else { return (d, .named(d.profile.name), []) }
+        _ = try node.object(allowed: keys.names)
+        var user: [NetworkProfile] = []
+        if let profiles = node.member("profiles") {
+            guard case let .object(members) = profiles.value else { throw profiles.invalid("an object of named profiles") }
+            for name in members.keys.sorted() {
+                guard let p = profiles.member(name) else {
+                    throw InputError(.invalidValue(expected: "a profile definition {\"down\", \"up\", \"rtt\"}", found: "null"), at: profiles.child(name))
+                }
+                _ = try p.object(allowed: profileKeys.names)
+                if NetworkProfile.builtIn(named: name) != nil {
+                    throw InputError(.invalidValue(expected: "a name that is not a built-in profile's", found: "'\(name)'"), at: p.path)
+                }
+                let sources = try p.member("sources")?.elements().map { try $0.string() } ?? ["defined in the scenario"]
+                user.append(NetworkProfile(name: name, summary: try p.member("summary")?.string() ?? "user-defined",
+                                           body: .link(try parseLink(p)), sources: sources))
+            }
+        }
+        func lookup(_ n: Node) throws -> NetworkProfile {
+            let name = try n.string()
+            if let p = user.first(where: { $0.name == name }) ?? NetworkProfile.builtIn(named: name) { return p }
+            let valid = NetworkProfile.builtInNames + user.map(\.name)
+            throw InputError(.unknownName(kind: "network profile", name: name, suggestion: Suggestion.nearest(to: name, in: valid), valid: valid), at: n.path)
+        }
+        let inlineKeys = linkKeys.names.filter { node.member($0) != nil }
+        let forms = ["profile", "mix"].filter { node.member($0) != nil } + (inlineKeys.isEmpty ? [] : ["inline " + inlineKeys.joined(separator: "/")])
+        guard forms.count <= 1 else {
+            throw InputError(.invalidValue(expected: "one of 'profile', 'mix' or inline down/up/rtt/loss", found: forms.map { "'\($0)'" }.joined(separator: " and ")), at: node.path)
+        }
+        var network = d
+        let form: Scenario.NetworkForm
+        if let p = node.member("profile") {
+            network.profile = try lookup(p)
+            form = .named(network.profile.name)
+        } else if let mix = node.member("mix") {
+            let items = try mix.elements()
+            guard !items.isEmpty else { throw mix.invalid("a non-empty array of {\"weight\", \"profile\"}") }
+            var components: [NetworkProfile.Component] = []
+            for item in items {
+                _ = try item.object(allowed: ["weight", "profile"])
+                let w = try item.required("weight")
+                let weight = try w.number(nil)
+                guard weight > 0 else { throw w.invalid("a positive weight") }
+                components.append(.init(weight: weight, profile: try lookup(try item.required("profile"))))
+            }
+            network.profile = NetworkProfile(name: "mix", summary: "a mix of " + components.map(\.profile.name).joined(separator: ", "),
+                                             body: .mix(components), sources: ["the scenario's mix; see each profile"])
+            form = .mix(components.map { ($0.weight, $0.profile.name) })
+        } else if !inlineKeys.isEmpty {
+            network.profile = NetworkProfile(name: "inline", summary: "defined inline in the scenario", body: .link(try parseLink(node)),
+                                             sources: ["defined in the scenario"])
+            form = .inline
+        } else {
+            form = .named(d.profile.name)
+        }
+        if let m = node.member("model") {
+            let text = try m.string()
+            guard let parsed = TransferModel(rawValue: text) else {
+                let valid = TransferModel.allCases.map(\.rawValue)
+                throw InputError(.unknownName(kind: "transfer model", name: text, suggestion: Suggestion.nearest(to: text, in: valid), valid: valid), at: m.path)
+            }
+            network.model = parsed
+        }
+        network.keepConnections = try node.member("keep_connections")?.bool() ?? d.keepConnections
+        return (network, form, user)
+    }
+
+    static func link(_ l: LinkDistributions) -> [String: JSONValue] {
+        ["down": l.downlink.json, "up": l.uplink.json, "rtt": l.rtt.json, "loss": l.loss.json]
+    }
+
+    static func resolved(_ network: FederationConfig.Network, form: Scenario.NetworkForm, userProfiles: [NetworkProfile]) -> JSONValue {
+        var net: [String: JSONValue] = ["model": .string(network.model.rawValue), "keep_connections": .bool(network.keepConnections)]
+        switch form {
+        case let .named(n): net["profile"] = .string(n)
+        case let .mix(items): net["mix"] = .array(items.map { ["weight": .number($0.weight), "profile": .string($0.profile)] })
+        case .inline: if case let .link(l) = network.profile.body { net.merge(link(l)) { $1 } }
+        }
+        if !userProfiles.isEmpty {
+            var profiles: [String: JSONValue] = [:]
+            for p in userProfiles {
+                guard case let .link(l) = p.body else { continue }
+                var o = link(l)
+                o["summary"] = .string(p.summary)
+                o["sources"] = .array(p.sources.map { .string($0) })
+                profiles[p.name] = .object(o)
+            }
+            net["profiles"] = .object(profiles)
+        }
+        return .object(net)
+    }
+}
