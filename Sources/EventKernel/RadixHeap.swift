@@ -13,7 +13,7 @@
 /// past a `run(until:)` limit): every stored entry is then above the new one, so the buckets below
 /// the highest bit where it differs from `last` merge into one, and the new entry becomes `last`.
 /// Order is exact: the full (time, sequence) key decides, so equal times keep FIFO order.
-public final class RadixHeap: EventQueue {
+public final class RadixHeap: EventScheduler {
     @usableFromInline static let bucketCount = 129
 
     /// One bucket: an unordered, manually managed array of packed entries and its minimum.
@@ -30,11 +30,11 @@ public final class RadixHeap: EventQueue {
     @exclusivity(unchecked) @usableFromInline var last: UInt128 = 0
     @exclusivity(unchecked) @usableFromInline var size = 0
 
-    /// Optional: memory indexed by an entry's slot, touched for the few entries about to come out
-    /// (the simulator's slot array), so its cache misses overlap with the queue's work.
-    @exclusivity(unchecked) public var touchBase: UnsafeRawPointer?
-    @exclusivity(unchecked) public var touchStride = 0
-    @exclusivity(unchecked) @usableFromInline var touchSink: UInt8 = 0
+    /// The entries of the last small bucket spread by `redistribute` (the next few to come out),
+    /// not yet reported by `takeUpcoming`: `upcomingCount` entries from `upcoming`, which is that
+    /// bucket's buffer (entries may since have been overwritten; `grow` clears the hint).
+    @exclusivity(unchecked) @usableFromInline var upcoming: UnsafeMutablePointer<UInt128>?
+    @exclusivity(unchecked) @usableFromInline var upcomingCount = 0
 
     /// Number of entries.
     public var count: Int { size }
@@ -61,6 +61,7 @@ public final class RadixHeap: EventQueue {
     }
 
     @usableFromInline func grow(_ b: Int) {
+        if buckets[b].base == upcoming { upcomingCount = 0 }
         let capacity = buckets[b].capacity * 2
         let bigger = UnsafeMutablePointer<UInt128>.allocate(capacity: capacity)
         bigger.moveInitialize(from: buckets[b].base, count: buckets[b].count)
@@ -141,14 +142,22 @@ public final class RadixHeap: EventQueue {
         }
         if buckets[128].count == 0 { mask &= ~(UInt128(1) &<< 127) }
         occupied = mask
-        // The entries of a small lowest bucket are the next few to come out: touch their slots.
-        if n <= 32, let touch = touchBase {
-            var sink = touchSink
-            for j in 0..<n {
-                sink ^= touch.load(fromByteOffset: Int(UInt32(truncatingIfNeeded: source[j]) & QueuedEvent.maxSlot) &* touchStride, as: UInt8.self)
-            }
-            touchSink = sink
+        // The entries of a small lowest bucket are the next few to come out: offer them as a hint.
+        if n <= 32 {
+            upcoming = source
+            upcomingCount = n
+        } else {
+            upcomingCount = 0
         }
+    }
+
+    /// Reports the entries of the last small bucket spread over the lower ones (at most 32), once.
+    @inlinable @inline(__always)
+    public func takeUpcoming(_ body: (QueuedEvent) -> Void) {
+        let n = upcomingCount
+        guard n > 0, let source = upcoming else { return }
+        upcomingCount = 0
+        for j in 0..<n { body(QueuedEvent(packed: source[j])) }
     }
 
     /// - Complexity: O(1) amortised.
@@ -167,6 +176,29 @@ public final class RadixHeap: EventQueue {
         size &-= 1
         checkAfterMutation()
         return QueuedEvent(packed: last)
+    }
+
+    /// - Complexity: O(size of the entry's bucket): the bucket is known from the key, then searched.
+    public func remove(_ event: QueuedEvent) -> Bool {
+        let key = event.packed
+        guard size > 0, key >= last else { return false }
+        let b = RadixHeap.bucket(of: key, relativeTo: last)
+        let bucket = buckets + b
+        let n = bucket.pointee.count
+        var i = 0
+        while i < n && bucket.pointee.base[i] != key { i += 1 }
+        guard i < n else { return false }
+        bucket.pointee.base[i] = bucket.pointee.base[n - 1]
+        bucket.pointee.count = n - 1
+        if key == bucket.pointee.minimum {
+            var minimum = UInt128.max
+            for j in 0..<(n - 1) { minimum = Swift.min(minimum, bucket.pointee.base[j]) }
+            bucket.pointee.minimum = minimum
+        }
+        if n == 1 && b > 0 { occupied &= ~(UInt128(1) << UInt128(b - 1)) }
+        size -= 1
+        checkAfterMutation()
+        return true
     }
 
     /// - Complexity: O(n).
@@ -230,9 +262,4 @@ extension RadixHeap {
         if let problem = invariantViolation(entries: size <= 64) { preconditionFailure("RadixHeap: \(problem)") }
         #endif
     }
-}
-
-extension QueuedEvent {
-    /// An entry from its packed form.
-    @inlinable public init(packed: UInt128) { self.packed = packed }
 }

@@ -2,141 +2,89 @@
 /// using one after its event fired or was cancelled does nothing.
 @frozen
 public struct EventHandle: Hashable, Sendable {
-    @usableFromInline let slot: UInt32
-    @usableFromInline let sequence: UInt64
-    @inlinable init(slot: UInt32, sequence: UInt64) {
-        self.slot = slot
-        self.sequence = sequence
-    }
+    /// The event's queue entry (time, sequence, slot) when the handle was made.
+    @usableFromInline let entry: QueuedEvent
+    @inlinable init(_ entry: QueuedEvent) { self.entry = entry }
 
-    /// A handle that never refers to a pending event (cancelling it does nothing).
-    public static let none = EventHandle(slot: .max, sequence: .max)
+    @inlinable var slot: Int { Int(entry.slot) }
+    @inlinable var sequence: UInt64 { entry.sequence }
+
+    /// A handle that never refers to a pending event (cancelling it does nothing): its sequence is
+    /// one no event is given.
+    public static let none = EventHandle(QueuedEvent(packed: .max))
 }
 
+/// The simulator's default form: events on a radix heap.
+public typealias Simulator = EventSimulator<RadixHeap>
+
 /// The discrete-event simulator: a clock and a pending-event set (after ns-3's `Simulator` and
-/// SimPy's `Environment`). It knows nothing of what the events mean.
+/// SimPy's `Environment`). It knows nothing of what the events mean. Generic over the pending-event
+/// set, chosen at construction (`EventSimulator<QuaternaryHeap>()`), so that no queue call is
+/// dispatched at run time; `Simulator` is the radix-heap form.
 ///
 /// Events fire in (time, insertion) order, so equal times keep FIFO order. Each pending event
 /// owns a slot holding its action and the sequence number of its live queue entry; an entry whose
 /// sequence no longer matches its slot is stale (cancelled or moved) and is skipped when it
 /// surfaces. Cancelling is O(1); rescheduling (a flow whose finish time moves) keeps the action
 /// and pushes one new entry; stale entries are purged in one O(n) pass once they outnumber the
-/// live ones.
+/// live ones. The queue holds entries only: the slots are this class's own.
 ///
-/// Limits: 2^24 (16.7 M) events pending at once, 2^40 events scheduled per run.
-public final class Simulator {
+/// Limits: 2^24 (16.7 M) events pending at once, 2^40 − 1 events scheduled per run.
+public final class EventSimulator<Queue: EventScheduler> {
     /// What an event does when it fires; it may schedule, cancel and reschedule others.
     public typealias Action = () -> Void
 
-    /// One slot: the action and the sequence of the slot's live queue entry, side by side so that
-    /// firing an event touches one cache line. (A struct also keeps the closure at its natural
-    /// abstraction: a bare `Action?` in pointer memory is re-abstracted through a heap-allocated
-    /// thunk on every store.)
-    @usableFromInline struct Slot {
-        @usableFromInline var action: Action?
-        @usableFromInline var liveSequence: UInt64
-        @inlinable init(_ action: Action?, liveSequence: UInt64) {
-            self.action = action
-            self.liveSequence = liveSequence
-        }
-    }
-
-    /// The sequence a free or cancelled slot holds: no entry matches it.
-    @usableFromInline static let noEntry = UInt64.max
-
     /// The current simulated time.
-    public var now: SimTime { SimTime(seconds: clock) }
+    @inlinable public var now: SimTime { SimTime(seconds: clock) }
     /// Number of events that have fired.
-    @exclusivity(unchecked) public private(set) var firedCount: UInt64 = 0
+    @inlinable public var firedCount: UInt64 { fired }
     /// Number of events scheduled and neither fired nor cancelled.
-    public var pendingCount: Int { livePending }
+    @inlinable public var pendingCount: Int { livePending }
 
+    @exclusivity(unchecked) @usableFromInline var fired: UInt64 = 0
     @exclusivity(unchecked) @usableFromInline var clock = 0.0
     @exclusivity(unchecked) @usableFromInline var livePending = 0
-    /// The pending-event set (a compile-time choice: `RadixHeap` or `QuaternaryHeap`).
-    public typealias Queue = RadixHeap
-    /// Which queue this build uses (for benchmarks).
-    public static var queueKind: String { String(describing: Queue.self) }
+    /// The pending-event set.
     @usableFromInline let queue: Queue
-    /// Per slot: the action, and the sequence of the slot's live entry (`noEntry` when none).
-    @exclusivity(unchecked) @usableFromInline var slots: UnsafeMutablePointer<Slot>
-    @exclusivity(unchecked) @usableFromInline var slotCapacity: Int
-    @exclusivity(unchecked) @usableFromInline var slotCount = 0
-    @exclusivity(unchecked) @usableFromInline var freeSlots: UnsafeMutablePointer<UInt32>
-    @exclusivity(unchecked) @usableFromInline var freeCount = 0
+    /// The slots: actions and live sequences, and the free list.
+    @exclusivity(unchecked) @usableFromInline var slots: EventSlots
     @exclusivity(unchecked) @usableFromInline var nextSequence: UInt64 = 0
     @exclusivity(unchecked) @usableFromInline var staleEntries = 0
-    @exclusivity(unchecked) private var stopRequested = false
+    @exclusivity(unchecked) @usableFromInline var stopRequested = false
 
     /// A simulator at time zero with an empty queue.
     public init(expectedPendingEvents: Int = 0) {
         let capacity = max(64, expectedPendingEvents)
         queue = Queue(reservingCapacity: capacity)
-        slotCapacity = capacity
-        slots = .allocate(capacity: capacity)
-        freeSlots = .allocate(capacity: capacity)
-        noteSlotsMoved()
+        slots = EventSlots(capacity: capacity)
     }
 
-    /// Lets a radix heap touch the slots of the entries about to fire.
-    private func noteSlotsMoved() {
-        if let radix = queue as AnyObject as? RadixHeap {
-            radix.touchBase = UnsafeRawPointer(slots)
-            radix.touchStride = MemoryLayout<Slot>.stride
-        }
-    }
-
-    deinit {
-        slots.deinitialize(count: slotCount)
-        slots.deallocate()
-        freeSlots.deallocate()
-    }
-
-    @usableFromInline func growSlots() {
-        precondition(slotCount <= Int(QueuedEvent.maxSlot), "more than 2^24 events pending at once")
-        let capacity = slotCapacity * 2
-        let newSlots = UnsafeMutablePointer<Slot>.allocate(capacity: capacity)
-        newSlots.moveInitialize(from: slots, count: slotCount)
-        slots.deallocate()
-        slots = newSlots
-        let newFree = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity)
-        newFree.moveInitialize(from: freeSlots, count: freeCount)
-        freeSlots.deallocate()
-        freeSlots = newFree
-        slotCapacity = capacity
-        noteSlotsMoved()
-    }
+    deinit { slots.deallocate() }
 
     /// Takes a sequence number for a new entry.
     @inlinable @inline(__always)
     func takeSequence() -> UInt64 {
         let sequence = nextSequence
-        precondition(sequence <= QueuedEvent.maxSequence, "more than 2^40 events scheduled in one run")
+        precondition(sequence < QueuedEvent.maxSequence, "more than 2^40 - 1 events scheduled in one run")
         nextSequence = sequence &+ 1
         return sequence
     }
 
     /// Schedules `action` at absolute time `time` (not before `now`).
-    /// - Complexity: O(log n) (heap) or O(1) amortised (radix heap).
+    /// - Complexity: O(1) amortised (radix heap) or O(log n) (heap).
     @discardableResult @inlinable @inline(__always)
     public func schedule(at time: SimTime, _ action: __owned @escaping Action) -> EventHandle {
         // The fast path is small enough to inline into the caller, so that the caller's copy of
         // the action goes straight into the slot (one retain, instead of a retain/release pair
         // around the call plus a retain inside it).
         if !(time.seconds >= clock) { schedulingInThePast(time) }
-        let slot: Int
-        if freeCount > 0 {
-            freeCount &-= 1
-            slot = Int(freeSlots[freeCount])
-            slots[slot].action = action
-        } else {
-            slot = takeNewSlot(action)
-        }
+        let slot = slots.take(action)
         let sequence = takeSequence()
-        slots[slot].liveSequence = sequence
-        queue.insert(QueuedEvent(time: time.seconds, sequence: sequence, slot: UInt32(truncatingIfNeeded: slot)))
+        slots.cells[slot].liveSequence = sequence
+        let entry = QueuedEvent(time: time.seconds, sequence: sequence, slot: UInt32(truncatingIfNeeded: slot))
+        queue.insert(entry)
         livePending &+= 1
-        return EventHandle(slot: UInt32(truncatingIfNeeded: slot), sequence: sequence)
+        return EventHandle(entry)
     }
 
     @usableFromInline @inline(never)
@@ -144,124 +92,148 @@ public final class Simulator {
         preconditionFailure("cannot schedule an event in the past (\(time) < \(now))")
     }
 
-    /// A never-used slot for `action` (no free slot left).
-    @usableFromInline @inline(never)
-    func takeNewSlot(_ action: @escaping Action) -> Int {
-        if slotCount == slotCapacity { growSlots() }
-        let slot = slotCount
-        slotCount &+= 1
-        (slots + slot).initialize(to: Slot(action, liveSequence: Simulator.noEntry))
-        return slot
-    }
-
     /// Schedules `action` after `delay` (≥ 0) from now.
-    /// - Complexity: O(log n).
+    /// - Complexity: as `schedule(at:_:)`.
     @discardableResult @inlinable @inline(__always)
     public func schedule(after delay: SimDuration, _ action: __owned @escaping Action) -> EventHandle {
         schedule(at: SimTime(seconds: clock + delay.seconds), action)
     }
 
     /// Whether `handle`'s event is still waiting to fire.
+    @inlinable
     public func isPending(_ handle: EventHandle) -> Bool {
-        Int(handle.slot) < slotCount && slots[Int(handle.slot)].liveSequence == handle.sequence
+        slots.isLive(handle.entry)
     }
 
-    /// Cancels `handle`'s event; returns false if it already fired or was cancelled.
+    /// Cancels `handle`'s event; returns false if it already fired or was cancelled. The queue
+    /// entry stays until it surfaces or a compaction purges it (ns-3's `Simulator::Cancel`).
     /// - Complexity: O(1) amortised.
-    @discardableResult
+    @discardableResult @inlinable
     public func cancel(_ handle: EventHandle) -> Bool {
         guard isPending(handle) else { return false }
-        release(slot: Int(handle.slot))
+        release(handle.slot)
         noteStaleEntry()
+        return true
+    }
+
+    /// Cancels `handle`'s event and takes its entry out of the queue now (ns-3's
+    /// `Simulator::Remove`); returns false if it already fired or was cancelled.
+    /// - Complexity: the queue's `remove`: a search of one bucket (radix heap) or of the heap.
+    @discardableResult
+    public func remove(_ handle: EventHandle) -> Bool {
+        guard isPending(handle) else { return false }
+        let removed = queue.remove(handle.entry)
+        precondition(removed, "a pending event's entry is missing from the queue")
+        release(handle.slot)
         return true
     }
 
     /// Moves `handle`'s event to `time`, keeping its action and giving it a new place in FIFO order;
     /// returns the new handle, or nil if the event is no longer pending.
-    /// - Complexity: O(log n).
-    @discardableResult
+    /// - Complexity: as `schedule(at:_:)`.
+    @discardableResult @inlinable
     public func reschedule(_ handle: EventHandle, to time: SimTime) -> EventHandle? {
         guard isPending(handle) else { return nil }
         precondition(time.seconds >= clock, "cannot reschedule an event into the past (\(time) < \(now))")
         let sequence = takeSequence()
-        slots[Int(handle.slot)].liveSequence = sequence
-        queue.insert(QueuedEvent(time: time.seconds, sequence: sequence, slot: handle.slot))
+        slots.cells[handle.slot].liveSequence = sequence
+        let entry = QueuedEvent(time: time.seconds, sequence: sequence, slot: handle.entry.slot)
+        queue.insert(entry)
         noteStaleEntry()
-        return EventHandle(slot: handle.slot, sequence: sequence)
+        return EventHandle(entry)
     }
 
     /// Makes `run` return after the event being processed.
-    public func stop() { stopRequested = true }
+    @inlinable public func stop() { stopRequested = true }
 
     /// Fires events in order while their time is ≤ `limit`, then advances the clock to `limit`
     /// if it is finite and the run was not stopped. Returns the number of events fired.
-    /// - Complexity: O(k log n) for k events.
-    @discardableResult
+    /// - Complexity: k queue removals for k events.
+    @discardableResult @inlinable
     public func run(until limit: SimTime = .infinity) -> UInt64 {
         stopRequested = false
-        let start = firedCount
+        let start = fired
         while !stopRequested, let next = queue.peek(), next.time <= limit.seconds {
             _ = queue.removeNext()
+            touchUpcoming()
             fire(next)
         }
         if !stopRequested, limit.seconds.isFinite, limit.seconds > clock { clock = limit.seconds }
-        return firedCount - start
+        return fired &- start
     }
 
     /// Fires the next live event, if any; returns whether one fired.
-    @discardableResult
+    @discardableResult @inlinable
     public func step() -> Bool {
         while let next = queue.removeNext() {
+            touchUpcoming()
             if fire(next) { return true }
         }
         return false
     }
 
     /// The time of the next live event, if any.
+    @inlinable
     public var nextEventTime: SimTime? {
         while let next = queue.peek() {
-            if slots[Int(next.slot)].liveSequence == next.sequence { return SimTime(seconds: next.time) }
+            if slots.isLive(next) { return SimTime(seconds: next.time) }
             _ = queue.removeNext()
             staleEntries -= 1
         }
         return nil
     }
 
+    /// Brings the slots of the entries the queue says come out next into cache, so that their
+    /// misses overlap with the event being fired instead of following it.
+    @inlinable @inline(__always)
+    func touchUpcoming() {
+        let cells = slots.cells
+        let count = slots.count
+        var sink = slots.touchSink
+        queue.takeUpcoming { entry in
+            let slot = Int(entry.slot)
+            if slot < count { sink ^= cells[slot].liveSequence }
+        }
+        slots.touchSink = sink
+    }
+
     /// Runs `entry`'s action if the entry is live; returns whether it was.
-    @inline(__always) @discardableResult
-    private func fire(_ entry: QueuedEvent) -> Bool {
+    @inlinable @inline(__always) @discardableResult
+    func fire(_ entry: QueuedEvent) -> Bool {
         let slot = Int(entry.slot)
-        guard slots[slot].liveSequence == entry.sequence else {
+        guard slots.cells[slot].liveSequence == entry.sequence else {
             staleEntries -= 1
             return false
         }
-        let action = slots[slot].action.take()!
-        slots[slot].liveSequence = Simulator.noEntry
-        freeSlots[freeCount] = UInt32(truncatingIfNeeded: slot)
-        freeCount &+= 1
+        let action = slots.cells[slot].action.take()!
+        slots.cells[slot].liveSequence = EventSlots.noEntry
+        slots.free(slot)
         livePending &-= 1
         clock = entry.time
-        firedCount &+= 1
+        fired &+= 1
         action()
         return true
     }
 
-    @inline(__always)
-    private func release(slot: Int) {
-        slots[slot].action = nil
-        slots[slot].liveSequence = Simulator.noEntry
-        freeSlots[freeCount] = UInt32(truncatingIfNeeded: slot)
-        freeCount &+= 1
+    @inlinable @inline(__always)
+    func release(_ slot: Int) {
+        slots.cells[slot].action = nil
+        slots.cells[slot].liveSequence = EventSlots.noEntry
+        slots.free(slot)
         livePending &-= 1
     }
 
-    private func noteStaleEntry() {
+    @inlinable
+    func noteStaleEntry() {
         staleEntries += 1
-        if staleEntries > 1024 && staleEntries > queue.count / 2 {
-            let live = slots
-            queue.compact { live[Int($0.slot)].liveSequence == $0.sequence }
-            staleEntries = 0
-        }
+        if staleEntries > 1024 && staleEntries > queue.count / 2 { purgeStaleEntries() }
+    }
+
+    @usableFromInline @inline(never)
+    func purgeStaleEntries() {
+        let live = slots
+        queue.compact { live.isLive($0) }
+        staleEntries = 0
     }
 
     /// Entries in the queue that belong to cancelled or moved events (for tests and diagnostics).

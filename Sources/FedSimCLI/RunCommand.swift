@@ -1,3 +1,4 @@
+import EventKernel
 import Federation
 import Foundation
 import Learning
@@ -141,8 +142,8 @@ enum ScenarioRunner {
             var results: [ArmResult] = []
             for arm in s.arms {
                 let tag = label + (seeds > 1 ? "[\(arm.name) seed \(s.seed)]" : "[\(arm.name)]")
-                let progress: ((Int, Double, Double?) -> Void)? = console.stderrIsTerminal ? { round, t, accuracy in
-                    console.progress("\(tag) round \(round)\(total.map { "/\($0)" } ?? "")  sim \(Quantity.humanReadable(t, as: .duration))"
+                let progress: ((Int, SimTime, Double?) -> Void)? = console.stderrIsTerminal ? { round, t, accuracy in
+                    console.progress("\(tag) round \(round)\(total.map { "/\($0)" } ?? "")  sim \(Quantity.humanReadable(t.seconds, as: .duration))"
                                      + (accuracy.map { "  acc \(String(format: "%.3f", $0))" } ?? ""))
                 } : nil
                 let result: ArmResult

@@ -77,25 +77,32 @@ final class RadixHeapTests: XCTestCase {
 
 final class RadixHeapInvariantTests: XCTestCase {
     /// The invariants hold after every operation of random workloads (inserts at and above the last
-    /// removal, inserts below it after a peek, removals, compaction).
+    /// removal, inserts below it after a peek, removals, eager removals, compaction).
     func testInvariantsHoldAfterEveryMutation() {
         var rng = TestRNG(state: 77)
         let heap = RadixHeap()
         var sequence: UInt64 = 0
         var now: Double = 0
+        var inserted: [QueuedEvent] = []
         for step in 0..<20_000 {
             let r = rng.next() % 10
             if r < 5 || heap.isEmpty {
                 let t = now + Double(rng.next() % 1000) / 10
-                heap.insert(QueuedEvent(time: t, sequence: sequence, slot: UInt32(sequence % 1000)))
+                inserted.append(QueuedEvent(time: t, sequence: sequence, slot: UInt32(sequence % 1000)))
+                heap.insert(inserted[inserted.count - 1])
                 sequence += 1
             } else if r < 9 {
                 if let e = heap.removeNext() { now = e.time }
             } else if let p = heap.peek(), p.time > 1 {
                 // Below the peeked minimum (the simulator's run(until:) case).
-                heap.insert(QueuedEvent(time: p.time / 2, sequence: sequence, slot: 0))
+                inserted.append(QueuedEvent(time: p.time / 2, sequence: sequence, slot: 0))
+                heap.insert(inserted[inserted.count - 1])
                 sequence += 1
                 now = min(now, p.time / 2)
+            }
+            if step % 7 == 3, sequence > 0 {
+                // An eager removal of a random earlier entry (still queued or not).
+                _ = heap.remove(inserted[Int(rng.next() % UInt64(inserted.count))])
             }
             if step % 5000 == 4999 { heap.compact { $0.sequence % 3 != 0 } }
             if let problem = heap.invariantViolation() { return XCTFail("step \(step): \(problem)") }

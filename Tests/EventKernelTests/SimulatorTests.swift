@@ -1,9 +1,63 @@
 import EventKernel
 import XCTest
 
+/// Every simulator test runs on both queues.
 final class SimulatorTests: XCTestCase {
     func testEventsFireInTimeOrderAndClockAdvances() {
-        let sim = Simulator()
+        SimulatorChecks<RadixHeap>().eventsFireInTimeOrderAndClockAdvances()
+        SimulatorChecks<QuaternaryHeap>().eventsFireInTimeOrderAndClockAdvances()
+    }
+
+    func testEqualTimesKeepFIFOOrderIncludingEventsScheduledWhileFiring() {
+        SimulatorChecks<RadixHeap>().equalTimesKeepFIFOOrderIncludingEventsScheduledWhileFiring()
+        SimulatorChecks<QuaternaryHeap>().equalTimesKeepFIFOOrderIncludingEventsScheduledWhileFiring()
+    }
+
+    func testCancel() {
+        SimulatorChecks<RadixHeap>().cancel()
+        SimulatorChecks<QuaternaryHeap>().cancel()
+    }
+
+    func testStaleHandleDoesNotTouchTheSlotsNextEvent() {
+        SimulatorChecks<RadixHeap>().staleHandleDoesNotTouchTheSlotsNextEvent()
+        SimulatorChecks<QuaternaryHeap>().staleHandleDoesNotTouchTheSlotsNextEvent()
+    }
+
+    func testRescheduleMovesAFlowsFinish() {
+        SimulatorChecks<RadixHeap>().rescheduleMovesAFlowsFinish()
+        SimulatorChecks<QuaternaryHeap>().rescheduleMovesAFlowsFinish()
+    }
+
+    func testRunUntilIsInclusiveAndAdvancesTheClock() {
+        SimulatorChecks<RadixHeap>().runUntilIsInclusiveAndAdvancesTheClock()
+        SimulatorChecks<QuaternaryHeap>().runUntilIsInclusiveAndAdvancesTheClock()
+    }
+
+    func testStopEndsTheRunAfterTheCurrentEvent() {
+        SimulatorChecks<RadixHeap>().stopEndsTheRunAfterTheCurrentEvent()
+        SimulatorChecks<QuaternaryHeap>().stopEndsTheRunAfterTheCurrentEvent()
+    }
+
+    func testRandomisedAgainstSortedReference() {
+        SimulatorChecks<RadixHeap>().randomisedAgainstSortedReference()
+        SimulatorChecks<QuaternaryHeap>().randomisedAgainstSortedReference()
+    }
+
+    func testRemoveTakesTheEntryOutNow() {
+        SimulatorChecks<RadixHeap>().removeTakesTheEntryOutNow()
+        SimulatorChecks<QuaternaryHeap>().removeTakesTheEntryOutNow()
+    }
+
+    func testCompactionUnderHeavyCancellation() {
+        SimulatorChecks<RadixHeap>().compactionUnderHeavyCancellation()
+        SimulatorChecks<QuaternaryHeap>().compactionUnderHeavyCancellation()
+    }
+}
+
+/// The simulator's behaviour, on one queue.
+struct SimulatorChecks<Queue: EventScheduler> {
+    func eventsFireInTimeOrderAndClockAdvances() {
+        let sim = EventSimulator<Queue>()
         var log: [(Double, String)] = []
         sim.schedule(at: SimTime(seconds: 3)) { log.append((sim.now.seconds, "c")) }
         sim.schedule(at: SimTime(seconds: 1)) { log.append((sim.now.seconds, "a")) }
@@ -15,8 +69,8 @@ final class SimulatorTests: XCTestCase {
         XCTAssertEqual(sim.pendingCount, 0)
     }
 
-    func testEqualTimesKeepFIFOOrderIncludingEventsScheduledWhileFiring() {
-        let sim = Simulator()
+    func equalTimesKeepFIFOOrderIncludingEventsScheduledWhileFiring() {
+        let sim = EventSimulator<Queue>()
         var order: [Int] = []
         for i in 0..<100 {
             sim.schedule(at: SimTime(seconds: 5)) {
@@ -29,8 +83,8 @@ final class SimulatorTests: XCTestCase {
         XCTAssertEqual(order, Array(0..<100) + [1000])
     }
 
-    func testCancel() {
-        let sim = Simulator()
+    func cancel() {
+        let sim = EventSimulator<Queue>()
         var fired: [String] = []
         let a = sim.schedule(at: SimTime(seconds: 1)) { fired.append("a") }
         let b = sim.schedule(at: SimTime(seconds: 2)) { fired.append("b") }
@@ -45,8 +99,8 @@ final class SimulatorTests: XCTestCase {
         XCTAssertFalse(sim.cancel(b), "a fired or cancelled handle is stale")
     }
 
-    func testStaleHandleDoesNotTouchTheSlotsNextEvent() {
-        let sim = Simulator()
+    func staleHandleDoesNotTouchTheSlotsNextEvent() {
+        let sim = EventSimulator<Queue>()
         var fired = 0
         let old = sim.schedule(at: SimTime(seconds: 1)) { fired += 1 }
         sim.run()
@@ -57,8 +111,8 @@ final class SimulatorTests: XCTestCase {
         XCTAssertEqual(fired, 11)
     }
 
-    func testRescheduleMovesAFlowsFinish() {
-        let sim = Simulator()
+    func rescheduleMovesAFlowsFinish() {
+        let sim = EventSimulator<Queue>()
         var finishedAt: Double?
         var handle = sim.schedule(at: SimTime(seconds: 10)) { finishedAt = sim.now.seconds }
         sim.schedule(at: SimTime(seconds: 2)) {
@@ -75,8 +129,8 @@ final class SimulatorTests: XCTestCase {
         XCTAssertNil(sim.reschedule(handle, to: SimTime(seconds: 9)), "a fired event cannot be moved")
     }
 
-    func testRunUntilIsInclusiveAndAdvancesTheClock() {
-        let sim = Simulator()
+    func runUntilIsInclusiveAndAdvancesTheClock() {
+        let sim = EventSimulator<Queue>()
         var fired: [Double] = []
         for t in [1.0, 2.0, 3.0, 4.0] { sim.schedule(at: SimTime(seconds: t)) { fired.append(t) } }
         XCTAssertEqual(sim.run(until: SimTime(seconds: 2)), 2)
@@ -89,8 +143,8 @@ final class SimulatorTests: XCTestCase {
         XCTAssertEqual(fired, [1, 2, 3, 4])
     }
 
-    func testStopEndsTheRunAfterTheCurrentEvent() {
-        let sim = Simulator()
+    func stopEndsTheRunAfterTheCurrentEvent() {
+        let sim = EventSimulator<Queue>()
         var fired = 0
         for t in 1...5 { sim.schedule(at: SimTime(seconds: Double(t))) { fired += 1; if t == 2 { sim.stop() } } }
         XCTAssertEqual(sim.run(), 2)
@@ -100,11 +154,10 @@ final class SimulatorTests: XCTestCase {
     }
 
     /// Random schedules, cancels and reschedules from inside events, against a reference list.
-    func testRandomisedAgainstSortedReference() {
+    func randomisedAgainstSortedReference() {
         for seed in 0..<30 {
             var rng = TestRNG(state: UInt64(seed) &* 7919)
-            let sim = Simulator()
-            struct Ref { var time: Double; var seq: Int; var id: Int; var live: Bool }
+            let sim = EventSimulator<Queue>()
             var reference: [Ref] = []
             var handles: [Int: EventHandle] = [:]
             var fired: [Int] = []
@@ -118,12 +171,17 @@ final class SimulatorTests: XCTestCase {
                 seq += 1
             }
             for _ in 0..<300 { add(at: Double(rng.below(100))) }
-            // Cancel and move a random third, with ties everywhere.
+            // Cancel, remove and move a random third, with ties everywhere.
             for _ in 0..<200 {
                 let id = rng.below(nextId)
                 guard let index = reference.firstIndex(where: { $0.id == id && $0.live }) else { continue }
-                if rng.unit() < 0.5 {
+                let r = rng.unit()
+                if r < 0.3 {
                     XCTAssertTrue(sim.cancel(handles[id]!))
+                    reference[index].live = false
+                } else if r < 0.5 {
+                    XCTAssertTrue(sim.remove(handles[id]!))
+                    XCTAssertFalse(sim.remove(handles[id]!), "removing twice is a no-op")
                     reference[index].live = false
                 } else {
                     let time = Double(rng.below(100))
@@ -139,9 +197,32 @@ final class SimulatorTests: XCTestCase {
         }
     }
 
+    /// `remove` takes the entry out at once (no stale entry); the slot is reused and old handles stay inert.
+    func removeTakesTheEntryOutNow() {
+        let sim = EventSimulator<Queue>()
+        var fired: [String] = []
+        let a = sim.schedule(at: SimTime(seconds: 1)) { fired.append("a") }
+        let b = sim.schedule(at: SimTime(seconds: 2)) { fired.append("b") }
+        sim.schedule(at: SimTime(seconds: 3)) { fired.append("c") }
+        XCTAssertTrue(sim.remove(b))
+        XCTAssertEqual(sim.queuedEntryCount, 2)
+        XCTAssertEqual(sim.staleEntryCount, 0)
+        XCTAssertEqual(sim.pendingCount, 2)
+        XCTAssertFalse(sim.isPending(b))
+        XCTAssertFalse(sim.cancel(b))
+        XCTAssertTrue(sim.cancel(a))
+        XCTAssertFalse(sim.remove(a), "a cancelled event cannot be removed")
+        XCTAssertFalse(sim.remove(.none))
+        sim.schedule(at: SimTime(seconds: 4)) { fired.append("d") }  // reuses a freed slot
+        XCTAssertFalse(sim.remove(b))
+        sim.run()
+        XCTAssertEqual(fired, ["c", "d"])
+        XCTAssertEqual(sim.queuedEntryCount, 0)
+    }
+
     /// Many cancellations trigger compaction; order and counts stay right.
-    func testCompactionUnderHeavyCancellation() {
-        let sim = Simulator()
+    func compactionUnderHeavyCancellation() {
+        let sim = EventSimulator<Queue>()
         var fired: [Int] = []
         var handles: [EventHandle] = []
         for i in 0..<20_000 { handles.append(sim.schedule(at: SimTime(seconds: Double(i))) { fired.append(i) }) }
@@ -151,4 +232,12 @@ final class SimulatorTests: XCTestCase {
         sim.run()
         XCTAssertEqual(fired, Array(stride(from: 0, to: 20_000, by: 10)))
     }
+}
+
+/// One event of the randomised test's reference list.
+private struct Ref {
+    var time: Double
+    var seq: Int
+    var id: Int
+    var live: Bool
 }

@@ -1,66 +1,9 @@
-/// One entry of the pending-event set: when, and a key that orders equal times and names the slot.
-///
-/// Packed into one 128-bit integer, `time bits << 64 | sequence << 24 | slot`, so that the
-/// (time, sequence) order is a single unsigned comparison that compiles to branch-free code:
-/// simulated times are never negative, and the IEEE-754 bit patterns of non-negative doubles
-/// order like the doubles. 16 bytes, so four siblings of the 4-ary heap fill one cache line.
-@frozen
-public struct QueuedEvent: Sendable, Equatable {
-    /// The packed entry.
-    public var packed: UInt128
-
-    /// Bits that hold the slot: at most 2^24 (16.7 M) events pending at once.
-    public static let slotBits: UInt64 = 24
-    /// The largest sequence number: 2^40 (1.1 × 10^12) events scheduled in one run.
-    public static let maxSequence: UInt64 = (1 << 40) - 1
-    /// The largest slot number.
-    public static let maxSlot: UInt32 = (1 << 24) - 1
-
-    /// Creates an entry; `time` must be ≥ 0 (−0 is read as +0).
-    @inlinable
-    public init(time: Double, sequence: UInt64, slot: UInt32) {
-        let key = sequence << QueuedEvent.slotBits | UInt64(slot)
-        packed = UInt128((time + 0.0).bitPattern) << 64 | UInt128(key)
-    }
-
-    /// When the event fires, in simulated seconds.
-    @inlinable public var time: Double { Double(bitPattern: UInt64(truncatingIfNeeded: packed >> 64)) }
-    /// `sequence << 24 | slot`.
-    @inlinable public var key: UInt64 { UInt64(truncatingIfNeeded: packed) }
-    /// The insertion order.
-    @inlinable public var sequence: UInt64 { key >> QueuedEvent.slotBits }
-    /// The simulator's slot.
-    @inlinable public var slot: UInt32 { UInt32(truncatingIfNeeded: key & ((1 << QueuedEvent.slotBits) - 1)) }
-
-    /// Strict (time, sequence) order.
-    @inlinable @inline(__always)
-    public static func precedes(_ a: QueuedEvent, _ b: QueuedEvent) -> Bool { a.packed < b.packed }
-}
-
-/// The pending-event set behind a small interface (after ns-3's `Scheduler`): insert, peek,
-/// remove the next, is-empty. A different structure (calendar queue, ladder queue) is one
-/// conforming type.
-public protocol EventQueue: AnyObject {
-    /// Number of entries, including stale ones the simulator has not yet skipped.
-    var count: Int { get }
-    /// Whether no entry is left.
-    var isEmpty: Bool { get }
-    /// The earliest entry by (time, sequence), if any.
-    func peek() -> QueuedEvent?
-    /// Adds an entry.
-    func insert(_ event: QueuedEvent)
-    /// Removes and returns the earliest entry by (time, sequence).
-    func removeNext() -> QueuedEvent?
-    /// Keeps only entries for which `isLive` holds, then restores the queue order.
-    func compact(keeping isLive: (QueuedEvent) -> Bool)
-}
-
 /// A cache-aligned 4-ary min-heap of `QueuedEvent` (LaMarca & Ladner 1996).
 ///
 /// Entries are 16 bytes and the array is offset so that the four children of every node share
 /// one 64-byte cache line: a removal touches one line per level, log₄ n levels. Storage is one
 /// manually managed buffer, so the hot loops carry no copy-on-write or bounds checks.
-public final class QuaternaryHeap: EventQueue {
+public final class QuaternaryHeap: EventScheduler {
     /// Node i lives at `base[i + offset]`; children of i (4i+1…4i+4) then start on a line boundary.
     @usableFromInline static let offset = 3
     @exclusivity(unchecked) @usableFromInline var base: UnsafeMutablePointer<QueuedEvent>
@@ -101,8 +44,14 @@ public final class QuaternaryHeap: EventQueue {
     @inlinable
     public func insert(_ event: QueuedEvent) {
         if size == capacity { grow() }
-        var hole = size
         size += 1
+        siftUp(event, from: size - 1)
+    }
+
+    /// Places `event` at `start` and moves it up while it precedes its parent.
+    @inlinable @inline(__always)
+    func siftUp(_ event: QueuedEvent, from start: Int) {
+        var hole = start
         while hole > 0 {
             let parent = (hole &- 1) >> 2
             guard QueuedEvent.precedes(event, base[parent]) else { break }
@@ -171,6 +120,23 @@ public final class QuaternaryHeap: EventQueue {
             }
         }
         base[hole] = event
+    }
+
+    /// - Complexity: O(n): a linear search (as ns-3's heap scheduler), then O(log₄ n) to restore order.
+    public func remove(_ event: QueuedEvent) -> Bool {
+        var i = 0
+        while i < size && base[i] != event { i += 1 }
+        guard i < size else { return false }
+        size -= 1
+        guard i < size else { return true }
+        // The last entry fills the hole and moves whichever way restores the order.
+        let moved = base[size]
+        if i > 0 && QueuedEvent.precedes(moved, base[(i - 1) >> 2]) {
+            siftUp(moved, from: i)
+        } else {
+            siftDown(moved, from: i)
+        }
+        return true
     }
 
     /// - Complexity: O(n) (filter, then Floyd's bottom-up heap construction).

@@ -1,0 +1,53 @@
+import EventKernel
+import Network
+import Numerics
+
+/// The run's availability model as a round sees it: who is online to be selected, and when a
+/// participant drops out. Every draw is counter-based (common random numbers across arms): the
+/// dropout by (`availability.dropout`, round, client), the sessions by client
+/// (`SessionTimeline`).
+struct RoundAvailability {
+    private let dropoutKey: UInt64
+    private let dropout: Double
+    private var timeline: SessionTimeline?
+
+    init(_ availability: AvailabilityModel, clients: Int, seed: UInt64) {
+        dropoutKey = StreamKey(seed: seed, purpose: "availability.dropout").derivedKey
+        dropout = availability.dropoutPerRound
+        if case let .sessions(s) = availability {
+            timeline = SessionTimeline(s, clients: clients, seed: seed)
+        }
+    }
+
+    /// Whether only some clients are online at a time (a session model).
+    var hasSessions: Bool { timeline != nil }
+
+    /// Whether client `i` is online at `t` (always, without sessions; t must not decrease
+    /// between calls for one client).
+    mutating func isOnline(_ i: Int, at t: SimTime) -> Bool {
+        timeline?.isOnline(i, at: t.seconds) ?? true
+    }
+
+    /// When client `i`, starting its work of round `round` at `now`, drops out: a dropout at a
+    /// uniform point of its uncontended `work` (drawn only if it drops), or its session's end,
+    /// whichever is first; nil if neither happens.
+    mutating func dropTime(client i: Int, round: Int, now: SimTime, work: () -> SimDuration) -> SimTime? {
+        var dropAt = Double.infinity
+        if dropout > 0 {
+            let counter = UInt64(round) << 33 | UInt64(i) << 1
+            if StreamKey.uniform(key: dropoutKey, counter: counter) < dropout {
+                dropAt = now.seconds + StreamKey.uniform(key: dropoutKey, counter: counter | 1) * work().seconds
+            }
+        }
+        if timeline != nil { dropAt = min(dropAt, timeline!.sessionEnd(i, after: now.seconds)) }
+        return dropAt.isFinite ? SimTime(seconds: max(dropAt, now.seconds)) : nil
+    }
+
+    /// Throws when the session timelines ran out of draws (sessions too short for the run).
+    func checkSessions() throws {
+        if let timeline, timeline.exhausted {
+            throw InputError(.invalidValue(expected: "sessions that change at most \(timeline.drawLimit) times over the run",
+                                           found: "more changes (sessions too short for the run's length)"), at: "availability.sessions")
+        }
+    }
+}
