@@ -31,7 +31,9 @@ let package = Package(
         .target(name: "Federation", dependencies: ["Numerics", "EventKernel", "Network", "LoRA", "Codec", "Learning"]),
         .target(name: "Scenario", dependencies: ["Numerics", "Network", "LoRA", "Codec", "Learning", "Federation"]),
         .target(name: "Reporting", dependencies: ["Federation", "Scenario", "Numerics"]),
-        .target(name: "FedSimCLI", dependencies: ["Numerics", "EventKernel", "LoRA", "Codec", "Network", "Scenario", "Federation", "Reporting", "Learning"]),
+        // Orchestration: runs over seeds with checkpoints, sweeps; progress through an observer (never prints).
+        .target(name: "Experiment", dependencies: ["Numerics", "EventKernel", "Scenario", "Federation", "Reporting", "Learning"]),
+        .target(name: "FedSimCLI", dependencies: ["Numerics", "EventKernel", "LoRA", "Codec", "Network", "Scenario", "Federation", "Reporting", "Learning", "Experiment"]),
         .executableTarget(name: "fedsim", dependencies: ["FedSimCLI", "Numerics"]),
         .executableTarget(name: "fedsim-bench", dependencies: ["Numerics", "EventKernel", "LoRA", "Codec", "Network", "Scenario", "Federation", "Learning"]),
         .executableTarget(name: "fedsim-validate", dependencies: ["Numerics", "EventKernel", "Codec", "Network", "Scenario", "Federation"]),
@@ -43,6 +45,7 @@ let package = Package(
         .testTarget(name: "CodecTests", dependencies: ["Codec", "LoRA", "Numerics"]),
         .testTarget(name: "NetworkTests", dependencies: ["Network", "EventKernel", "Numerics"]),
         .testTarget(name: "FedSimCLITests", dependencies: ["FedSimCLI", "LoRA", "Codec", "Numerics", "Reporting"]),
+        .testTarget(name: "ExperimentTests", dependencies: ["Experiment", "Scenario", "Reporting", "Numerics"]),
         .testTarget(name: "LearningTests", dependencies: ["Learning", "LoRA", "Numerics", "CZlib"]),
         .testTarget(name: "ScenarioTests", dependencies: ["Scenario", "Network", "Numerics", "FedSimCLI"]),
         .testTarget(name: "FederationTests", dependencies: ["Federation", "LoRA", "Codec", "Learning", "Scenario", "Network", "EventKernel", "Numerics", "Reporting"]),

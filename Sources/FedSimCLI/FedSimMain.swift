@@ -1,9 +1,10 @@
+import Experiment
 import Numerics
 
 /// The `fedsim` tool: global options and dispatch to one subcommand.
 public enum FedSimMain {
     /// The tool's version.
-    public static let version = "0.1.0"
+    public static let version = FedSimVersion.current
 
     /// Every subcommand, in the order `--help` lists them. Only working subcommands are listed.
     public static let commands: [any Command.Type] = [

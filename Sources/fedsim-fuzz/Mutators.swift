@@ -1,4 +1,4 @@
-/// Mutations: generic byte-level ones, JSON-aware ones and header-field ones for binary formats.
+/// Mutations: generic byte-level ones, JSON-aware ones, header-field ones for binary formats and CSV-aware ones.
 enum ByteMutator {
     static let tokens: [[UInt8]] = [
         "\"", "{", "}", "[", "]", ",", ":", "\\", "\\u0000", "\\ud800", "-", "e308", "e-400", ".", "\n", "\r\n", "\0",
@@ -254,5 +254,41 @@ enum Binary {
             shift += 7
         }
         return nil
+    }
+}
+
+/// CSV-aware mutations: extreme cells, cells with commas, quotes or newlines, columns and rows removed or repeated.
+enum CSVMutator {
+    static let cells = ["", "NaN", "nan", "inf", "-inf", "1e308", "1e309", "-1", "0", "-0", "9223372036854775808", "18446744073709551616",
+                        "1e-320", "x", "\"a,b\"", "\"", "a\"b", "12abc", "0x10", " 1 ", String(repeating: "9", count: 400),
+                        String(repeating: "a", count: 5000), "null", "true", "-9223372036854775809", "4294967296"]
+
+    static func mutate(_ data: inout [UInt8], _ rng: inout FuzzRandom, others: [[UInt8]]) {
+        var lines = data.split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init)
+        guard lines.count > 1, rng.chance(0.7) else { ByteMutator.mutate(&data, &rng, others: others); return }
+        let row = rng.below(lines.count)
+        var cellsOfRow = lines[row].split(separator: 0x2C, omittingEmptySubsequences: false).map(Array.init)
+        switch rng.below(6) {
+        case 0, 1:   // one cell
+            let c = rng.below(max(1, cellsOfRow.count))
+            if cellsOfRow.isEmpty { cellsOfRow = [[]] }
+            cellsOfRow[c] = Array(rng.pick(cells).utf8)
+            lines[row] = Array(cellsOfRow.joined(separator: [0x2C]))
+        case 2:      // drop a column everywhere
+            let c = rng.below(max(1, cellsOfRow.count))
+            lines = lines.map { l in
+                var cs = l.split(separator: 0x2C, omittingEmptySubsequences: false).map(Array.init)
+                if c < cs.count { cs.remove(at: c) }
+                return Array(cs.joined(separator: [0x2C]))
+            }
+        case 3:      // repeat a row many times
+            let copies = min(rng.pick([2, 100, 5000]), max(1, maxCaseBytes / max(1, lines[row].count + 1) - lines.count))
+            lines.insert(contentsOf: [[UInt8]](repeating: lines[row], count: copies), at: row)
+        case 4:      // delete a row (maybe the header)
+            lines.remove(at: row)
+        default:     // an extra cell
+            lines[row] += Array(("," + rng.pick(cells)).utf8)
+        }
+        data = Array(lines.joined(separator: [0x0A]))
     }
 }
