@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "Learning", dependencies: ["Numerics", "LoRA", "CZlib"]),
         // Federation runs on FederationConfig (plain values); Scenario maps files onto it.
         .target(name: "Federation", dependencies: ["Numerics", "EventKernel", "Network", "LoRA", "Codec", "Learning"]),
-        .target(name: "Scenario", dependencies: ["Numerics", "Network", "LoRA", "Codec", "Learning", "Federation"]),
+        .target(name: "Scenario", dependencies: ["Numerics", "EventKernel", "Network", "LoRA", "Codec", "Learning", "Federation"]),
         .target(name: "Reporting", dependencies: ["Federation", "Scenario", "Numerics"]),
         // Orchestration: runs over seeds with checkpoints, sweeps; progress through an observer (never prints).
         .target(name: "Experiment", dependencies: ["Numerics", "EventKernel", "Scenario", "Federation", "Reporting", "Learning"]),

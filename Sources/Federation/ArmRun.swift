@@ -95,7 +95,7 @@ final class ArmRun {
             return
         }
         if let deadline = config.selection.deadline {
-            current.deadlineEvent = simulator.schedule(at: start + SimDuration(seconds: deadline)) { [unowned self] in self.closeRound(.deadline) }
+            current.deadlineEvent = simulator.schedule(at: start + deadline) { [unowned self] in self.closeRound(.deadline) }
         }
         for s in current.participants.indices { startClient(s) }
     }
@@ -236,7 +236,7 @@ final class ArmRun {
             }
             if evaluate { evaluation = payloads.evaluate() }
         }
-        let end = close + (aggregated ? SimDuration(seconds: config.server.aggregationSeconds) : retryAfter)
+        let end = close + (aggregated ? config.server.aggregation : retryAfter)
         records.add(current, ArmRecords.Closing(reason: reason, close: close, end: end, late: late, aggregated: aggregated,
                                                 version: versions.global, accuracy: evaluation?.accuracy, loss: evaluation?.loss))
         progress?(round, end, payloads.learner?.accuracy)
@@ -250,8 +250,8 @@ final class ArmRun {
     private func stopsAfter(round: Int, end: SimTime) -> Bool {
         let stop = config.stop
         if let r = stop.rounds, round >= r { return true }
-        if let t = stop.seconds, end.seconds >= t { return true }
-        if stop.rounds == nil, let t = stop.seconds, round >= 10 {
+        if let t = stop.time?.seconds, end.seconds >= t { return true }
+        if stop.rounds == nil, let t = stop.time?.seconds, round >= 10 {
             let limit = payloads.learner == nil ? FederationRun.maxRoundsByTime : FederationRun.maxTrainedRoundsByTime
             let elapsed = end.seconds
             let estimate = elapsed > 0 ? t / (elapsed / Double(round)) : .infinity

@@ -1,4 +1,5 @@
 import Codec
+import EventKernel
 import Learning
 import LoRA
 import Network
@@ -77,13 +78,13 @@ public struct FederationConfig: Sendable {
         public var downlink: Double
         /// Ingress capacity (all uploads share it), bit/s.
         public var uplink: Double
-        /// Aggregation time per round, seconds.
-        public var aggregationSeconds: Double
+        /// Aggregation time per round.
+        public var aggregation: SimDuration
 
-        public init(downlink: Double = 10e9, uplink: Double = 10e9, aggregationSeconds: Double = 0) {
+        public init(downlink: Double = 10e9, uplink: Double = 10e9, aggregation: SimDuration = .zero) {
             self.downlink = downlink
             self.uplink = uplink
-            self.aggregationSeconds = aggregationSeconds
+            self.aggregation = aggregation
         }
     }
 
@@ -93,12 +94,12 @@ public struct FederationConfig: Sendable {
         public var perRound: Int
         /// Over-selection fraction o: ceil(K·(1 + o)) clients are selected.
         public var overSelection: Double
-        /// Round deadline, seconds after its start (nil: none).
-        public var deadline: Double?
+        /// Round deadline, after its start (nil: none).
+        public var deadline: SimDuration?
         /// Arrivals needed by the deadline for the round to count.
         public var minCompletions: Int
 
-        public init(perRound: Int = 10, overSelection: Double = 0.3, deadline: Double? = nil, minCompletions: Int = 1) {
+        public init(perRound: Int = 10, overSelection: Double = 0.3, deadline: SimDuration? = nil, minCompletions: Int = 1) {
             self.perRound = perRound
             self.overSelection = overSelection
             self.deadline = deadline
@@ -234,11 +235,12 @@ public struct FederationConfig: Sendable {
 
     public struct Stop: Sendable {
         public var rounds: Int?
-        public var seconds: Double?
+        /// Simulated time after which no new round starts.
+        public var time: SimDuration?
 
-        public init(rounds: Int? = nil, seconds: Double? = nil) {
+        public init(rounds: Int? = nil, time: SimDuration? = nil) {
             self.rounds = rounds
-            self.seconds = seconds
+            self.time = time
         }
     }
 }

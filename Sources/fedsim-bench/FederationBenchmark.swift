@@ -1,4 +1,5 @@
 import Codec
+import EventKernel
 import Federation
 import Foundation
 import Network
@@ -19,8 +20,8 @@ enum FederationBenchmark: Benchmark {
         options.sparsity = 0.9
         options.valueType = .bf16
         return FederationConfig(seed: 1, population: .init(clients: clients), network: .init(profile: .webMix, model: .tcp),
-                                server: .init(downlink: 10e9, uplink: 10e9, aggregationSeconds: 2), availability: .dropout(perRound: 0.08),
-                                selection: .init(perRound: 1000, overSelection: 0, deadline: 3600), workload: .init(payload: payload),
+                                server: .init(downlink: 10e9, uplink: 10e9, aggregation: SimDuration(seconds: 2)), availability: .dropout(perRound: 0.08),
+                                selection: .init(perRound: 1000, overSelection: 0, deadline: SimDuration(seconds: 3600)), workload: .init(payload: payload),
                                 arms: [.init(codec: "fedsrd", options: options)], stop: .init(rounds: rounds))
     }
 

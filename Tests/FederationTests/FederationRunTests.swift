@@ -31,7 +31,7 @@ func constantConfig(clients: Int = 4, perRound: Int = 4, model: TransferModel = 
                             population: .init(clients: clients, samples: Distribution(.constant(100), dimension: .dimensionless),
                                               deviceSpeed: Distribution(.constant(10e12), dimension: .flopRate)),
                             network: .init(profile: profile, model: model, keepConnections: true),
-                            server: .init(downlink: 1e12, uplink: serverUp, aggregationSeconds: 1.5), availability: availability,
+                            server: .init(downlink: 1e12, uplink: serverUp, aggregation: SimDuration(seconds: 1.5)), availability: availability,
                             selection: .init(perRound: perRound, overSelection: 0),
                             workload: .init(payload: payload, tokensPerSample: 128, epochs: 1), arms: arms, stop: .init(rounds: rounds))
 }
@@ -113,7 +113,7 @@ final class FederationRunTests: XCTestCase {
     /// version does not move.
     func testDeadlineClosesAndFailsTheRound() throws {
         var s = try constantConfig(arms: [arm("lora")], rounds: 2)
-        s.selection.deadline = 1
+        s.selection.deadline = SimDuration(seconds: 1)
         let r = try FederationRun(config: s).run(arm: s.arms[0])
         for x in r.rounds {
             XCTAssertEqual(x.close, .deadline)

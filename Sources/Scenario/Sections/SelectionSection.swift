@@ -1,3 +1,4 @@
+import EventKernel
 import Federation
 import Numerics
 
@@ -34,7 +35,7 @@ enum SelectionSection: ScenarioSection {
         }
         if let o = node.member("over_selection") { s.overSelection = try o.number(0...100, "an over-selection fraction ≥ 0 (0.3 selects 30% more)") }
         if let d = node.member("deadline") {
-            s.deadline = try d.positiveQuantity(.duration, "a positive deadline such as \"15min\"")
+            s.deadline = SimDuration(seconds: try d.positiveQuantity(.duration, "a positive deadline such as \"15min\""))
         }
         if let m = node.member("min_completions") {
             s.minCompletions = try m.integer(1...s.perRound, "a number of completions in 1…\(s.perRound) (selection.per_round)")
@@ -45,7 +46,7 @@ enum SelectionSection: ScenarioSection {
     static func resolved(_ s: FederationConfig.Selection) -> JSONValue {
         var o: [String: JSONValue] = ["per_round": Resolved.integer(s.perRound), "over_selection": .number(s.overSelection),
                                       "min_completions": Resolved.integer(s.minCompletions)]
-        if let d = s.deadline { o["deadline"] = Resolved.quantity(d, .duration) }
+        if let d = s.deadline { o["deadline"] = Resolved.quantity(d.seconds, .duration) }
         return .object(o)
     }
 }

@@ -1,3 +1,4 @@
+import EventKernel
 import Federation
 import Numerics
 
@@ -7,7 +8,7 @@ enum ServerSection: ScenarioSection {
     static var keys: [ScenarioKey] {
         let d = FederationConfig.Server()
         let down = Resolved.quantity(d.downlink, .bitRate), up = Resolved.quantity(d.uplink, .bitRate)
-        let aggregation = Resolved.quantity(d.aggregationSeconds, .duration)
+        let aggregation = Resolved.quantity(d.aggregation.seconds, .duration)
         return [
             ScenarioKey("down", SchemaVocabulary.with(SchemaVocabulary.ref("quantity-rate-positive"), [
                 "default": down, "description": .string("Egress capacity shared by all downloads (a bit rate > 0); default \(Resolved.shown(down))."),
@@ -30,17 +31,17 @@ enum ServerSection: ScenarioSection {
         let d = FederationConfig.Server()
         guard let node else { return d }
         _ = try node.object(allowed: keys.names)
-        let aggregation = try node.member("aggregation").map { n -> Double in
+        let aggregation = try node.member("aggregation").map { n -> SimDuration in
             let v = try n.quantity(.duration)
             guard v >= 0 else { throw n.invalid("a duration ≥ 0 such as \"2s\"") }
-            return v
-        } ?? d.aggregationSeconds
+            return SimDuration(seconds: v)
+        } ?? d.aggregation
         return .init(downlink: try node.member("down").map(rate) ?? d.downlink, uplink: try node.member("up").map(rate) ?? d.uplink,
-                     aggregationSeconds: aggregation)
+                     aggregation: aggregation)
     }
 
     static func resolved(_ s: FederationConfig.Server) -> JSONValue {
         ["down": Resolved.quantity(s.downlink, .bitRate), "up": Resolved.quantity(s.uplink, .bitRate),
-         "aggregation": Resolved.quantity(s.aggregationSeconds, .duration)]
+         "aggregation": Resolved.quantity(s.aggregation.seconds, .duration)]
     }
 }

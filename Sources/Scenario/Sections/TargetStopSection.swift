@@ -1,3 +1,4 @@
+import EventKernel
 import Federation
 import Numerics
 
@@ -54,15 +55,15 @@ enum StopSection: ScenarioSection {
         guard let node else { return FederationConfig.defaultStop }
         _ = try node.object(allowed: keys.names)
         let rounds = try node.member("rounds")?.integer(1...10_000_000, "a positive number of rounds")
-        let seconds = try node.member("time").map { try $0.positiveQuantity(.duration, "a positive simulated time such as \"24h\"") }
-        guard rounds != nil || seconds != nil else { throw InputError(.missingKey("rounds"), at: node.path) }
-        return .init(rounds: rounds, seconds: seconds)
+        let time = try node.member("time").map { SimDuration(seconds: try $0.positiveQuantity(.duration, "a positive simulated time such as \"24h\"")) }
+        guard rounds != nil || time != nil else { throw InputError(.missingKey("rounds"), at: node.path) }
+        return .init(rounds: rounds, time: time)
     }
 
     static func resolved(_ s: FederationConfig.Stop) -> JSONValue {
         var o: [String: JSONValue] = [:]
         if let r = s.rounds { o["rounds"] = Resolved.integer(r) }
-        if let t = s.seconds { o["time"] = Resolved.quantity(t, .duration) }
+        if let t = s.time { o["time"] = Resolved.quantity(t.seconds, .duration) }
         return .object(o)
     }
 }
