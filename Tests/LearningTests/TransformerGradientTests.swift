@@ -48,6 +48,7 @@ final class TransformerGradientTests: XCTestCase {
             worst = max(worst, error)
             XCTAssertLessThanOrEqual(error, 3e-4 + 2e-2 * abs(exact), "\(name(i)): numeric \(numeric), analytic \(exact)")
         }
+        print("transformer gradient check: \(pack.count) entries, worst |numeric − analytic| \(worst), largest |analytic| \(analytic.map { abs($0) }.max() ?? 0)")
         return worst
     }
 
