@@ -55,10 +55,10 @@ final class TransformerDataTests: XCTestCase {
         }
         XCTAssertEqual(problem { _ = try FortuneFile.read(dir.path + "/missing") }, "does not exist")
         let empty = dir.appendingPathComponent("empty").path
-        FileManager.default.createFile(atPath: empty, contents: Data("%\n%\n".utf8))
+        _ = FileManager.default.createFile(atPath: empty, contents: Data("%\n%\n".utf8))
         XCTAssertTrue(problem { _ = try FortuneFile.read(empty) }.contains("no fortune"))
         let big = dir.appendingPathComponent("big").path
-        FileManager.default.createFile(atPath: big, contents: Data(repeating: 65, count: 2000))
+        _ = FileManager.default.createFile(atPath: big, contents: Data(repeating: 65, count: 2000))
         XCTAssertTrue(problem { _ = try FortuneFile.read(big, maximumBytes: 1000) }.contains("larger than 1000"))
         XCTAssertEqual(try FortuneFile.read(big).count, 1)
         do { _ = try FortuneFile.read(big, keyPath: "corpora.de", maximumEntryBytes: 100); XCTFail("accepted") } catch let e as InputError {
