@@ -124,6 +124,16 @@ final class TransformerTrainingTests: XCTestCase {
                        TransformerEvaluation.evaluate(base: base, adapter: one.adapter, windows: held.windows, count: held.count, chunk: 3, threads: 2))
     }
 
+    func testBytesOutsideTheVocabularyAreAnInputError() throws {
+        let config = TransformerConfig(layers: 1, width: 8, heads: 2, context: 4, vocabulary: 100, hidden: 8)
+        let batcher = try WindowBatcher(tokens: Array("plain ASCII text ü".utf8), context: 4)
+        XCTAssertThrowsError(try TransformerTraining.train(base: TransformerWeights(config: config, seed: 1), adapter: nil, batcher: batcher,
+                                                           settings: TransformerTrainingSettings(steps: 1, batchSize: 1),
+                                                           stream: RandomStream(seed: 1, purpose: "t"))) { error in
+            XCTAssertEqual((error as? InputError)?.keyPath, "model.vocabulary")
+        }
+    }
+
     func testDivergenceIsReported() throws {
         let tokens = Array((0..<2000).map { UInt8(truncatingIfNeeded: $0 * 31) })
         let config = TransformerConfig(layers: 1, width: 16, heads: 2, context: 8, vocabulary: 256, hidden: 40)

@@ -90,6 +90,8 @@ public final class TransformerTrainer {
         precondition(n >= 1 && windows.count % n == 0 && windows.count / n >= 2, "windows must be n sequences of ≥ 2 tokens")
         let t = windows.count / n - 1
         precondition(t <= layout.config.context, "windows longer than the context")
+        let v = Int32(layout.config.vocabulary)
+        precondition(windows.allSatisfy { $0 >= 0 && $0 < v }, "token outside the vocabulary")
         workspaces(sequences: n, length: t)
         let layout = self.layout, size = settings.shardSize, trainsBase = self.trainsBase
         let base = UnsafePointer(basePack.pointer), adapter = adapterPack.map { UnsafePointer($0.pointer) }
@@ -143,10 +145,15 @@ public enum TransformerTraining {
 
     /// Trains `adapter` on the frozen `base` (or the base itself when `adapter` is nil) for
     /// `settings.steps` steps of `settings.batchSize` windows drawn from `batcher` with `stream`.
-    /// Throws `TrainingError.diverged` at the first non-finite loss or if the trained weights are not finite.
+    /// Throws `TrainingError.diverged` at the first non-finite loss or if the trained weights are not
+    /// finite, and an `InputError` at `model.vocabulary` when the text holds a byte the vocabulary lacks.
     public static func train(base: TransformerWeights, adapter: TransformerAdapter?, batcher: WindowBatcher,
                              settings: TransformerTrainingSettings, stream: RandomStream,
                              threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> Result {
+        if let top = batcher.tokens.max(), Int(top) >= base.config.vocabulary {
+            throw InputError(.invalidValue(expected: "a vocabulary of more than \(top) tokens (the text holds byte \(top))",
+                                           found: String(base.config.vocabulary)), at: "model.vocabulary")
+        }
         let trainer = TransformerTrainer(base: base, adapter: adapter, settings: settings, threads: threads)
         let phase: TrainingError.Phase = adapter == nil ? .pretraining : .localTraining
         var losses: [Double] = []
