@@ -18,8 +18,9 @@ enum TransformerBenchmark: Benchmark {
         let tokens = (0..<20_000).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 13) }
         guard let batcher = try? WindowBatcher(tokens: tokens, context: config.context) else { return [] }
         let stream = RandomStream(seed: 1, purpose: "bench")
-        func stepsPerSecond(threads: Int) -> Double {
-            let trainer = TransformerTrainer(base: base, adapter: adapter, settings: TransformerTrainingSettings(batchSize: batch), threads: threads)
+        func stepsPerSecond(threads: Int, trainingBase: Bool = false) -> Double {
+            let trainer = TransformerTrainer(base: base, adapter: trainingBase ? nil : adapter,
+                                             settings: TransformerTrainingSettings(batchSize: batch), threads: threads)
             let windows = batcher.batch(batch, stream: stream)
             for _ in 0..<2 { trainer.step(windows, sequences: batch) }
             var best = 0.0
@@ -30,6 +31,7 @@ enum TransformerBenchmark: Benchmark {
             return best
         }
         let two = stepsPerSecond(threads: threads), one = stepsPerSecond(threads: 1)
+        let pretraining = stepsPerSecond(threads: threads, trainingBase: true)
         func peerStepsPerSecond(threads: Int) -> Double? {
             var best: Double?
             for _ in 0..<2 {
@@ -50,13 +52,15 @@ enum TransformerBenchmark: Benchmark {
             let seconds = measureSeconds { _ = TransformerEvaluation.evaluate(base: base, adapter: adapter, windows: held.windows, count: held.count, threads: threads) }
             evalRate = max(evalRate, Double(held.count * config.context) / seconds)
         }
-        FileHandle.standardError.write(Data(String(format: "bench: transformer: %.1f ms/step on %d threads, %.1f ms on 1 (PyTorch %@ on 2, %@ on 1), evaluation %.0f tokens/s, BLAS %@\n",
+        FileHandle.standardError.write(Data(String(format: "bench: transformer: %.1f ms/step on %d threads, %.1f ms on 1 (PyTorch %@ on 2, %@ on 1), pretraining %.1f ms/step, evaluation %.0f tokens/s, BLAS %@\n",
                                                    1000 / two, threads, 1000 / one, peer.map { String(format: "%.1f ms", 1000 / $0) } ?? "n/a",
                                                    peerOne.map { String(format: "%.1f ms", 1000 / $0) } ?? "n/a",
-                                                   evalRate, BLASKernel.coreName).utf8))
+                                                   1000 / pretraining, evalRate, BLASKernel.coreName).utf8))
         return [BenchRow(benchmark: "Transformer LoRA step (4×128, ctx 64, batch 16, r 8 q,v), 2 threads", metric: "steps/s", ours: two, peer: peer,
                          peerName: "PyTorch (2 threads)", goal: 1.5),
                 BenchRow(benchmark: "Transformer LoRA step, 1 thread", metric: "steps/s", ours: one, peer: peerOne, peerName: "PyTorch (1 thread)", goal: nil),
+                BenchRow(benchmark: "Transformer pretraining step (every weight, same shapes), 2 threads", metric: "steps/s", ours: pretraining,
+                         peer: nil, peerName: "", goal: nil),
                 BenchRow(benchmark: "Transformer evaluation, 2 threads", metric: "tokens/s", ours: evalRate, peer: nil, peerName: "", goal: nil)]
     }
 }
