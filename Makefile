@@ -5,7 +5,10 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
 # python3-jsonschema: test-only (checks Scenarios/ against Scenarios/schema.json); FedSim never runs Python.
-DEBIAN_PACKAGES := libgsl-dev libopenblas-dev liblapacke-dev zlib1g-dev dataset-fashion-mnist gnuplot-nox python3-jsonschema
+# fortunes*: real text in English, German, Spanish, Italian, Russian, Polish and Czech for the
+# transformer language model (docs/LEARNING.md).
+CORPORA := fortunes fortunes-min fortunes-de fortunes-es fortunes-it fortunes-ru fortunes-pl fortunes-cs
+DEBIAN_PACKAGES := libgsl-dev libopenblas-dev liblapacke-dev zlib1g-dev dataset-fashion-mnist gnuplot-nox python3-jsonschema $(CORPORA)
 SWIFT ?= swift
 VENV := .build/bench-venv
 PYTHON ?= python3

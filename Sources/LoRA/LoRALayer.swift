@@ -73,3 +73,8 @@ public struct LoRALayer: Sendable, Equatable {
     /// B·A (d_out × d_in): the layer's weight update, dense. For tests and small layers.
     public func product() -> Matrix { b.multiplied(by: a) }
 }
+
+extension LoRALayerShape {
+    /// The PEFT tensor name of `matrix`: `<name>.lora_A.weight` or `<name>.lora_B.weight`.
+    public func tensorName(_ matrix: LoRAMatrix) -> String { name + (matrix == .a ? ".lora_A.weight" : ".lora_B.weight") }
+}
