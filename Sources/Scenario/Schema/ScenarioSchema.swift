@@ -4,9 +4,9 @@ import Numerics
 /// `Scenarios/schema.json` (`make test` checks the two are equal). Every key's schema is declared
 /// beside its reader, in its section's file; this type only assembles them.
 public enum ScenarioSchema {
-    static let sections: [any ScenarioSection.Type] = [PopulationSection.self, NetworkSection.self, ServerSection.self, AvailabilitySection.self,
+    static var sections: [any ScenarioSection.Type] { [PopulationSection.self, NetworkSection.self, ServerSection.self, AvailabilitySection.self,
                                                       SelectionSection.self, WorkloadSection.self, TrainingSection.self, ArmsSection.self,
-                                                      TargetSection.self, StopSection.self]
+                                                      TargetSection.self, StopSection.self] }
 
     /// The schema as a value.
     public static var document: JSONValue {
