@@ -108,7 +108,7 @@ public struct SeedRunner {
         } catch let error as TrainingError {
             throw Preflight.divergence(error, file: file)
         }
-        if let l = federation.learning {
+        if let l = federation.model {
             try observer?.experiment(.baseModel(context, cached: l.baseWasCached, testAccuracy: l.baseAccuracy))
         }
         let total = scenario.stop.rounds

@@ -41,7 +41,7 @@ final class ArmRun {
         if let p = w.payload {
             flopsPerSample = p.trainingFLOPs(samples: 1, tokensPerSample: w.tokensPerSample, epochs: w.epochs)
         } else if let learner = payloads.learner {
-            flopsPerSample = learner.workload.proxyFLOPsPerSample * Double(learner.workload.training.local.epochs)
+            flopsPerSample = learner.workload.flopsPerSample
         } else {
             preconditionFailure("a workload has a payload model or real training")
         }

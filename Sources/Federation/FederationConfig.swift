@@ -168,6 +168,57 @@ public struct FederationConfig: Sendable {
         public var evaluateEvery: Int
         /// Test samples used for evaluation (nil: all).
         public var testSamples: Int?
+        /// The proxy model: the MLP (default; `data`, `hidden`, `pretrain*`, `rank`, `alpha`, `local`
+        /// apply) or a transformer language model on text domains (its own settings; `partition`,
+        /// `evaluateEvery` apply to both).
+        public var model: Model = .mlp
+
+        /// Which proxy model trains.
+        public enum Model: Sendable, Equatable {
+            case mlp
+            case transformer(TextModel)
+        }
+
+        /// A byte-level transformer LM pretrained on some text domains and LoRA-tuned by clients
+        /// holding Dirichlet(β) shares of other domains (docs/LEARNING.md).
+        public struct TextModel: Sendable, Equatable {
+            public var config: TransformerConfig
+            public var lora: TransformerLoRAConfig
+            /// Local training: steps of batches of windows, the optimiser.
+            public var local: TransformerTrainingSettings
+            /// Pretraining of every base weight (steps 0: the initial weights).
+            public var pretrain: TransformerTrainingSettings
+            public var pretrainSeed: UInt64
+            /// The fortunes tree (`TextCorpus`), the pretraining domains and the clients' domains.
+            public var root: String
+            public var pretrainDomains: [String]
+            public var domains: [String]
+            /// Bytes read per domain (the first this many of its fortunes).
+            public var bytesPerDomain: Int
+            /// Every this-many-th 4 kB block of a domain is held out for evaluation.
+            public var heldOutEvery: Int
+            /// Held-out windows per client domain used by an evaluation.
+            public var evaluationWindows: Int
+
+            public init(config: TransformerConfig = TransformerConfig(layers: 2, width: 64, heads: 4, context: 32, hidden: 176),
+                        lora: TransformerLoRAConfig = TransformerLoRAConfig(targets: [.q, .v], rank: 4, alpha: 8),
+                        local: TransformerTrainingSettings = TransformerTrainingSettings(steps: 10, batchSize: 8),
+                        pretrain: TransformerTrainingSettings = TransformerTrainingSettings(steps: 200, batchSize: 8, optimizer: .adamW(learningRate: 3e-3)),
+                        pretrainSeed: UInt64 = 1, root: String = TextCorpus.defaultDirectory, pretrainDomains: [String] = ["en"],
+                        domains: [String] = ["de", "es", "it"], bytesPerDomain: Int = 200_000, heldOutEvery: Int = 20, evaluationWindows: Int = 64) {
+                self.config = config
+                self.lora = lora
+                self.local = local
+                self.pretrain = pretrain
+                self.pretrainSeed = pretrainSeed
+                self.root = root
+                self.pretrainDomains = pretrainDomains
+                self.domains = domains
+                self.bytesPerDomain = bytesPerDomain
+                self.heldOutEvery = heldOutEvery
+                self.evaluationWindows = evaluationWindows
+            }
+        }
 
         /// `pretrainClasses` nil: every class; `alpha` nil: 2·rank.
         public init(data: Data, partition: Partition = .dirichlet(beta: 0.5), hidden: [Int] = [256, 128], pretrainClasses: [Int]? = nil,

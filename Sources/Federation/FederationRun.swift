@@ -33,7 +33,9 @@ public final class FederationRun {
         Population(config.population, network: config.network.profile, seed: config.seed, samples: samples)
     }
     /// The real training shared by every arm (nil: a time-only run).
-    public let learning: LearningWorkload?
+    public let model: (any ProxyModel)?
+    /// The MLP proxy's workload (nil without training or with the transformer).
+    public var learning: LearningWorkload? { model as? LearningWorkload }
 
     /// Samples the population of `config` (or takes `population` if given); with
     /// `workload.train`, loads the data, partitions it among the clients (their sample counts then
@@ -41,17 +43,17 @@ public final class FederationRun {
     public init(config: FederationConfig, population: Population? = nil, cacheDirectory: String? = Pretraining.defaultCacheDirectory) throws {
         self.config = config
         if let training = config.workload.training {
-            let workload = try LearningWorkload(training, clients: config.population.clients, seed: config.seed, cacheDirectory: cacheDirectory)
-            let samples = workload.partition.map { Double($0.count) }
+            let workload = try training.makeModel(clients: config.population.clients, seed: config.seed, cacheDirectory: cacheDirectory)
+            let samples = workload.sampleCounts.map(Double.init)
             if var given = population {
                 given.samples = samples
                 self.population = given
             } else {
                 self.population = FederationRun.population(of: config, samples: samples)
             }
-            learning = workload
+            model = workload
         } else {
-            learning = nil
+            model = nil
             self.population = population ?? FederationRun.population(of: config)
         }
     }
@@ -60,9 +62,9 @@ public final class FederationRun {
     /// called after each round with (round, when the round ended, current test accuracy when training).
     public func run(arm: FederationConfig.Arm, recordClients: Bool = true, progress: ((Int, SimTime, Double?) -> Void)? = nil) throws -> ArmResult {
         let codec = try CodecRegistry.make(arm.codec, options: arm.options)
-        let shapes = config.workload.payload?.shapes ?? learning!.shapes
+        let shapes = config.workload.payload?.shapes ?? model!.shapes
         let nominal = PayloadSizes(codec: codec, shapes: shapes)
-        let learner = learning.map { ArmLearner(workload: $0, codec: codec, seed: config.seed) }
+        let learner = model.map { ArmLearner(workload: $0, codec: codec, seed: config.seed) }
         let measured: Bool
         if case .measured = config.workload.payloadModel { measured = true } else { measured = false }
         let payloads = ArmPayloads(nominal: nominal, codec: codec, shapes: shapes, learner: learner, measured: measured)
@@ -75,7 +77,7 @@ public final class FederationRun {
         var result = ArmResult(name: arm.name, codec: arm.codec, uploadBytesPerClient: records.meanUploadBytes(nominal: nominal.upload),
                                downloadBytesInSync: run.payloads.latest.inSync, downloadBytesDense: nominal.dense,
                                rounds: records.rounds, clients: records.clients, events: run.simulator.firedCount)
-        if let learning {
+        if let learning = model {
             result.initialAccuracy = learning.baseAccuracy
             result.initialLoss = learning.baseLoss
             result.measuredUploadKept = run.payloads.uploadKeptMean

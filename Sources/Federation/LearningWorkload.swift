@@ -6,7 +6,7 @@ import Numerics
 
 /// What every arm of a run shares when the proxy really trains: the data, its partition among the
 /// clients, the pretrained frozen base, the initial adapter and the test set.
-public final class LearningWorkload: @unchecked Sendable {
+public final class LearningWorkload: ProxyModel, @unchecked Sendable {
     public let training: FederationConfig.Training
     public let train: Dataset
     public let test: Dataset
@@ -65,12 +65,24 @@ public final class LearningWorkload: @unchecked Sendable {
 
     /// Training FLOPs per local sample of the proxy: 4·N_base + 6·N_lora (as for the catalogue).
     public var proxyFLOPsPerSample: Double { 4 * Double(base.parameterCount) + 6 * Double(initial.parameterCount) }
+
+    public var sampleCounts: [Int] { partition.map(\.count) }
+    public var flopsPerSample: Double { proxyFLOPsPerSample * Double(training.local.epochs) }
+
+    public func train(clients: [Int], from global: LoRAAdapter, round: Int, stream: (Int) -> StreamKey) throws -> [LoRAAdapter] {
+        let jobs = clients.map { LocalTraining.Job(start: global, data: data(of: $0), stream: stream($0), client: $0) }
+        return try LocalTraining.checkedTrainMany(base: base, jobs: jobs, alpha: alpha, settings: training.local, round: round).map(\.adapter)
+    }
+
+    public func evaluate(_ adapter: LoRAAdapter) -> (accuracy: Double, loss: Double) {
+        MLPMath.evaluate(base, adapter, alpha: alpha, on: test)
+    }
 }
 
-/// One arm's learning state: the global adapter every client holds after applying the real
+/// One arm's learning state (whatever the proxy model): the global adapter every client holds after applying the real
 /// broadcast bytes, the encoded uploads of the round, the broadcast history for stale clients.
 final class ArmLearner {
-    let workload: LearningWorkload
+    let workload: any ProxyModel
     let codec: any Codec
     let seed: UInt64
     /// The global adapter (what every in-sync client holds).
@@ -82,7 +94,7 @@ final class ArmLearner {
     /// The kept fractions of A and B in the latest broadcast (for pricing a catalogue model's download).
     private(set) var broadcastFractions: (a: Double, b: Double) = (1, 1)
 
-    init(workload: LearningWorkload, codec: any Codec, seed: UInt64) {
+    init(workload: any ProxyModel, codec: any Codec, seed: UInt64) {
         self.workload = workload
         self.codec = codec
         self.seed = seed
@@ -105,10 +117,8 @@ final class ArmLearner {
     /// what training each client when its download completes gives; only clients that go on to
     /// `encode` use their result.
     func pretrain(clients: [Int], round: Int) throws {
-        let jobs = clients.map { LocalTraining.Job(start: global, data: workload.data(of: $0), stream: streamKey(client: $0, round: round), client: $0) }
-        let results = try LocalTraining.checkedTrainMany(base: workload.base, jobs: jobs, alpha: workload.alpha,
-                                                         settings: workload.training.local, round: round)
-        prepared = Dictionary(uniqueKeysWithValues: zip(clients, results.map(\.adapter)))
+        let results = try workload.train(clients: clients, from: global, round: round) { streamKey(client: $0, round: round) }
+        prepared = Dictionary(uniqueKeysWithValues: zip(clients, results))
         preparedRound = round
     }
 
@@ -145,7 +155,7 @@ final class ArmLearner {
 
     /// Test accuracy and loss of the global adapter.
     func evaluate() {
-        (accuracy, loss) = MLPMath.evaluate(workload.base, global, alpha: workload.alpha, on: workload.test)
+        (accuracy, loss) = workload.evaluate(global)
     }
 
     /// Bytes a client `k` broadcasts behind downloads, measured on the proxy's real messages.

@@ -31,7 +31,7 @@ public struct MemoryEstimate: Sendable {
             parts.append(("client records (\(Quantity.significant(rounds * selected, 3)) per arm; --no-clients drops them)",
                           arms * rounds * selected * Double(MemoryLayout<ClientRecord>.stride)))
         }
-        if let t = config.workload.training {
+        if let t = config.workload.training, t.model == .mlp {
             let (inputs, classes, train, test, raw): (Int, Int, Int, Int, Int)
             switch t.data {
             case .fashionMNIST: (inputs, classes, train, test, raw) = (784, 10, 60_000, 10_000, 784)

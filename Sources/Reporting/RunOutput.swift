@@ -64,7 +64,14 @@ extension RunOutput {
     /// What the run measured (really computed) …
     public static func measured(_ r: RunResults) -> [String] {
         guard let t = r.scenario.workload.training else { return ["nothing: a time-only run (no training; accuracy fields are null)"] }
-        var m = ["test accuracy of the proxy model (an MLP \(t.hidden.map(String.init).joined(separator: "-")) with a frozen pretrained base and LoRA r = \(t.rank) on every layer) after every evaluated round, on real data",
+        let first: String
+        switch t.model {
+        case .mlp:
+            first = "test accuracy of the proxy model (an MLP \(t.hidden.map(String.init).joined(separator: "-")) with a frozen pretrained base and LoRA r = \(t.rank) on every layer) after every evaluated round, on real data"
+        case let .transformer(x):
+            first = "held-out next-byte accuracy and loss of the proxy model (a \(x.config.layers)-layer byte-level transformer LM of width \(x.config.width) pretrained on \(x.pretrainDomains.joined(separator: ",")), LoRA r = \(x.lora.rank) on \(x.lora.targets.map(\.rawValue).joined(separator: ","))) after every evaluated round, on the fortunes of \(x.domains.joined(separator: ","))"
+        }
+        var m = [first,
                  "every client update really trained, encoded by the codec and decoded by the server; the global adapter is what clients hold after applying the real broadcast bytes",
                  "kept fractions of the real messages"]
         if case .measured = r.scenario.workload.payloadModel { m.append("payload bytes: the real encoded messages") }
