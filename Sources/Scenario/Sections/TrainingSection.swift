@@ -16,6 +16,7 @@ enum TrainingSection: ScenarioSection {
         let d = FederationConfig.Training(data: .fashionMNIST(directory: FashionMNIST.defaultDirectory))
         let adam: Float = { if case let .adam(lr) = TrainingSettings().optimizer { return lr }; return 0 }()
         return [
+            ScenarioKey("model", modelSchema()),
             ScenarioKey("dataset", ["oneOf": [
                 ["const": "fashion-mnist", "description": "Debian's dataset-fashion-mnist (default)."],
                 ["type": "object", "additionalProperties": false, "required": ["synthetic"], "properties": ["synthetic": [
@@ -24,7 +25,8 @@ enum TrainingSection: ScenarioSection {
                         "dimension": SchemaVocabulary.integer(1...100_000, "Input dimension (default \(synthetic.dimension))."),
                         "train": SchemaVocabulary.integer(1...10_000_000, "Training samples (default \(synthetic.train))."),
                         "test": SchemaVocabulary.integer(1...10_000_000, "Test samples (default \(synthetic.test)).")]]]],
-            ], "description": "\"fashion-mnist\" (default) or {\"synthetic\": {classes, dimension, train, test}}."]),
+                textDatasetSchema(),
+            ], "description": "\"fashion-mnist\" (default) or {\"synthetic\": {classes, dimension, train, test}} for the MLP; {\"text\": {pretrain, domains, root, bytes, held_out_every, evaluation_windows}} (fortunes domains: en, de, es, …) for the transformer."]),
             ScenarioKey("data", ["type": "string", "minLength": 1,
                                  "description": .string("Folder with the four Fashion-MNIST IDX files (default \(FashionMNIST.defaultDirectory)); relative to the scenario file.")]),
             ScenarioKey("partition", ["oneOf": [
@@ -39,17 +41,21 @@ enum TrainingSection: ScenarioSection {
                 "epochs": ["type": "integer", "minimum": 0, "maximum": 1000],
                 "learning_rate": ["type": "number", "exclusiveMinimum": 0],
                 "seed": ["type": "integer", "minimum": 0, "maximum": .number(Double(Node.maxExactInteger))],
+                "steps": ["type": "integer", "minimum": 0, "maximum": 1_000_000], "batch": ["type": "integer", "minimum": 1],
             ], "description": .string("Pretraining of the frozen base: the classes it sees (default the first \(pretrainedShare.numerator * 100 / pretrainedShare.denominator)%), "
-                + "epochs (\(d.pretrainEpochs)), learning rate (\(d.pretrainLearningRate)), seed (\(d.pretrainSeed)).")]),
+                + "epochs (\(d.pretrainEpochs)), learning rate (\(d.pretrainLearningRate)), seed (\(d.pretrainSeed)); the transformer's: steps, batch, learning rate (AdamW), seed.")]),
             ScenarioKey("lora", ["type": "object", "additionalProperties": false, "properties": [
                 "rank": ["type": "integer", "minimum": 1], "alpha": ["type": "number", "exclusiveMinimum": 0],
-            ], "description": .string("LoRA on every linear layer: rank (default \(d.rank), at most the narrowest input/hidden width), alpha (default 2·rank).")]),
+                "targets": ["type": "array", "minItems": 1, "items": ["enum": .array(TransformerModule.allCases.map { .string($0.rawValue) })]],
+            ], "description": .string("LoRA on every linear layer of the MLP: rank (default \(d.rank), at most the narrowest input/hidden width), alpha (default 2·rank); "
+                + "the transformer's on targets (default [\"q\", \"v\"]).")]),
             ScenarioKey("local", ["type": "object", "additionalProperties": false, "properties": [
                 "epochs": ["type": "integer", "minimum": 1, "maximum": 1000], "batch": ["type": "integer", "minimum": 1],
-                "optimizer": ["enum": ["adam", "sgd"]], "learning_rate": ["type": "number", "exclusiveMinimum": 0],
+                "optimizer": ["enum": ["adam", "sgd", "adamw"]], "learning_rate": ["type": "number", "exclusiveMinimum": 0],
                 "momentum": ["type": "number", "minimum": 0, "exclusiveMaximum": 1],
+                "steps": ["type": "integer", "minimum": 1, "maximum": 1_000_000], "weight_decay": ["type": "number", "minimum": 0, "maximum": 1],
             ], "description": .string("Local training: epochs (\(d.local.epochs)), batch (\(d.local.batchSize)), optimizer adam (lr \(adam)) "
-                + "or sgd (lr \(sgdLearningRate), momentum \(sgdMomentum)).")]),
+                + "or sgd (lr \(sgdLearningRate), momentum \(sgdMomentum)); the transformer's: steps, batch (windows), optimizer adamw (default, lr 0.001), adam or sgd, weight_decay.")]),
             ScenarioKey("evaluate_every", SchemaVocabulary.integer(minimum: 1, "Rounds between test-set evaluations (default \(d.evaluateEvery)).")),
             ScenarioKey("test_samples", SchemaVocabulary.integer(minimum: 1, "Test samples used (default: all).")),
         ]
@@ -60,6 +66,11 @@ enum TrainingSection: ScenarioSection {
 
     static func parse(_ node: Node) throws -> FederationConfig.Training {
         _ = try node.object(allowed: keys.names)
+        if wantsTransformer(node) { return try parseTransformer(node) }
+        if let m = node.member("model") {
+            let name = try m.string()
+            guard name == "mlp" else { throw m.invalid("\"mlp\" or {\"transformer\": {layers, width, heads, context}}") }
+        }
         var t = FederationConfig.Training(data: .fashionMNIST(directory: FashionMNIST.defaultDirectory))
         var classes = 10, inputs = 784
         if let d = node.member("dataset") {
@@ -70,6 +81,7 @@ enum TrainingSection: ScenarioSection {
                                                   valid: ["fashion-mnist", "synthetic"]), at: d.path)
                 }
             } else {
+                if d.member("text") != nil { throw d.invalid("a dataset of the MLP: a text dataset needs \"model\": {\"transformer\": …}") }
                 _ = try d.object(allowed: ["synthetic"])
                 let syn = try d.required("synthetic")
                 _ = try syn.object(allowed: ["classes", "dimension", "train", "test"])
@@ -154,6 +166,7 @@ enum TrainingSection: ScenarioSection {
     }
 
     static func resolved(_ t: FederationConfig.Training) -> JSONValue {
+        if case let .transformer(x) = t.model { return resolvedTransformer(t, x) }
         var train: [String: JSONValue] = [:]
         switch t.data {
         case let .fashionMNIST(directory):
