@@ -84,6 +84,13 @@ CASES = [
     ("learning-rate-zero", [("workload.train", {"local": {"learning_rate": 0}})], "workload.train.local.learning_rate", "a learning rate > 0"),
     ("unknown-optimizer", [("workload.train", {"local": {"optimizer": "adamw"}})], "workload.train.local.optimizer", "unknown optimizer 'adamw' (did you mean 'adam'?)"),
     ("unknown-dataset", [("workload.train", {"dataset": "cifar10"})], "workload.train.dataset", "unknown dataset 'cifar10'"),
+    # issue 15: the transformer workload.
+    ("transformer-unknown-domain", [("workload.train", {"model": {"transformer": {"layers": 1, "width": 32, "heads": 2, "context": 16}}, "dataset": {"text": {"domains": ["de", "klingon"]}}})], "workload.train.dataset.text.domains[1]", "a fortunes domain"),
+    ("transformer-width-not-divisible", [("workload.train", {"model": {"transformer": {"width": 30, "heads": 4}}, "dataset": {"text": {}}})], "workload.train.model.transformer.width", "divisible"),
+    ("transformer-rank-too-large", [("workload.train", {"model": {"transformer": {"layers": 1, "width": 32, "heads": 2, "context": 16}}, "dataset": {"text": {}}, "lora": {"rank": 64}})], "workload.train.lora.rank", "a rank from 1 to 32"),
+    ("transformer-hidden-key", [("workload.train", {"model": {"transformer": {"layers": 1, "width": 32, "heads": 2, "context": 16}}, "dataset": {"text": {}}, "hidden": [8]})], "workload.train.hidden", "no 'hidden' with the transformer model"),
+    ("transformer-missing-dataset", [("workload.train", {"model": {"transformer": {"layers": 1, "width": 32, "heads": 2, "context": 16}}})], "workload.train", "missing key 'dataset'"),
+    ("transformer-unknown-target", [("workload.train", {"model": {"transformer": {"layers": 1, "width": 32, "heads": 2, "context": 16}}, "dataset": {"text": {}}, "lora": {"targets": ["q", "qq"]}})], "workload.train.lora.targets[1]", "qq"),
     ("target-zero", [("target", {"accuracy": 0})], "target.accuracy", "an accuracy in (0, 1]"),
     ("measured-without-training", [("workload.payload", "measured")], "workload.payload", "needs workload.train"),
     ("trace-missing", [("network.profile", DELETE), ("network.down", {"dist": "empirical", "trace": {"file": "no-such-trace.csv", "column": "down", "unit": "Mbps"}}), ("network.up", "1Mbps"), ("network.rtt", "50ms")], "network.down.trace", "no-such-trace.csv"),
