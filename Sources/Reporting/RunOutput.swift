@@ -86,7 +86,11 @@ extension RunOutput {
             m.append("payload bytes: the codec's exact size function on \(p.model.displayName)'s LoRA shapes (r = \(p.rank), \(p.targets.joined(separator: ","))) at the kept fractions \(r.trained ? "measured on the proxy's real messages" : "nominal (1 − α)")")
             m.append("compute time: samples × \(r.scenario.workload.tokensPerSample) tokens × (4·N_base + 6·N_lora) FLOPs of \(p.model.displayName) / device speed")
         case .measured:
-            m.append("compute time: samples × (4·N_base + 6·N_lora) FLOPs of the proxy / device speed")
+            if case .transformer? = r.scenario.workload.training?.model {
+                m.append("compute time: the client's windows × (steps × batch / mean windows per client) × context × (4·N_base + 6·N_lora) FLOPs of the proxy / device speed")
+            } else {
+                m.append("compute time: samples × (4·N_base + 6·N_lora) FLOPs of the proxy / device speed")
+            }
         }
         m.append("network: the \(r.scenario.network.model.rawValue) transfer model on links drawn from the \(r.scenario.network.profile.name) profile, with a max-min fair server link")
         m.append("availability, selection, deadlines and server aggregation time as in the scenario")
