@@ -100,46 +100,26 @@ public struct Pretraining: Sendable, Equatable {
         return (base, base.isFinite ? nil : (max(epochs, 1), steps, lastLoss))
     }
 
-    // A little binary format: "FSMB", layer count, then per layer rows, cols, weights, biases (f32 LE).
+    // "FSMB", layer count, then per layer rows, cols, weights, biases (`CacheFile`).
     static func write(_ base: BaseMLP, to path: String) {
-        var bytes: [UInt8] = Array("FSMB".utf8)
-        func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { bytes.append(contentsOf: $0) } }
-        func floats(_ f: [Float]) { for x in f { withUnsafeBytes(of: x.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } } }
-        u32(base.layerCount)
+        var file = CacheFile.Writer(magic: "FSMB")
+        file.u32(base.layerCount)
         for l in 0..<base.layerCount {
-            u32(base.weights[l].rows); u32(base.weights[l].cols)
-            floats(base.weights[l].storage); floats(base.biases[l])
+            file.u32(base.weights[l].rows); file.u32(base.weights[l].cols)
+            file.floats(base.weights[l].storage); file.floats(base.biases[l])
         }
-        let tmp = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
-        if FileManager.default.createFile(atPath: tmp, contents: Data(bytes)) {
-            _ = try? FileManager.default.removeItem(atPath: path)
-            try? FileManager.default.moveItem(atPath: tmp, toPath: path)
-        }
+        file.write(to: path)
     }
 
     static func read(_ path: String, widths: [Int]) -> BaseMLP? {
-        guard let data = FileManager.default.contents(atPath: path), data.count > 8, data.prefix(4) == Data("FSMB".utf8) else { return nil }
-        var offset = 4
-        func u32() -> Int? {
-            guard offset + 4 <= data.count else { return nil }
-            defer { offset += 4 }
-            return Int(UInt32(littleEndian: data.subdata(in: offset..<offset + 4).withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }))
-        }
-        func floats(_ n: Int) -> [Float]? {
-            guard offset + 4 * n <= data.count else { return nil }
-            defer { offset += 4 * n }
-            return data.subdata(in: offset..<offset + 4 * n).withUnsafeBytes { raw in
-                (0..<n).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
-            }
-        }
-        guard let layers = u32(), layers == widths.count - 1 else { return nil }
+        guard var file = CacheFile.Reader(path: path, magic: "FSMB"), let layers = file.u32(), layers == widths.count - 1 else { return nil }
         var weights: [Matrix] = [], biases: [[Float]] = []
         for l in 0..<layers {
-            guard let rows = u32(), let cols = u32(), rows == widths[l + 1], cols == widths[l],
-                  let w = floats(rows * cols), let b = floats(rows) else { return nil }
+            guard let rows = file.u32(), let cols = file.u32(), rows == widths[l + 1], cols == widths[l],
+                  let w = file.floats(rows * cols), let b = file.floats(rows) else { return nil }
             weights.append(Matrix(rows: rows, cols: cols, storage: w))
             biases.append(b)
         }
-        return offset == data.count ? BaseMLP(weights: weights, biases: biases) : nil
+        return file.atEnd ? BaseMLP(weights: weights, biases: biases) : nil
     }
 }

@@ -83,13 +83,12 @@ public struct TransformerAdapter: Sendable, Equatable {
     }
 
     /// Trainable parameters, Σ r · (d_in + d_out).
-    public var parameterCount: Int { entries.reduce(0) { $0 + $1.a.count + $1.b.count } }
+    public var parameterCount: Int { adapter.parameterCount }
 
     /// `self − other`, factor by factor (a client's update). - Precondition: same shapes.
     public func subtracting(_ other: TransformerAdapter) -> TransformerAdapter {
-        precondition(entries.count == other.entries.count, "adapters of different shapes")
         var out = self
-        for i in entries.indices { out.entries[i].a -= other.entries[i].a; out.entries[i].b -= other.entries[i].b }
+        out.adapter = adapter.subtracting(other.adapter)
         return out
     }
 
@@ -102,5 +101,5 @@ public struct TransformerAdapter: Sendable, Equatable {
     }
 
     /// Whether every factor is finite.
-    public var isFinite: Bool { entries.allSatisfy { allFinite($0.a.storage) && allFinite($0.b.storage) } }
+    public var isFinite: Bool { adapter.isFinite }
 }

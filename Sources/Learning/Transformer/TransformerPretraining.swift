@@ -42,47 +42,25 @@ public struct TransformerPretraining: Sendable, Equatable {
         return (base, false)
     }
 
-    // "FSTB", buffer count, then per buffer its length and floats (f32 LE), in `forEachBuffer` order.
+    // "FSTB", buffer count, then per buffer its length and floats, in `forEachBuffer` order (`CacheFile`).
     static func write(_ base: TransformerWeights, to path: String) {
-        var bytes: [UInt8] = Array("FSTB".utf8)
-        func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { bytes.append(contentsOf: $0) } }
+        var file = CacheFile.Writer(magic: "FSTB")
         let buffers = base.buffers
-        u32(buffers.count)
-        for b in buffers {
-            u32(b.count)
-            for x in b { withUnsafeBytes(of: x.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
-        }
-        let tmp = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
-        if FileManager.default.createFile(atPath: tmp, contents: Data(bytes)) {
-            _ = try? FileManager.default.removeItem(atPath: path)
-            try? FileManager.default.moveItem(atPath: tmp, toPath: path)
-        }
+        file.u32(buffers.count)
+        for b in buffers { file.u32(b.count); file.floats(b) }
+        file.write(to: path)
     }
 
     /// The weights stored at `path` if they have the shapes of `like`, else nil.
     static func read(_ path: String, like: TransformerWeights) -> TransformerWeights? {
-        guard let data = FileManager.default.contents(atPath: path), data.count > 8, data.prefix(4) == Data("FSTB".utf8) else { return nil }
-        let raw = [UInt8](data)
-        var offset = 4
-        func u32() -> Int? {
-            guard offset + 4 <= raw.count else { return nil }
-            defer { offset += 4 }
-            return Int(UInt32(raw[offset]) | UInt32(raw[offset + 1]) << 8 | UInt32(raw[offset + 2]) << 16 | UInt32(raw[offset + 3]) << 24)
-        }
         let shapes = like.buffers.map(\.count)
-        guard let n = u32(), n == shapes.count else { return nil }
+        guard var file = CacheFile.Reader(path: path, magic: "FSTB"), let n = file.u32(), n == shapes.count else { return nil }
         var loaded: [[Float]] = []
         for count in shapes {
-            guard let c = u32(), c == count, offset + 4 * c <= raw.count else { return nil }
-            var b = [Float](repeating: 0, count: c)
-            for i in 0..<c {
-                let o = offset + 4 * i
-                b[i] = Float(bitPattern: UInt32(raw[o]) | UInt32(raw[o + 1]) << 8 | UInt32(raw[o + 2]) << 16 | UInt32(raw[o + 3]) << 24)
-            }
-            offset += 4 * c
+            guard let c = file.u32(), c == count, let b = file.floats(c) else { return nil }
             loaded.append(b)
         }
-        guard offset == raw.count else { return nil }
+        guard file.atEnd else { return nil }
         var out = like
         out.forEachBuffer { i, b in b = loaded[i] }
         return out
