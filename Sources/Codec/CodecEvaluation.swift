@@ -23,7 +23,14 @@ public struct CodecEvaluation: Sendable {
     public var uploadBytes: [Int]
     public var downloadBytes: Int
     public var clientRelativeErrors: [Double]
+    /// 1 − (client relative error)²: the share of each client update's energy its upload kept (`UpdateFidelity`).
+    public var clientKeptEnergy: [Double]
     public var aggregateRelativeError: Double
+    /// Cosine and norm ratio of the applied update against exact FedAvg of the clients' updates.
+    public var updateCosine: Double?
+    public var updateNormRatio: Double?
+    /// Median Pearson kurtosis of the clients' factor deltas (how concentrated the updates are).
+    public var updateKurtosis: Double?
     public var residual: Double?
     public var guardEvents: Int
     public var seconds: Double
@@ -44,51 +51,25 @@ public struct CodecEvaluation: Sendable {
         let total = weights.reduce(0, +)
         let p = weights.map { $0 / total }
 
-        var clientNumerator = [Double](repeating: 0, count: afters.count), clientDenominator = clientNumerator
-        var aggregateNumerator = 0.0, aggregateDenominator = 0.0
+        let clients = afters.indices.map { UpdateFidelity.clientError(global: before, trained: afters[$0], sent: sent[$0]) }
+        let aggregate = UpdateFidelity.aggregateErrors(global: before, trained: afters, p: p, next: result.global)
+        let agreement = UpdateFidelity.agreement(aggregate)
         var rows: [LayerRow] = []
         for (l, g) in before.layers.enumerated() {
-            let r = g.shape.rank
-            // Client i: ΔW_i = ΔB_i·A + B_i'·ΔA_i; error = EB·A' + B̂·EA with EB, EA what was dropped.
-            for i in afters.indices {
-                let trained = afters[i].layers[l], got = sent[i].layers[l]
-                let deltaA = trained.a - g.a, deltaB = trained.b - g.b
-                clientDenominator[i] += normSquared([deltaB, trained.b], [g.a, deltaA], rank: r)
-                let bHat = g.b + got.b
-                clientNumerator[i] += normSquared([deltaB - got.b, bHat], [trained.a, deltaA - got.a], rank: r)
-            }
-            // Aggregate: Σ p_i ΔW_i − (B_new·A_new − B·A).
-            let next = result.global.layers[l]
-            var leftTrue: [Matrix] = [], rightTrue: [Matrix] = [], sumDeltaB = Matrix.zeros(rows: g.b.rows, cols: r)
-            for i in afters.indices {
-                sumDeltaB.add(afters[i].layers[l].b - g.b, scaledBy: Float(p[i]))
-                leftTrue.append(afters[i].layers[l].b * Float(p[i]))
-                rightTrue.append(afters[i].layers[l].a - g.a)
-            }
-            let trueNorm = normSquared([sumDeltaB] + leftTrue, [g.a] + rightTrue, rank: r)
-            let deltaB = next.b - g.b, deltaA = next.a - g.a
-            let errorNorm = normSquared([sumDeltaB - deltaB] + leftTrue + [next.b * -1], [g.a] + rightTrue + [deltaA], rank: r)
-            aggregateNumerator += errorNorm
-            aggregateDenominator += trueNorm
             let upKept = encoded[0].kept.filter { $0.layer == l }.reduce(0) { $0 + $1.kept }
             let downKept = result.kept.filter { $0.layer == l }.reduce(0) { $0 + $1.kept }
             let entries = g.shape.parameterCount
-            rows.append(LayerRow(name: g.shape.name, outFeatures: g.shape.outFeatures, inFeatures: g.shape.inFeatures, rank: r,
+            rows.append(LayerRow(name: g.shape.name, outFeatures: g.shape.outFeatures, inFeatures: g.shape.inFeatures, rank: g.shape.rank,
                                  uploadKeptFraction: Double(upKept) / Double(entries), downloadKeptFraction: Double(downKept) / Double(entries),
-                                 aggregateRelativeError: trueNorm > 0 ? (errorNorm / trueNorm).squareRoot() : 0))
+                                 aggregateRelativeError: aggregate[l].exact > 0 ? (aggregate[l].error / aggregate[l].exact).squareRoot() : 0))
         }
+        let exact = aggregate.reduce(0) { $0 + $1.exact }, error = aggregate.reduce(0) { $0 + $1.error }
         return CodecEvaluation(codec: type(of: codec).name, uploadBytes: encoded.map { $0.bytes.count }, downloadBytes: result.broadcast.count,
-                               clientRelativeErrors: zip(clientNumerator, clientDenominator).map { $1 > 0 ? ($0 / $1).squareRoot() : 0 },
-                               aggregateRelativeError: aggregateDenominator > 0 ? (aggregateNumerator / aggregateDenominator).squareRoot() : 0,
+                               clientRelativeErrors: clients.map { $0.norm > 0 ? ($0.error / $0.norm).squareRoot() : 0 },
+                               clientKeptEnergy: clients.map(UpdateFidelity.keptEnergy),
+                               aggregateRelativeError: exact > 0 ? (error / exact).squareRoot() : 0,
+                               updateCosine: agreement?.cosine, updateNormRatio: agreement?.normRatio,
+                               updateKurtosis: UpdateFidelity.median(afters.flatMap { UpdateFidelity.kurtoses(global: before, trained: $0) }),
                                residual: result.residual, guardEvents: result.guardEvents, seconds: seconds, layers: rows)
-    }
-
-    /// ‖Σ_k L_k·R_k‖²_F for blocks L_k (d_out × r) and R_k (r × d_in), in Double.
-    static func normSquared(_ left: [Matrix], _ right: [Matrix], rank r: Int) -> Double {
-        var u = DoubleMatrix(rows: left[0].rows, cols: left.count * r)
-        var v = DoubleMatrix(rows: right.count * r, cols: right[0].cols)
-        for (k, block) in left.enumerated() { u.setColumns(block, at: k * r) }
-        for (k, block) in right.enumerated() { v.setRows(block, at: k * r) }
-        return u.productNormSquared(v)
     }
 }

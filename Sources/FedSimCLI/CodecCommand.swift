@@ -25,8 +25,11 @@ struct CodecCommand: Command {
     static let help = """
     Run every codec (or one) on real LoRA adapters saved by PEFT: BEFORE is the global adapter, each
     AFTER a client's adapter after local training. Prints upload bytes per client, download bytes,
-    the ratio to uncompressed LoRA, the relative error of each client's ΔW and of the aggregate,
-    the decomposition residual and the time taken. With --catalog, prints the exact payload sizes of
+    the ratio to uncompressed LoRA, the relative error of each client's ΔW and the share of its
+    energy the upload kept, the aggregate's error with the cosine and norm ratio of the applied
+    update against exact FedAvg, the updates' median kurtosis, the decomposition residual and the
+    time taken. Two checkpoints of your own adapter (BEFORE, AFTER) place your model on the
+    compressibility map of docs/LEARNING.md. With --catalog, prints the exact payload sizes of
     a catalogue model's LoRA adapter instead (no files needed).
 
     USAGE:
@@ -130,16 +133,22 @@ struct CodecCommand: Command {
             return 0
         }
         console.print("adapter: \(before.layers.count) layers, \(before.parameterCount) parameters; \(afters.count) client(s); α = \(options.sparsity), values \(options.valueType.rawValue)")
-        var table = TextTable(["codec", "upload/client", "download", "vs lora", "client ΔW err", "aggregate err", "residual", "seconds"])
+        if let kurtosis = reports.first?.updateKurtosis {
+            console.print("update kurtosis (median over the clients' ΔA, ΔB): \(Quantity.significant(kurtosis, 3)) (1.8 flat, 3 Gaussian, higher = more compressible)")
+        }
+        var table = TextTable(["codec", "upload/client", "download", "vs lora", "client ΔW err", "kept energy", "aggregate err", "cosine", "norm ratio", "residual", "seconds"])
         for r in reports {
             let meanUp = Double(r.uploadBytes.reduce(0, +)) / Double(r.uploadBytes.count)
             let meanError = r.clientRelativeErrors.reduce(0, +) / Double(r.clientRelativeErrors.count)
+            let meanKept = r.clientKeptEnergy.reduce(0, +) / Double(r.clientKeptEnergy.count)
             table.add([r.codec, Quantity.humanReadable(meanUp, as: .bytes), Quantity.humanReadable(Double(r.downloadBytes), as: .bytes),
-                       Quantity.formatFixed(ratio(r), decimals: 3) + "×", Quantity.significant(meanError, 3),
-                       Quantity.significant(r.aggregateRelativeError, 3), r.residual.map { Quantity.significant($0, 3) } ?? "–",
+                       Quantity.formatFixed(ratio(r), decimals: 3) + "×", Quantity.significant(meanError, 3), Quantity.formatFixed(meanKept, decimals: 3),
+                       Quantity.significant(r.aggregateRelativeError, 3), r.updateCosine.map { Quantity.formatFixed($0, decimals: 3) } ?? "–",
+                       r.updateNormRatio.map { Quantity.formatFixed($0, decimals: 3) } ?? "–", r.residual.map { Quantity.significant($0, 3) } ?? "–",
                        Quantity.formatFixed(r.seconds, decimals: 3)])
         }
         console.print(table.rendered())
+        console.print("kept energy: 1 − (client ΔW err)², the share of each client update's energy its upload kept; cosine and norm ratio: the applied update against exact FedAvg of the clients' updates (docs/LEARNING.md, placing your model)")
         if layers {
             for r in reports {
                 console.print("\n\(r.codec): per layer")
@@ -198,7 +207,11 @@ struct CodecJSON: Encodable {
         let download_bytes: Int
         let ratio_to_lora: Double
         let client_rel_error: [Double]
+        let client_kept_energy: [Double]
         let aggregate_rel_error: Double
+        let update_cosine: Double?
+        let update_norm_ratio: Double?
+        let update_kurtosis: Double?
         let residual: Double?
         let guard_events: Int
         let seconds: Double
@@ -209,7 +222,11 @@ struct CodecJSON: Encodable {
             download_bytes = r.downloadBytes
             ratio_to_lora = ratio
             client_rel_error = r.clientRelativeErrors
+            client_kept_energy = r.clientKeptEnergy
             aggregate_rel_error = r.aggregateRelativeError
+            update_cosine = r.updateCosine
+            update_norm_ratio = r.updateNormRatio
+            update_kurtosis = r.updateKurtosis
             residual = r.residual
             guard_events = r.guardEvents
             seconds = r.seconds

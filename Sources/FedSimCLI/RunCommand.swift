@@ -16,6 +16,7 @@ struct RunCommand: Command {
         OptionSpec("force", nil, "Replace a non-empty output directory."),
         OptionSpec("no-clients", nil, "Skip clients.csv rows (large populations, many rounds)."),
         OptionSpec("max-memory", "M", "Refuse a run whose memory estimate exceeds M (e.g. 8GB; default: half of\nthis machine's memory), before anything is allocated."),
+        OptionSpec("threads", "N", "Threads for training and evaluation (default: every core; FEDSIM_THREADS=N too).\nOutputs are the same bytes whatever N."),
     ]
 
     static let help = """
@@ -56,6 +57,7 @@ struct RunCommand: Command {
     init(arguments: [String]) throws {
         let parsed = try ParsedArguments(arguments, spec: Self.options)
         maxMemory = try Self.memoryLimit(parsed.value("max-memory"))
+        if parsed.value("threads") != nil { Parallelism.use(threads: try parsed.integer("threads", default: 1, in: 1...1024)) }
         guard parsed.positional.count == 1 else {
             throw UsageError(parsed.positional.isEmpty ? "missing the scenario file" : "expected one scenario file")
         }

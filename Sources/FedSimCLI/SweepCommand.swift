@@ -13,6 +13,7 @@ struct SweepCommand: Command {
         OptionSpec("force", nil, "Start over: remove the points and summaries fedsim wrote in DIR first\n(only those: DIR must carry fedsim's marker and hold nothing else)."),
         OptionSpec("dry-run", nil, "Check the sweep and list its points (done or to run); write nothing."),
         OptionSpec("max-memory", "M", "Refuse points whose memory estimate exceeds M (default: half of memory)."),
+        OptionSpec("threads", "N", "Threads for training and evaluation (default: every core; FEDSIM_THREADS=N too).\nOutputs are the same bytes whatever N."),
     ]
 
     static let help = """
@@ -48,6 +49,7 @@ struct SweepCommand: Command {
     init(arguments: [String]) throws {
         let parsed = try ParsedArguments(arguments, spec: Self.options)
         maxMemory = try RunCommand.memoryLimit(parsed.value("max-memory"))
+        if parsed.value("threads") != nil { Parallelism.use(threads: try parsed.integer("threads", default: 1, in: 1...1024)) }
         guard parsed.positional.count == 1 else { throw UsageError(parsed.positional.isEmpty ? "missing the sweep file" : "expected one sweep file") }
         file = parsed.positional[0]
         dryRun = parsed.flag("dry-run")

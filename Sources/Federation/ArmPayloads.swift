@@ -56,9 +56,9 @@ struct ArmPayloads {
 
     /// Aggregates the round's updates into the next global adapter; later downloads are priced at
     /// the broadcast's kept fractions.
-    mutating func aggregate(_ updates: [WeightedUpdate], round: Int) throws {
+    mutating func aggregate(_ updates: [WeightedUpdate], clients: [Int], round: Int) throws {
         guard let learner else { return }
-        try timed { try learner.aggregate(updates, round: round) }
+        try timed { try learner.aggregate(updates, clients: clients, round: round) }
         let f = learner.broadcastFractions
         downloadKept.append((f.a + f.b) / 2)
         if !measured {

@@ -21,6 +21,8 @@ struct ArmRecords {
         /// The global version after the round.
         var version: Int32
         var accuracy: Double?, loss: Double?
+        /// How faithfully the aggregation carried the updates (rounds that aggregated, with training).
+        var fidelity: RoundFidelity?
     }
 
     /// Records `round`, closed as `closing`, and its participants.
@@ -29,7 +31,9 @@ struct ArmRecords {
                                   endSeconds: closing.end.seconds, available: round.available, selected: round.participants.count,
                                   completed: round.arrivals, dropped: round.dropped, late: closing.late, aggregated: closing.aggregated,
                                   close: closing.reason, bytesUp: round.bytesUp, bytesDown: round.bytesDown, version: Int(closing.version),
-                                  accuracy: closing.accuracy, loss: closing.loss))
+                                  accuracy: closing.accuracy, loss: closing.loss, updateCosine: closing.fidelity?.cosine,
+                                  updateNormRatio: closing.fidelity?.normRatio, keptEnergy: closing.fidelity?.keptEnergy,
+                                  updateKurtosis: closing.fidelity?.kurtosis))
         if keepClients {
             for participant in round.participants { clients.append(participant.record(round: round.number)) }
         }

@@ -226,10 +226,9 @@ final class ArmRun {
             let lastRound = config.stop.rounds.map { round >= $0 } ?? false
             let evaluate = round % learner.workload.training.evaluateEvery == 0 || lastRound
             if aggregated {
-                let updates = current.participants.filter { $0.outcome == .completed }.map {
-                    WeightedUpdate(bytes: $0.encoded!, weight: population.samples[$0.client])
-                }
-                do { try payloads.aggregate(updates, round: round) } catch {
+                let arrived = current.participants.filter { $0.outcome == .completed }
+                let updates = arrived.map { WeightedUpdate(bytes: $0.encoded ?? [], weight: population.samples[$0.client]) }
+                do { try payloads.aggregate(updates, clients: arrived.map(\.client), round: round) } catch {
                     fail(error)
                     return
                 }
@@ -238,7 +237,8 @@ final class ArmRun {
         }
         let end = close + (aggregated ? config.server.aggregation : retryAfter)
         records.add(current, ArmRecords.Closing(reason: reason, close: close, end: end, late: late, aggregated: aggregated,
-                                                version: versions.global, accuracy: evaluation?.accuracy, loss: evaluation?.loss))
+                                                version: versions.global, accuracy: evaluation?.accuracy, loss: evaluation?.loss,
+                                                fidelity: aggregated ? payloads.learner?.fidelity : nil))
         progress?(round, end, payloads.learner?.accuracy)
         if stopsAfter(round: round, end: end) { return }
         simulator.schedule(at: end) { [unowned self] in self.beginRound() }

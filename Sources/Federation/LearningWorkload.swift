@@ -79,6 +79,16 @@ public final class LearningWorkload: ProxyModel, @unchecked Sendable {
     }
 }
 
+/// How faithfully one aggregation carried its round's updates (`UpdateFidelity`): the applied
+/// update's cosine and norm ratio against exact FedAvg of the same clients' true updates, the mean
+/// kept energy of their uploads and the median kurtosis of their factor deltas.
+public struct RoundFidelity: Sendable, Equatable {
+    public var cosine: Double?
+    public var normRatio: Double?
+    public var keptEnergy: Double?
+    public var kurtosis: Double?
+}
+
 /// One arm's learning state (whatever the proxy model): the global adapter every client holds after applying the real
 /// broadcast bytes, the encoded uploads of the round, the broadcast history for stale clients.
 final class ArmLearner {
@@ -93,6 +103,10 @@ final class ArmLearner {
     private(set) var loss: Double
     /// The kept fractions of A and B in the latest broadcast (for pricing a catalogue model's download).
     private(set) var broadcastFractions: (a: Double, b: Double) = (1, 1)
+    /// Per client encoded this round: its upload's kept energy and its update's factor kurtoses (`UpdateFidelity`).
+    private var uploadFidelity: [Int: (keptEnergy: Double, kurtoses: [Double])] = [:]
+    /// How faithfully the latest aggregation carried the round's updates.
+    private(set) var fidelity: RoundFidelity?
 
     init(workload: any ProxyModel, codec: any Codec, seed: UInt64) {
         self.workload = workload
@@ -131,6 +145,8 @@ final class ArmLearner {
         var state = states[i] ?? ClientCodecState()
         let encoded = try codec.encode(delta: delta, global: global, round: round, state: &state)
         if codec.options.residual { states[i] = state }
+        uploadFidelity[i] = (try UpdateFidelity.keptEnergy(upload: encoded.bytes, global: global, trained: trained),
+                             UpdateFidelity.kurtoses(global: global, trained: trained))
         return encoded
     }
 
@@ -146,8 +162,23 @@ final class ArmLearner {
     /// Aggregates the arrived updates; the new global adapter is the codec's result (the real
     /// broadcast bytes, decoded once by the codec as a client would decode them), and the broadcast
     /// history records the same decoded message.
-    func aggregate(_ updates: [WeightedUpdate], round: Int) throws {
+    /// `clients[k]` sent `updates[k]`; the round's fidelity compares the applied update with exact
+    /// FedAvg of those clients' trained adapters.
+    func aggregate(_ updates: [WeightedUpdate], clients: [Int], round: Int) throws {
         let result = try codec.aggregate(updates, global: global, round: round)
+        let trained = clients.compactMap { preparedRound == round ? prepared[$0] : nil }
+        let total = updates.reduce(0) { $0 + $1.weight }
+        if trained.count == clients.count, total > 0 {
+            let agreement = UpdateFidelity.agreement(UpdateFidelity.aggregateErrors(global: global, trained: trained,
+                                                                                     p: updates.map { $0.weight / total }, next: result.global))
+            let uploads = clients.compactMap { uploadFidelity[$0] }
+            fidelity = RoundFidelity(cosine: agreement?.cosine, normRatio: agreement?.normRatio,
+                                     keptEnergy: uploads.isEmpty ? nil : uploads.reduce(0) { $0 + $1.keptEnergy } / Double(uploads.count),
+                                     kurtosis: UpdateFidelity.median(uploads.flatMap(\.kurtoses)))
+        } else {
+            fidelity = nil
+        }
+        uploadFidelity.removeAll()
         global = result.global
         history.record(result)
         broadcastFractions = ArmLearner.fractions(result.kept)

@@ -37,7 +37,7 @@ public struct MemoryEstimate: Sendable {
             case .fashionMNIST: (inputs, classes, train, test, raw) = (784, 10, 60_000, 10_000, 784)
             case let .synthetic(c, d, n, m): (inputs, classes, train, test, raw) = (d, c, n, m, 0)
             }
-            let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+            let cores = Parallelism.threads
             let history = config.arms.map { $0.options.historyRounds }.max() ?? 8
             let training = TrainingMemoryEstimate(widths: [inputs] + t.hidden + [classes], rank: t.rank, local: t.local,
                                                   trainSamples: train, testSamples: t.testSamples.map { min($0, test) } ?? test,

@@ -80,11 +80,20 @@ public struct RoundRecord: Sendable, Codable {
     /// Test accuracy and loss of the global adapter after this round (when training and evaluated).
     public var accuracy: Double? = nil
     public var loss: Double? = nil
+    /// How faithfully the codec carried this round's updates (rounds that aggregated, with training;
+    /// `UpdateFidelity`): the applied update's cosine and norm ratio against exact FedAvg of the same
+    /// clients' true updates, the mean share of each update's energy its upload kept, and the median
+    /// kurtosis of the updates' factor deltas.
+    public var updateCosine: Double? = nil
+    public var updateNormRatio: Double? = nil
+    public var keptEnergy: Double? = nil
+    public var updateKurtosis: Double? = nil
 
     /// A record with every field given (what `rounds.csv` holds of it, read back by the reports).
     public init(round: Int, startSeconds: Double, closeSeconds: Double, endSeconds: Double, available: Int, selected: Int,
                 completed: Int, dropped: Int, late: Int, aggregated: Bool, close: RoundClose, bytesUp: Int, bytesDown: Int,
-                version: Int, accuracy: Double? = nil, loss: Double? = nil) {
+                version: Int, accuracy: Double? = nil, loss: Double? = nil, updateCosine: Double? = nil, updateNormRatio: Double? = nil,
+                keptEnergy: Double? = nil, updateKurtosis: Double? = nil) {
         self.round = round
         self.startSeconds = startSeconds
         self.closeSeconds = closeSeconds
@@ -101,6 +110,10 @@ public struct RoundRecord: Sendable, Codable {
         self.version = version
         self.accuracy = accuracy
         self.loss = loss
+        self.updateCosine = updateCosine
+        self.updateNormRatio = updateNormRatio
+        self.keptEnergy = keptEnergy
+        self.updateKurtosis = updateKurtosis
     }
 }
 

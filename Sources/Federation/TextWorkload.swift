@@ -78,13 +78,16 @@ public final class TextWorkload: ProxyModel, @unchecked Sendable {
     }
 
     public func train(clients: [Int], from global: LoRAAdapter, round: Int, stream: (Int) -> StreamKey) throws -> [LoRAAdapter] {
-        try clients.map { c in
-            var start = template
-            start.adapter = global
-            let batcher = try WindowBatcher(tokens: clientText[c], context: text.config.context, keyPath: "workload.train.dataset.text")
+        var start = template
+        start.adapter = global
+        let jobs = try clients.map { c in
+            TransformerTraining.Job(adapter: start, batcher: try WindowBatcher(tokens: clientText[c], context: text.config.context, keyPath: "workload.train.dataset.text"),
+                                    stream: stream(c))
+        }
+        // Clients train one per core; a failure is reported for the first failing client in order.
+        return try zip(clients, TransformerTraining.trainMany(base: base, jobs: jobs, settings: text.local)).map { c, outcome in
             do {
-                let result = try TransformerTraining.train(base: base, adapter: start, batcher: batcher, settings: text.local, stream: RandomStream(stream(c)))
-                return result.adapter?.adapter ?? global
+                return try outcome.get().adapter?.adapter ?? global
             } catch let TrainingError.diverged(phase, lr, epoch, step, loss, _, _) {
                 throw TrainingError.diverged(phase: phase, learningRate: lr, epoch: epoch, step: step, loss: loss, round: round, client: c)
             }

@@ -82,7 +82,7 @@ extension LocalTraining {
     /// can round differently from its single-threaded ones). Every job's adapter is applied with
     /// scaling alpha / r.
     public static func trainMany(base: BaseMLP, jobs: [Job], alpha: Float, settings: TrainingSettings,
-                                 threads: Int = ProcessInfo.processInfo.activeProcessorCount) -> [(adapter: LoRAAdapter, loss: Double, steps: Int)] {
+                                 threads: Int = Parallelism.threads) -> [(adapter: LoRAAdapter, loss: Double, steps: Int)] {
         parallelMap(jobs.count, threads: threads) { k in
             train(base: base, start: jobs[k].start, alpha: alpha, data: jobs[k].data, settings: settings, stream: RandomStream(jobs[k].stream, algorithm: .taus2))
         }
@@ -92,7 +92,7 @@ extension LocalTraining {
     /// job order, so the error does not depend on the threads) whose training diverged, with
     /// `round` and the job's client. Results of trainings that do not diverge are `trainMany`'s.
     public static func checkedTrainMany(base: BaseMLP, jobs: [Job], alpha: Float, settings: TrainingSettings, round: Int? = nil,
-                                        threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> [(adapter: LoRAAdapter, loss: Double, steps: Int)] {
+                                        threads: Int = Parallelism.threads) throws -> [(adapter: LoRAAdapter, loss: Double, steps: Int)] {
         let results = parallelMap(jobs.count, threads: threads) { k in
             run(base: base, start: jobs[k].start, alpha: alpha, data: jobs[k].data, settings: settings, stream: RandomStream(jobs[k].stream, algorithm: .taus2))
         }

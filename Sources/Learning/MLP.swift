@@ -218,7 +218,7 @@ public enum MLPMath {
     /// (the same result whatever the core count).
     public static func evaluate(_ base: BaseMLP, _ lora: LoRAAdapter?, alpha: Float, on data: Dataset, batch: Int = 1000) -> (accuracy: Double, loss: Double) {
         let chunks = (data.count + batch - 1) / batch
-        let chunkResults = parallelMap(chunks, threads: ProcessInfo.processInfo.activeProcessorCount) { c -> (correct: Int, loss: Double) in
+        let chunkResults = parallelMap(chunks, threads: Parallelism.threads) { c -> (correct: Int, loss: Double) in
             let start = c * batch, end = min(data.count, start + batch)
             let z = logits(base, lora, alpha: alpha, data.subset(Array(start..<end)).features)
             let labels = data.labels[start..<end]

@@ -43,4 +43,15 @@ public enum Metrics {
 
     /// The 0.975 quantile of Student's t with `df` degrees of freedom (GSL).
     static func tQuantile975(_ df: Int) -> Double { StudentT.quantile(0.975, degreesOfFreedom: df) }
+
+    /// Over the rounds that carry them: the means of the update cosine, norm ratio and kept energy,
+    /// and the median of the per-round kurtosis medians (each nil when no round has it).
+    public static func fidelity(_ rounds: [RoundRecord]) -> (cosine: Double?, normRatio: Double?, keptEnergy: Double?, kurtosis: Double?) {
+        func mean(_ v: [Double]) -> Double? { v.isEmpty ? nil : v.reduce(0, +) / Double(v.count) }
+        let kurtoses = rounds.compactMap(\.updateKurtosis).filter(\.isFinite).sorted()
+        let median: Double? = kurtoses.isEmpty ? nil
+            : kurtoses.count % 2 == 1 ? kurtoses[kurtoses.count / 2] : (kurtoses[kurtoses.count / 2 - 1] + kurtoses[kurtoses.count / 2]) / 2
+        return (mean(rounds.compactMap(\.updateCosine).filter(\.isFinite)), mean(rounds.compactMap(\.updateNormRatio).filter(\.isFinite)),
+                mean(rounds.compactMap(\.keptEnergy).filter(\.isFinite)), median)
+    }
 }

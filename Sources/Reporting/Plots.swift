@@ -13,6 +13,7 @@ enum Plots {
         "client-time-cdf.svg": "CDF of a completed client's round time",
         "phases.svg": "Where a round's time goes (mean per completed client)",
         "round-duration.svg": "Round duration",
+        "fidelity.svg": "How faithfully each codec carried the updates, per round",
     ]
     static func title(_ name: String) -> String { titles[name] ?? name }
 
@@ -129,12 +130,13 @@ enum Plots {
         var haveCDF = false
         // One data file per arm: round, end time (h), accuracy, MB up, MB down, duration (min).
         for (k, arm) in arms.enumerated() {
-            var text = "# round end_h accuracy up_MB down_MB duration_min\n"
+            var text = "# round end_h accuracy up_MB down_MB duration_min kept_energy cosine norm_ratio\n"
             for r in rounds where r.arm == arm {
                 let x = r.record
                 let end = finite(x.endSeconds).map { $0 / 3600 }, duration = finite(x.durationSeconds)
                 text += [datum(Double(x.round)), datum(end), datum(finite(x.accuracy)), datum(Double(x.bytesUp) / 1e6),
-                         datum(Double(x.bytesDown) / 1e6), datum(duration.map { $0 / 60 })].joined(separator: " ") + "\n"
+                         datum(Double(x.bytesDown) / 1e6), datum(duration.map { $0 / 60 }), datum(finite(x.keptEnergy)),
+                         datum(finite(x.updateCosine)), datum(finite(x.updateNormRatio))].joined(separator: " ") + "\n"
             }
             try Data(text.utf8).write(to: dir.appendingPathComponent("arm\(k).dat"))
             // Completed clients' round times (min), sorted, with their empirical CDF.
@@ -185,6 +187,18 @@ enum Plots {
             scripts.append(("accuracy-vs-round.svg", head + "set title \"Test accuracy vs round\"\nset xlabel \"round\"\nset ylabel \"accuracy\"\nplot " + lines({ "arm\($0).dat" }, "1:3") + "\n"))
         } else {
             scripts.append(("round-duration.svg", any ? head + "set title \"Round duration\"\nset xlabel \"round\"\nset ylabel \"minutes\"\nplot " + lines({ "arm\($0).dat" }, "1:6") + "\n" : nil))
+        }
+        if trained {
+            let haveFidelity = rounds.contains { finite($0.record.updateCosine) != nil }
+            scripts.append(("fidelity.svg", haveFidelity ? head + """
+            set title "Kept energy of the uploads (solid) and cosine of the applied update with exact FedAvg (dashed)"
+            set xlabel "round"
+            set ylabel "fraction (1 = lossless)"
+            set yrange [*:1.05]
+            plot \(lines({ "arm\($0).dat" }, "1:7")), \\
+              \(arms.indices.map { "\"arm\($0).dat\" using 1:8 with lines ls \($0 % 8 + 1) dt 2 notitle" }.joined(separator: ", \\\n  "))
+
+            """ : nil))
         }
         let haveBytes = rounds.contains { $0.record.bytesUp > 0 || $0.record.bytesDown > 0 }
         scripts.append(("bytes-per-round.svg", haveBytes ? head + "set title \"Bytes per round (solid: up, dashed: down)\"\nset xlabel \"round\"\nset ylabel \"MB\"\nset logscale y\nplot "

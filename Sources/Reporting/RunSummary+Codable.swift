@@ -80,6 +80,10 @@ extension RunSummary.Arm: Codable {
         timeRatioVsLora = try c.decodeIfPresent(Double.self, forKey: .timeRatioVsLora)
         bytesUpVsLora = try c.decodeIfPresent(Double.self, forKey: .bytesUpVsLora)
         speedupVsLora = try c.decodeIfPresent(Double.self, forKey: .speedupVsLora)
+        updateCosineMean = try c.decodeIfPresent(Double.self, forKey: .updateCosineMean)
+        updateNormRatioMean = try c.decodeIfPresent(Double.self, forKey: .updateNormRatioMean)
+        keptEnergyMean = try c.decodeIfPresent(Double.self, forKey: .keptEnergyMean)
+        updateKurtosisMedian = try c.decodeIfPresent(Double.self, forKey: .updateKurtosisMedian)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -110,6 +114,10 @@ extension RunSummary.Arm: Codable {
         if let timeRatioVsLora { try c.encode(number: timeRatioVsLora, forKey: .timeRatioVsLora) }
         if let bytesUpVsLora { try c.encode(number: bytesUpVsLora, forKey: .bytesUpVsLora) }
         if let speedupVsLora { try c.encode(number: speedupVsLora, forKey: .speedupVsLora) }
+        if let updateCosineMean { try c.encode(number: updateCosineMean, forKey: .updateCosineMean) }
+        if let updateNormRatioMean { try c.encode(number: updateNormRatioMean, forKey: .updateNormRatioMean) }
+        if let keptEnergyMean { try c.encode(number: keptEnergyMean, forKey: .keptEnergyMean) }
+        if let updateKurtosisMedian { try c.encode(number: updateKurtosisMedian, forKey: .updateKurtosisMedian) }
     }
 }
 

@@ -48,6 +48,7 @@ extension RunSummary {
                             medianRoundSeconds: durations.isEmpty ? 0 : durations[durations.count / 2])
                 if let lora, lora.rounds.count == a.rounds.count, a.simulatedSeconds > 0 { o.timeRatioVsLora = lora.simulatedSeconds / a.simulatedSeconds }
                 if let lora, lora.bytesUp > 0 { o.bytesUpVsLora = Double(a.bytesUp) / Double(lora.bytesUp) }
+                (o.updateCosineMean, o.updateNormRatioMean, o.keptEnergyMean, o.updateKurtosisMedian) = Metrics.fidelity(a.rounds)
                 var entry = perArm[a.name] ?? ([], [], 0, [])
                 if let tta {
                     entry.tta.append(tta.seconds)

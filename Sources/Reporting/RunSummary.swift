@@ -44,6 +44,14 @@ public struct RunSummary: Sendable, Equatable {
         public var bytesUpVsLora: Double?
         /// lora's time to target / this arm's, when both reached it (absent otherwise).
         public var speedupVsLora: Double?
+        /// How faithfully the codec carried the updates, over the rounds that aggregated (absent
+        /// without training; `rounds.csv` has them per round): the means of the applied update's
+        /// cosine and norm ratio against exact FedAvg and of the uploads' kept energy, and the
+        /// median over rounds of the updates' median kurtosis.
+        public var updateCosineMean: Double?
+        public var updateNormRatioMean: Double?
+        public var keptEnergyMean: Double?
+        public var updateKurtosisMedian: Double?
 
         enum CodingKeys: String, CodingKey {
             case name, codec, rounds, completed, dropped, late
@@ -55,6 +63,8 @@ public struct RunSummary: Sendable, Equatable {
             case measuredDownloadKeptFraction = "measured_download_kept_fraction", meanRoundSeconds = "mean_round_seconds"
             case medianRoundSeconds = "median_round_seconds", timeRatioVsLora = "time_ratio_vs_lora", bytesUpVsLora = "bytes_up_vs_lora"
             case speedupVsLora = "speedup_vs_lora"
+            case updateCosineMean = "update_cosine_mean", updateNormRatioMean = "update_norm_ratio_mean"
+            case keptEnergyMean = "kept_energy_mean", updateKurtosisMedian = "update_kurtosis_median"
         }
     }
 

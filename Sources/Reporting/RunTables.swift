@@ -26,6 +26,8 @@ public struct RoundRow: Sendable, Equatable {
             C.integer("dropped", \.record.dropped), C.integer("late", \.record.late), C.flag("aggregated", \.record.aggregated),
             C.choice("close_reason", \.record.close), C.integer("bytes_up", \.record.bytesUp), C.integer("bytes_down", \.record.bytesDown),
             C.integer("version", \.record.version), C.optionalNumber("accuracy", \.record.accuracy), C.optionalNumber("loss", \.record.loss),
+            C.optionalNumber("update_cosine", \.record.updateCosine), C.optionalNumber("update_norm_ratio", \.record.updateNormRatio),
+            C.optionalNumber("kept_energy", \.record.keptEnergy), C.optionalNumber("update_kurtosis", \.record.updateKurtosis),
         ], blank: RoundRow(seed: 0, arm: "", record: RoundRecord(round: 0, startSeconds: 0, closeSeconds: 0, endSeconds: 0, available: 0, selected: 0,
                                                                   completed: 0, dropped: 0, late: 0, aggregated: false, close: .quota,
                                                                   bytesUp: 0, bytesDown: 0, version: 0)))

@@ -9,5 +9,6 @@ if let failure = BLASKernel.startUp(program: "fedsim") {
     FileHandle.standardError.write(Data((failure + "\n").utf8))
     exit(1)
 }
+Parallelism.applyEnvironment()
 
 exit(FedSimMain.run(Array(CommandLine.arguments.dropFirst()), console: .standard()))

@@ -23,7 +23,7 @@ public struct TransformerEvaluation: Sendable, Equatable {
     /// summed in chunk order (the same result for any thread count).
     /// - Precondition: every token is below the vocabulary; the windows fit the context.
     public static func evaluate(base: TransformerWeights, adapter: TransformerAdapter?, windows: [Int32], count: Int,
-                                chunk: Int = 8, threads: Int = ProcessInfo.processInfo.activeProcessorCount) -> TransformerEvaluation {
+                                chunk: Int = 8, threads: Int = Parallelism.threads) -> TransformerEvaluation {
         guard count > 0, windows.count % count == 0, windows.count / count >= 2 else {
             return TransformerEvaluation(loss: .nan, accuracy: .nan, tokens: 0)
         }

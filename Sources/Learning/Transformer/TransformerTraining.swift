@@ -46,7 +46,7 @@ public final class TransformerTrainer {
     /// `threads` workers compute the shards of each step (the result is the same for any count).
     /// - Precondition: the settings' batch and shard sizes are ≥ 1, the adapter belongs to the base's configuration.
     public init(base: TransformerWeights, adapter: TransformerAdapter?, settings: TransformerTrainingSettings,
-                threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+                threads: Int = Parallelism.threads) {
         precondition(settings.batchSize >= 1 && settings.shardSize >= 1, "batch and shard sizes must be positive")
         let layout = TransformerLayout(config: base.config, adapter: adapter)
         self.layout = layout
@@ -149,7 +149,7 @@ public enum TransformerTraining {
     /// finite, and an `InputError` at `model.vocabulary` when the text holds a byte the vocabulary lacks.
     public static func train(base: TransformerWeights, adapter: TransformerAdapter?, batcher: WindowBatcher,
                              settings: TransformerTrainingSettings, stream: RandomStream,
-                             threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> Result {
+                             threads: Int = Parallelism.threads) throws -> Result {
         if let top = batcher.tokens.max(), Int(top) >= base.config.vocabulary {
             throw InputError(.invalidValue(expected: "a vocabulary of more than \(top) tokens (the text holds byte \(top))",
                                            found: String(base.config.vocabulary)), at: "model.vocabulary")
@@ -172,5 +172,28 @@ public enum TransformerTraining {
                                          step: settings.steps, loss: losses.last ?? .nan, round: nil, client: nil)
         }
         return result
+    }
+
+    /// One local training job: a start adapter, a client's text and its batch stream.
+    public struct Job: Sendable {
+        public var adapter: TransformerAdapter
+        public var batcher: WindowBatcher
+        public var stream: StreamKey
+        public init(adapter: TransformerAdapter, batcher: WindowBatcher, stream: StreamKey) {
+            self.adapter = adapter
+            self.batcher = batcher
+            self.stream = stream
+        }
+    }
+
+    /// `train` for each job, the jobs spread over `threads` workers (each step single-threaded):
+    /// the same results, in job order, as training them one after another, whatever `threads`
+    /// (a step's shards and their summation order do not depend on the threads). Each job's
+    /// outcome is its result or its error.
+    public static func trainMany(base: TransformerWeights, jobs: [Job], settings: TransformerTrainingSettings,
+                                 threads: Int = Parallelism.threads) -> [Swift.Result<Result, Error>] {
+        parallelMap(jobs.count, threads: threads) { k in
+            Swift.Result { try train(base: base, adapter: jobs[k].adapter, batcher: jobs[k].batcher, settings: settings, stream: RandomStream(jobs[k].stream), threads: 1) }
+        }
     }
 }
