@@ -55,14 +55,16 @@ struct ArmPayloads {
     }
 
     /// Aggregates the round's updates into the next global adapter; later downloads are priced at
-    /// the broadcast's kept fractions.
+    /// the broadcast's kept fractions, and a stale client's at the merged fractions the broadcast
+    /// history measures on the proxy's real supports.
     mutating func aggregate(_ updates: [WeightedUpdate], clients: [Int], round: Int) throws {
         guard let learner else { return }
         try timed { try learner.aggregate(updates, clients: clients, round: round) }
         let f = learner.broadcastFractions
         downloadKept.append((f.a + f.b) / 2)
         if !measured {
-            latest = PayloadSizes(codec: codec, shapes: shapes, keptFraction: KeptFraction(uploadA: 1, uploadB: 1, downloadA: f.a, downloadB: f.b))
+            latest = PayloadSizes(codec: codec, shapes: shapes, keptFraction: KeptFraction(uploadA: 1, uploadB: 1, downloadA: f.a, downloadB: f.b),
+                                  mergedKept: learner.mergedKeptFractions)
         }
     }
 

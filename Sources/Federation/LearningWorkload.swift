@@ -189,6 +189,10 @@ final class ArmLearner {
         (accuracy, loss) = workload.evaluate(global)
     }
 
+    /// For k = 1 … the history: the kept fractions of A and B in the merged deltas of the last k
+    /// broadcasts, measured on their real supports (nil: beyond the history, the dense adapter).
+    var mergedKeptFractions: [(a: Double, b: Double)?] { history.mergedKeptFractionsByDepth }
+
     /// Bytes a client `k` broadcasts behind downloads, measured on the proxy's real messages.
     func measuredCatchUp(stale k: Int) -> Int {
         k <= 0 ? 0 : history.catchUpBytes(from: history.version - k, codec: codec)

@@ -31,6 +31,17 @@ public enum Metrics {
         return (r.endSeconds, r.round)
     }
 
+    /// The share of the mean round that selected clients spend training locally: the mean
+    /// `computeSeconds` of the clients whose uploads counted (`completed`) ÷ the mean round duration
+    /// (start to the next round's start, aggregation included: `duration_s` of rounds.csv). nil
+    /// without a completed client or a round of positive duration.
+    public static func computeShare(rounds: [RoundRecord], clients: [ClientRecord]) -> Double? {
+        var share = ComputeShare()
+        for r in rounds { share.add(r) }
+        for c in clients { share.add(c) }
+        return share.value
+    }
+
     /// Mean and the half-width of the 95 % confidence interval (Student's t) of `values`.
     public static func meanAndCI(_ values: [Double]) -> (mean: Double, halfWidth: Double?) {
         let n = values.count
@@ -53,5 +64,34 @@ public enum Metrics {
             : kurtoses.count % 2 == 1 ? kurtoses[kurtoses.count / 2] : (kurtoses[kurtoses.count / 2 - 1] + kurtoses[kurtoses.count / 2]) / 2
         return (mean(rounds.compactMap(\.updateCosine).filter(\.isFinite)), mean(rounds.compactMap(\.updateNormRatio).filter(\.isFinite)),
                 mean(rounds.compactMap(\.keptEnergy).filter(\.isFinite)), median)
+    }
+}
+
+/// Accumulates `Metrics.computeShare`'s two means, record by record (in-memory results and the
+/// rows read back from rounds.csv and clients.csv go through the same sums in the same order, so
+/// `fedsim report DIR` renders the same figure).
+public struct ComputeShare: Sendable {
+    private var computeSum = 0.0, computeCount = 0, durationSum = 0.0, durationCount = 0
+
+    public init() {}
+
+    /// Adds a round's duration.
+    public mutating func add(_ round: RoundRecord) {
+        guard round.durationSeconds.isFinite else { return }
+        durationSum += round.durationSeconds
+        durationCount += 1
+    }
+
+    /// Adds a selected client's compute time if its upload counted.
+    public mutating func add(_ client: ClientRecord) {
+        guard client.outcome == .completed, client.computeSeconds.isFinite else { return }
+        computeSum += client.computeSeconds
+        computeCount += 1
+    }
+
+    /// Mean compute time ÷ mean round duration.
+    public var value: Double? {
+        guard computeCount > 0, durationCount > 0, durationSum > 0 else { return nil }
+        return (computeSum / Double(computeCount)) / (durationSum / Double(durationCount))
     }
 }

@@ -15,7 +15,7 @@ public enum Report {
     /// The report files of a run's records: report.md, report.html and plots/*.svg.
     public static func files(_ records: RunRecords) throws -> Files {
         let drawn = try Plots.render(rounds: records.rounds, clients: records.clients)
-        let doc = document(records.summary, plots: drawn.plots, notes: drawn.notes)
+        let doc = document(records.summary, plots: drawn.plots, notes: drawn.notes, computeShares: records.computeShares)
         return [("report.md", Data(doc.markdown.utf8)), ("report.html", Data(doc.html.utf8))]
             + drawn.plots.map { ("plots/\($0.name)", Data($0.svg.utf8)) }
     }
@@ -51,11 +51,28 @@ public enum Report {
     }
 
     /// The one-screen answer printed at the end of `fedsim run`.
-    public static func headline(_ results: RunResults) -> String { headline(RunSummary(results)) }
+    public static func headline(_ results: RunResults) -> String {
+        var shares: [String: ComputeShare] = [:]
+        for run in results.runs {
+            for a in run.arms {
+                for r in a.rounds { shares[a.name, default: ComputeShare()].add(r) }
+                for c in a.clients { shares[a.name, default: ComputeShare()].add(c) }
+            }
+        }
+        return headline(RunSummary(results), computeShares: shares.compactMapValues(\.value))
+    }
 
     /// The one-screen answer of a summary: time to the target accuracy per arm (or, time only,
-    /// simulated time), with the speedup over lora.
-    public static func headline(_ s: RunSummary) -> String {
+    /// simulated time), with the speedup over lora; then, per arm, the share of the mean round its
+    /// selected clients spent training locally (`computeShares`, by arm name; `Metrics.computeShare`).
+    public static func headline(_ s: RunSummary, computeShares: [String: Double] = [:]) -> String {
+        let shares = s.arms.compactMap { a in computeShares[a.name].map { "\(PlainText.printable(a.name)) \(pct($0))" } }
+        let computing = shares.isEmpty ? "" : ". Share of the mean round spent training locally: " + shares.joined(separator: " · ")
+        return answer(s) + computing
+    }
+
+    /// The headline's first sentence: time to target (or simulated time) per arm.
+    private static func answer(_ s: RunSummary) -> String {
         func name(_ a: RunSummary.Arm) -> String { PlainText.printable(a.name) }
         if s.mode != .training {
             guard let lora = s.arms.first(where: { $0.codec == "lora" }) else {

@@ -7,10 +7,10 @@ extension Report {
     typealias Inline = ReportDocument.Inline
 
     /// The report of a run as a document (`plots`: those drawn, `notes`: why others were not).
-    static func document(_ s: RunSummary, plots: [Plots.Plot], notes: [String] = []) -> ReportDocument {
+    static func document(_ s: RunSummary, plots: [Plots.Plot], notes: [String] = [], computeShares: [String: Double] = [:]) -> ReportDocument {
         var doc = ReportDocument(title: "FedSim — \(s.scenario)")
         doc.blocks.append(.heading(level: 1, [.text(s.scenario)]))
-        doc.blocks.append(.paragraph([.strong([.text(headline(s))])]))
+        doc.blocks.append(.paragraph([.strong([.text(headline(s, computeShares: computeShares))])]))
         if case let .object(r) = s.resolvedScenario {
             if case let .string(description)? = r["description"] { doc.blocks.append(.paragraph([.text(description)])) }
             doc.blocks.append(.heading(level: 2, [.text("Setup")]))
@@ -18,6 +18,11 @@ extension Report {
         }
         doc.blocks.append(.heading(level: 2, [.text("Results")]))
         doc.blocks += results(s)
+        if !computeShares.isEmpty {
+            doc.blocks.append(.paragraph([.text("Share of the mean round spent training locally: the mean compute time of the clients whose uploads counted (clients.csv "),
+                                          .code("compute_s"), .text(", outcome completed) ÷ the mean round duration (rounds.csv "), .code("duration_s"),
+                                          .text(", aggregation included), over every seed. Compute time is modelled from the device speeds (docs/DEVICES.md says what they stand for); the rest of a round is downloads, uploads, waiting for the K-th upload and aggregation.")]))
+        }
         doc.blocks.append(.paragraph([.text("Bytes over the whole run (first seed): ")] + s.arms.enumerated().flatMap { i, a -> [Inline] in
             (i > 0 ? [.text("; ")] : []) + [.text(a.name), .text(" \(bytes(Double(a.bytesUp))) up, \(bytes(Double(a.bytesDown))) down")]
         } + [.text(".")]))

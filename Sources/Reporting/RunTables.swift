@@ -108,6 +108,15 @@ public struct RunRecords: Sendable {
         }
     }
 
+    /// Per arm name, the share of the mean round its selected clients spent training locally
+    /// (`Metrics.computeShare`), over every seed's rounds and clients.
+    public var computeShares: [String: Double] {
+        var shares: [String: ComputeShare] = [:]
+        for r in rounds { shares[r.arm, default: ComputeShare()].add(r.record) }
+        for c in clients { shares[c.arm, default: ComputeShare()].add(c.record) }
+        return shares.compactMapValues(\.value)
+    }
+
     /// Decodes a run's data files (`clients` nil: no clients.csv). `names` are where they came
     /// from, for messages.
     public static func read(summary: Data, rounds: String, clients: String?,

@@ -209,6 +209,55 @@ final class CodecPropertiesTests: XCTestCase {
         XCTAssertEqual(loraHistory.catchUpBytes(from: 0, codec: lora), r.broadcast.count)
     }
 
+    /// The merged kept fractions are measured on the recorded supports: identical supports every
+    /// round merge to the one broadcast's fraction f at any depth (not 1 − (1 − f)^k), disjoint ones
+    /// add up, k = 1 is the latest broadcast's fraction, and beyond the history (or for a full
+    /// broadcast) there is nothing to merge. The fractions price exactly what `catchUpBytes` prices.
+    func testMergedKeptFractionsAreMeasuredOnTheSupports() throws {
+        let shapes = [LoRALayerShape(name: "l0", inFeatures: 100, outFeatures: 80, rank: 4)]  // A 4×100, B 80×4
+        let codec = FedSRDCodec(options: options { $0.minSparseEntries = 100; $0.sparsity = 0.9 })
+        func broadcast(round: Int, a: [UInt32], b: [UInt32]) -> WireMessage {
+            WireMessage(codecID: FedSRDCodec.wireID, kind: .delta, round: UInt32(round), valueType: .f32, tensors: [
+                WireTensor(layer: 0, matrix: .a, rows: 4, cols: 100, indices: a, values: a.map { _ in 0.5 }),
+                WireTensor(layer: 0, matrix: .b, rows: 80, cols: 4, indices: b, values: b.map { _ in 0.25 }),
+            ])
+        }
+        let a = (0..<40).map { UInt32($0 * 10) }, b = (0..<32).map { UInt32($0 * 10) }  // f = 0.1 of each
+        var same = BroadcastHistory(shapes: shapes, capacity: 4)
+        for round in 1...6 { try same.record(broadcast: broadcast(round: round, a: a, b: b).encoded()) }
+        for k in 1...4 {
+            let f = try XCTUnwrap(same.mergedKeptFractions(behind: k), "k = \(k)")
+            XCTAssertEqual(f.a, 0.1, accuracy: 1e-12)
+            XCTAssertEqual(f.b, 0.1, accuracy: 1e-12)
+            XCTAssertEqual(same.catchUpBytes(from: same.version - k, codec: codec), same.catchUpBytes(from: same.version - 1, codec: codec))
+        }
+        XCTAssertLessThan(0.1, 1 - pow(0.9, 4.0), "independent supports would have priced k = 4 at 0.34")
+        XCTAssertNil(same.mergedKeptFractions(behind: 5), "beyond the history: the dense adapter")
+        XCTAssertEqual(same.mergedKeptFractions(behind: 0)?.a, 0)
+        XCTAssertEqual(same.mergedKeptFractionsByDepth.map { $0?.a }, [0.1, 0.1, 0.1, 0.1].map { Optional($0) })
+
+        // Disjoint supports: the merged fraction is k·f; the shifted supports overlap nowhere.
+        var disjoint = BroadcastHistory(shapes: shapes, capacity: 8)
+        for round in 1...3 { try disjoint.record(broadcast: broadcast(round: round, a: a.map { $0 + UInt32(round) }, b: b.map { $0 + UInt32(round) }).encoded()) }
+        XCTAssertEqual(disjoint.mergedKeptFractionsByDepth.prefix(3).map { $0?.b }, [0.1, 0.2, 0.3].map { Optional($0) })
+        XCTAssertNil(disjoint.mergedKeptFractions(behind: 4), "only 3 broadcasts so far")
+        // What the fractions price is what catchUpBytes prices from the supports themselves.
+        for k in 1...3 {
+            let f = try XCTUnwrap(disjoint.mergedKeptFractions(behind: k))
+            let priced = codec.payloadBytes(shapes: shapes, keptFraction: KeptFraction(uploadA: 0.1, uploadB: 0.1, downloadA: f.a, downloadB: f.b)).download
+            XCTAssertEqual(min(priced, codec.denseAdapterBytes(shapes: shapes)), disjoint.catchUpBytes(from: disjoint.version - k, codec: codec), "k = \(k)")
+        }
+
+        // A full broadcast: nothing to merge.
+        var full = BroadcastHistory(shapes: shapes, capacity: 4)
+        let lora = LoRACodec(options: CodecOptions())
+        var f = AdapterFactory(seed: 3), state = ClientCodecState()
+        let global = f.global(shapes)
+        full.record(try lora.aggregate([WeightedUpdate(bytes: try lora.encode(delta: f.delta(shapes), global: global, round: 1, state: &state).bytes, weight: 1)],
+                                       global: global, round: 1))
+        XCTAssertNil(full.mergedKeptFractions(behind: 1))
+    }
+
     /// Every codec decodes its broadcast once, in `aggregate`: the result's decoded message is the
     /// broadcast's bytes decoded, and its global is what `apply(broadcast:to:)` gives a client, so a
     /// caller needs neither a second decode nor a second apply.

@@ -119,7 +119,7 @@ final class AdapterPathTests: XCTestCase {
         }
         for round in 1...2 {
             let before = learner.global
-            try learner.aggregate(updates, round: round)
+            try learner.aggregate(updates, clients: clients, round: round)
             XCTAssertEqual(codec.calls("aggregate"), round)
             XCTAssertEqual(codec.calls("apply"), 0, "the learner takes the codec's decoded global instead of decoding again")
             XCTAssertEqual(learner.global, try LoRACodec(options: CodecOptions()).apply(broadcast: codec.lastBroadcast, to: before))
@@ -129,5 +129,50 @@ final class AdapterPathTests: XCTestCase {
         let expected = MLPMath.evaluate(w.base, learner.global, alpha: w.alpha, on: w.test)
         XCTAssertEqual(learner.accuracy, expected.accuracy)
         XCTAssertEqual(learner.loss, expected.loss)
+    }
+}
+
+/// A stale client's catch-up, when the proxy trains but payloads are priced on a catalogue model, is
+/// priced at the merged kept fractions the broadcast history measures on the proxy's real supports.
+final class CatchUpPricingTests: XCTestCase {
+    let cache = FileManager.default.temporaryDirectory.appendingPathComponent("fedsim-test-cache").path
+
+    func testCatalogueCatchUpIsPricedAtTheMeasuredMergedFractions() throws {
+        let s = try scenario(learningScenario(clients: 4, perRound: 4, rounds: 1))
+        let w = try XCTUnwrap(try FederationRun(config: s.config, cacheDirectory: cache).learning)
+        var options = CodecOptions()
+        options.sparsity = 0.9
+        options.minSparseEntries = 16  // the proxy's tensors are small: sparsify them
+        let codec = try CodecRegistry.make("fedsrd", options: options)
+        let shapes = try ModelCatalog.named("llama-2-7b").loraShapes(rank: 16, targets: ["q", "v"])
+        let learner = ArmLearner(workload: w, codec: codec, seed: s.seed)
+        var payloads = ArmPayloads(nominal: PayloadSizes(codec: codec, shapes: shapes), codec: codec, shapes: shapes, learner: learner, measured: false)
+        let clients = [0, 1, 2, 3]
+        for round in 1...4 {
+            try payloads.pretrain(clients: clients, round: round)
+            let updates = try clients.map { WeightedUpdate(bytes: try XCTUnwrap(try payloads.upload(client: $0, round: round).encoded), weight: 1) }
+            try payloads.aggregate(updates, clients: clients, round: round)
+        }
+        let dense = codec.denseAdapterBytes(shapes: shapes)
+        let f = learner.broadcastFractions
+        XCTAssertLessThan(f.a, 1)
+        func priced(_ a: Double, _ b: Double) -> Int {
+            min(codec.payloadBytes(shapes: shapes, keptFraction: KeptFraction(uploadA: 1, uploadB: 1, downloadA: a, downloadB: b)).download, dense)
+        }
+        // One behind: the latest broadcast, priced as before (the merged fraction of one broadcast is its own).
+        let independent = PayloadSizes(codec: codec, shapes: shapes, keptFraction: KeptFraction(uploadA: 1, uploadB: 1, downloadA: f.a, downloadB: f.b))
+        XCTAssertEqual(payloads.downloadBytes(stale: 1), independent.download(stale: 1))
+        XCTAssertEqual(payloads.downloadBytes(stale: 1), priced(f.a, f.b))
+        let merged = learner.mergedKeptFractions
+        XCTAssertEqual(merged.count, options.historyRounds)
+        XCTAssertEqual(merged[0]?.a, f.a)
+        XCTAssertEqual(merged[0]?.b, f.b)
+        for k in 2...4 {
+            let m = try XCTUnwrap(merged[k - 1])
+            XCTAssertGreaterThanOrEqual(m.a, merged[k - 2]?.a ?? 1, "unions only grow")
+            XCTAssertEqual(payloads.downloadBytes(stale: k), priced(m.a, m.b), "k = \(k): the measured merged fractions")
+        }
+        XCTAssertNil(merged[4], "4 broadcasts so far")
+        XCTAssertEqual(payloads.downloadBytes(stale: 5), dense)
     }
 }

@@ -206,4 +206,28 @@ final class PayloadSizesTests: XCTestCase {
             }
         }
     }
+
+    /// With measured merged fractions, catch-up is priced at them: supports identical every round
+    /// merge to f, so k behind costs what one behind costs (not 1 − (1 − f)^k); k = 1 is priced as
+    /// without them; a depth the history did not measure (nil, or past the array) is the dense adapter.
+    func testMeasuredMergedFractionsReplaceIndependentSupports() throws {
+        let shapes = try ModelCatalog.named("llama-2-7b").loraShapes(rank: 16, targets: ["q", "v"])
+        var options = CodecOptions()
+        options.sparsity = 0.9
+        let codec = try CodecRegistry.make("fedsrd", options: options)
+        let f = KeptFraction(uploadA: 0.1, uploadB: 0.1, downloadA: 0.1, downloadB: 0.1)
+        let independent = PayloadSizes(codec: codec, shapes: shapes, keptFraction: f)
+        let same = PayloadSizes(codec: codec, shapes: shapes, keptFraction: f, mergedKept: Array(repeating: (a: 0.1, b: 0.1), count: 8))
+        XCTAssertEqual(same.download(stale: 1), independent.download(stale: 1), "k = 1 unchanged")
+        for k in 2...8 {
+            XCTAssertEqual(same.download(stale: k), same.download(stale: 1), "k = \(k)")
+            XCTAssertLessThan(same.download(stale: k), independent.download(stale: k), "k = \(k)")
+        }
+        XCTAssertEqual(same.download(stale: 9), same.dense, "beyond the history")
+        let partial = PayloadSizes(codec: codec, shapes: shapes, keptFraction: f, mergedKept: [(a: 0.1, b: 0.1), (a: 0.15, b: 0.18), nil])
+        XCTAssertLessThan(partial.download(stale: 1), partial.download(stale: 2))
+        XCTAssertEqual(partial.download(stale: 2), codec.payloadBytes(shapes: shapes, keptFraction: KeptFraction(uploadA: 0.1, uploadB: 0.1, downloadA: 0.15, downloadB: 0.18)).download)
+        XCTAssertEqual(partial.download(stale: 3), partial.dense)
+        XCTAssertEqual(partial.download(stale: 4), partial.dense)
+    }
 }

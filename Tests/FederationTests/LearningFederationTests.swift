@@ -138,5 +138,36 @@ final class ReportTests: XCTestCase {
         _ = try Report.rerender(directory: dir.path)
         // In memory and from disk: the same records, so the same bytes in every file.
         for f in files { XCTAssertEqual(try Data(contentsOf: dir.appendingPathComponent(f.name)), f.contents, f.name) }
+        // The headline states each arm's share of the mean round spent training locally, from the records.
+        let lora = try XCTUnwrap(Metrics.computeShare(rounds: results.runs[0].arms[0].rounds, clients: results.runs[0].arms[0].clients))
+        XCTAssertTrue(Report.headline(results).contains("Share of the mean round spent training locally: lora \(String(format: "%.1f%%", lora * 100)) · fedsrd "),
+                      Report.headline(results))
+        XCTAssertTrue(md.contains(Report.headline(results)), "the report's headline is the console's")
+        XCTAssertEqual(RunRecords(results).computeShares["lora"], lora)
+    }
+
+    /// The compute share is mean compute time of the completed clients ÷ mean round duration:
+    /// late and dropped clients, and phases that never finished (NaN), do not count.
+    func testComputeShareOfTheMeanRound() throws {
+        func round(_ i: Int, _ start: Double, _ end: Double) -> RoundRecord {
+            RoundRecord(round: i, startSeconds: start, closeSeconds: end, endSeconds: end, available: 4, selected: 4, completed: 2, dropped: 1,
+                        late: 1, aggregated: true, close: .quota, bytesUp: 0, bytesDown: 0, version: i)
+        }
+        func client(_ r: Int32, _ outcome: ClientOutcome, compute: Double) -> ClientRecord {
+            ClientRecord(round: r, client: 0, outcome: outcome, staleRounds: 0, downloadBytes: 0, uploadBytes: 0,
+                         downloadSeconds: 1, computeSeconds: compute, uploadSeconds: 1, endSeconds: 0)
+        }
+        let rounds = [round(1, 0, 100), round(2, 100, 400)]  // mean round 200 s
+        let clients = [client(1, .completed, compute: 40), client(1, .completed, compute: 60), client(1, .late, compute: 500), client(1, .dropped, compute: .nan),
+                       client(2, .completed, compute: 80), client(2, .completed, compute: 20)]  // mean compute of the completed: 50 s
+        XCTAssertEqual(try XCTUnwrap(Metrics.computeShare(rounds: rounds, clients: clients)), 0.25, accuracy: 1e-15)
+        XCTAssertNil(Metrics.computeShare(rounds: rounds, clients: clients.filter { $0.outcome != .completed }), "no completed client")
+        XCTAssertNil(Metrics.computeShare(rounds: [], clients: clients))
+        // The headline states the figures it is given in the arms' order, as percentages.
+        let s = try scenario(#"{"name": "t", "population": {"clients": 10}, "selection": {"per_round": 3}, "stop": {"rounds": 2}, "workload": {"payload": {"model": "gpt2", "rank": 4, "targets": ["c_attn"]}}}"#)
+        let f = try FederationRun(config: s.config)
+        let summary = RunSummary(RunResults(scenario: s, population: f.population, arms: try s.arms.map { try f.run(arm: $0) }))
+        XCTAssertTrue(Report.headline(summary, computeShares: ["fedsrd": 0.5, "lora": 0.25]).hasSuffix(". Share of the mean round spent training locally: lora 25.0% · fedsrd 50.0%"))
+        XCTAssertFalse(Report.headline(summary).contains("Share"), "nothing measured, nothing stated")
     }
 }

@@ -19,8 +19,8 @@ enum ArmsSection: ScenarioSection {
             ScenarioKey("values", SchemaVocabulary.ref("value-type", "How this arm's values travel: f32, f16 or bf16; default workload.payload.values.")),
             ScenarioKey("residual", ["type": "boolean",
                                      "description": .string("Client-side error feedback: what an upload dropped is added to the client's next delta; default \(d.residual).")]),
-            ScenarioKey("history_rounds", ["type": "integer", "minimum": 0, "maximum": 1000,
-                                           "description": .string("How many past broadcasts the server keeps for stale clients' catch-up, 0 … 1000 (default \(d.historyRounds)).")]),
+            ScenarioKey("history_rounds", ["type": "integer", "minimum": 1, "maximum": 1000,
+                                           "description": .string("K: how many past broadcasts the server keeps for stale clients' catch-up, 1 … 1000 (default \(d.historyRounds)): a client up to K broadcasts behind downloads their merged deltas, one further behind the dense adapter. Matters only for codecs that broadcast deltas (fedsrd, fedsrd-e, topk).")]),
         ]
     }
     /// The `arms` key of the top level.
@@ -58,7 +58,7 @@ enum ArmsSection: ScenarioSection {
             if let n = item.member("iterations") { o.iterations = try n.integer(1...100, "a number of iterations in 1…100") }
             if let n = item.member("values") { o.valueType = try WorkloadSection.valueType(n) }
             if let n = item.member("residual") { o.residual = try n.bool() }
-            if let n = item.member("history_rounds") { o.historyRounds = try n.integer(0...1000, "a number of rounds in 0…1000") }
+            if let n = item.member("history_rounds") { o.historyRounds = try n.integer(1...1000, "a number of rounds in 1…1000") }
             let nameNode = item.member("name")
             let name = try nameNode?.string() ?? codec
             if let nameNode, name.isEmpty || !name.allSatisfy({ $0.isLetter || $0.isNumber || "._-+".contains($0) }) {

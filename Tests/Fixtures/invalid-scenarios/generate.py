@@ -63,6 +63,8 @@ CASES = [
     ("sessions-missing-offline", [("availability", {"sessions": {"online": "30min"}})], "availability.sessions", "missing key 'offline'"),
     ("unknown-codec", [("arms.1.codec", "fedsdr")], "arms[1].codec", "unknown codec 'fedsdr' (did you mean 'fedsrd'?)"),
     ("sparsity-one", [("arms.1.sparsity", 1)], "arms[1].sparsity", "a sparsity α in [0, 1)"),
+    ("history-rounds-zero", [("arms.1.history_rounds", 0)], "arms[1].history_rounds", "a number of rounds in 1…1000"),
+    ("history-rounds-fraction", [("arms.1.history_rounds", 2.5)], "arms[1].history_rounds", "a number of rounds in 1…1000"),
     ("arm-unknown-option", [("arms.1.sparsty", 0.5)], "arms[1]", "unknown key 'sparsty' (did you mean 'sparsity'?)"),
     ("duplicate-arm-names", [("arms", [{"codec": "lora"}, {"codec": "lora"}])], "arms[1]", "unique"),
     ("empty-arms", [("arms", [])], "arms", "a non-empty array of arms {\"codec\": …}, found an empty array"),
