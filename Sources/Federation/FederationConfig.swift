@@ -28,7 +28,7 @@ public struct FederationConfig: Sendable {
     public var workload: Workload
     /// The codecs compared, each run on the same population and draws (common random numbers).
     public var arms: [Arm]
-    /// The accuracy that "time to target" measures against (nil: none).
+    /// What "time to target" measures against (nil: the default when training, 95 % of the best accuracy).
     public var target: Target?
     public var stop: Stop
 
@@ -279,9 +279,42 @@ public struct FederationConfig: Sendable {
         }
     }
 
-    public enum Target: Sendable, Equatable {
-        case accuracy(Double)
-        case fractionOfBest(Double)
+    /// What "time to target" measures against: a metric of the evaluated global adapter and the
+    /// level it must reach — an absolute value, or a fraction of what the best arm achieves.
+    public struct Target: Sendable, Equatable {
+        /// The evaluation metric a target is set on.
+        public enum Metric: String, Sendable, CaseIterable {
+            /// Test accuracy (higher is better).
+            case accuracy
+            /// Test loss: mean cross-entropy in nats (lower is better).
+            case loss
+            /// exp(loss) (lower is better).
+            case perplexity
+
+            /// Whether a lower value is better (loss, perplexity).
+            public var lowerIsBetter: Bool { self != .accuracy }
+        }
+
+        public enum Level: Sendable, Equatable {
+            /// Reach this value: accuracy ≥ v, loss or perplexity ≤ v.
+            case value(Double)
+            /// Accuracy: f × the best accuracy any arm reaches. Loss and perplexity: the base's value
+            /// minus f × the best arm's improvement on it (base − f·(base − best)).
+            case fractionOfBest(Double)
+        }
+
+        public var metric: Metric
+        public var level: Level
+
+        public init(metric: Metric, _ level: Level) {
+            self.metric = metric
+            self.level = level
+        }
+
+        /// Accuracy ≥ `a`.
+        public static func accuracy(_ a: Double) -> Target { Target(metric: .accuracy, .value(a)) }
+        /// A fraction `f` of the best accuracy.
+        public static func fractionOfBest(_ f: Double) -> Target { Target(metric: .accuracy, .fractionOfBest(f)) }
     }
 
     public struct Stop: Sendable {

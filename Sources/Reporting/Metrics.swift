@@ -3,8 +3,10 @@ import Foundation
 import Numerics
 import Scenario
 
-/// Time to accuracy and its statistics.
+/// Time to target (accuracy, loss or perplexity) and its statistics.
 public enum Metrics {
+    public typealias Metric = Scenario.Target.Metric
+
     /// The default target when training and the scenario names none: 95 % of the best accuracy any arm reaches.
     public static let defaultTarget = Scenario.Target.fractionOfBest(0.95)
 
@@ -14,20 +16,60 @@ public enum Metrics {
     /// The last evaluated accuracy of an arm.
     public static func finalAccuracy(_ arm: ArmResult) -> Double? { arm.rounds.last(where: { $0.accuracy != nil })?.accuracy }
 
-    /// The absolute target accuracy for a set of arms (one seed).
-    public static func targetAccuracy(_ target: Scenario.Target, arms: [ArmResult]) -> Double? {
-        switch target {
-        case let .accuracy(a): return a
+    /// `metric` of the global adapter after round `r` (nil: not evaluated); perplexity is exp(loss).
+    public static func value(_ metric: Metric, _ r: RoundRecord) -> Double? {
+        switch metric {
+        case .accuracy: return r.accuracy
+        case .loss: return r.loss
+        case .perplexity: return r.loss.map(exp)
+        }
+    }
+
+    /// `metric` of the frozen base, evaluated before the first round.
+    public static func initialValue(_ metric: Metric, _ arm: ArmResult) -> Double? {
+        switch metric {
+        case .accuracy: return arm.initialAccuracy
+        case .loss: return arm.initialLoss
+        case .perplexity: return arm.initialLoss.map(exp)
+        }
+    }
+
+    /// The best evaluated value of `metric` over an arm's rounds: the highest accuracy, the lowest
+    /// loss or perplexity (NaN values left out).
+    public static func bestValue(_ metric: Metric, _ arm: ArmResult) -> Double? {
+        guard metric.lowerIsBetter else { return bestAccuracy(arm) }
+        return arm.rounds.compactMap { value(metric, $0) }.filter { !$0.isNaN }.min()
+    }
+
+    /// The last evaluated value of `metric`.
+    public static func finalValue(_ metric: Metric, _ arm: ArmResult) -> Double? {
+        arm.rounds.last(where: { value(metric, $0) != nil }).flatMap { value(metric, $0) }
+    }
+
+    /// The absolute target for a set of arms (one seed), in the target's metric. A fraction f of
+    /// the best: accuracy f × the best accuracy any arm reaches; loss and perplexity
+    /// base − f·(base − best), with base the frozen base's value and best the lowest any arm
+    /// reaches — nil when no arm improves on the base.
+    public static func targetValue(_ target: Scenario.Target, arms: [ArmResult]) -> Double? {
+        switch target.level {
+        case let .value(v): return v
         case let .fractionOfBest(f):
-            guard let best = arms.compactMap(bestAccuracy).max() else { return nil }
-            return f * best
+            guard let best = target.metric.lowerIsBetter ? arms.compactMap({ bestValue(target.metric, $0) }).min()
+                                                         : arms.compactMap({ bestValue(target.metric, $0) }).max() else { return nil }
+            guard target.metric.lowerIsBetter else { return f * best }
+            guard let base = arms.lazy.compactMap({ initialValue(target.metric, $0) }).first(where: \.isFinite), best < base else { return nil }
+            // At f = 1 the target is the best value itself (not a rounding below it).
+            return max(best, base - f * (base - best))
         }
     }
 
     /// Simulated seconds (end of the round, aggregation included) and rounds until the global
-    /// adapter first reaches `target`; nil when it never does.
-    public static func timeToTarget(_ arm: ArmResult, target: Double) -> (seconds: Double, rounds: Int)? {
-        guard let r = arm.rounds.first(where: { ($0.accuracy ?? -1) >= target }) else { return nil }
+    /// adapter first reaches `target` of `metric` (accuracy ≥ target, loss or perplexity ≤
+    /// target); nil when it never does.
+    public static func timeToTarget(_ arm: ArmResult, target: Double, metric: Metric = .accuracy) -> (seconds: Double, rounds: Int)? {
+        let reached: (RoundRecord) -> Bool = metric.lowerIsBetter ? { (value(metric, $0) ?? .infinity) <= target }
+                                                                  : { ($0.accuracy ?? -1) >= target }
+        guard let r = arm.rounds.first(where: reached) else { return nil }
         return (r.endSeconds, r.round)
     }
 

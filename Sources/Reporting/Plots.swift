@@ -9,6 +9,8 @@ enum Plots {
     static let titles = [
         "accuracy-vs-time.svg": "Accuracy vs simulated wall-clock time",
         "accuracy-vs-round.svg": "Accuracy vs round",
+        "loss-vs-time.svg": "Loss (the target's metric) vs simulated wall-clock time",
+        "perplexity-vs-time.svg": "Perplexity (the target's metric) vs simulated wall-clock time",
         "bytes-per-round.svg": "Bytes per round (up and down)",
         "client-time-cdf.svg": "CDF of a completed client's round time",
         "phases.svg": "Where a round's time goes (mean per completed client)",
@@ -116,7 +118,9 @@ enum Plots {
     static func finite(_ x: Double?) -> Double? { x.flatMap { $0.isFinite ? $0 : nil } }
 
     /// The run's plots from its rows (first seed), and a note for each plot that could not be drawn.
-    static func render(rounds allRounds: [RoundRow], clients: [ClientRow]) throws -> (plots: [Plot], notes: [String]) {
+    /// With a loss or perplexity `target`, also that metric against time, with the target as a line.
+    static func render(rounds allRounds: [RoundRow], clients: [ClientRow],
+                       target: (metric: Metrics.Metric, value: Double?) = (.accuracy, nil)) throws -> (plots: [Plot], notes: [String]) {
         let dir = try scratch("plots")
         defer { try? FileManager.default.removeItem(at: dir) }
         let firstSeed = allRounds.first?.seed
@@ -128,14 +132,15 @@ enum Plots {
             clients.filter { $0.seed == firstSeed && $0.arm == arm && $0.record.outcome == .completed }
         }
         var haveCDF = false
-        // One data file per arm: round, end time (h), accuracy, MB up, MB down, duration (min).
+        // One data file per arm: round, end time (h), accuracy, MB up, MB down, duration (min), the target's metric.
         for (k, arm) in arms.enumerated() {
-            var text = "# round end_h accuracy up_MB down_MB duration_min kept_energy cosine norm_ratio\n"
+            var text = "# round end_h accuracy up_MB down_MB duration_min \(target.metric.rawValue) kept_energy cosine norm_ratio\n"
             for r in rounds where r.arm == arm {
                 let x = r.record
                 let end = finite(x.endSeconds).map { $0 / 3600 }, duration = finite(x.durationSeconds)
                 text += [datum(Double(x.round)), datum(end), datum(finite(x.accuracy)), datum(Double(x.bytesUp) / 1e6),
-                         datum(Double(x.bytesDown) / 1e6), datum(duration.map { $0 / 60 }), datum(finite(x.keptEnergy)),
+                         datum(Double(x.bytesDown) / 1e6), datum(duration.map { $0 / 60 }),
+                         datum(finite(Metrics.value(target.metric, x))), datum(finite(x.keptEnergy)),
                          datum(finite(x.updateCosine)), datum(finite(x.updateNormRatio))].joined(separator: " ") + "\n"
             }
             try Data(text.utf8).write(to: dir.appendingPathComponent("arm\(k).dat"))
@@ -185,6 +190,12 @@ enum Plots {
         if trained {
             scripts.append(("accuracy-vs-time.svg", head + "set title \"Test accuracy vs simulated time\"\nset xlabel \"simulated time (h)\"\nset ylabel \"accuracy\"\nplot " + lines({ "arm\($0).dat" }, "2:3") + "\n"))
             scripts.append(("accuracy-vs-round.svg", head + "set title \"Test accuracy vs round\"\nset xlabel \"round\"\nset ylabel \"accuracy\"\nplot " + lines({ "arm\($0).dat" }, "1:3") + "\n"))
+            if target.metric.lowerIsBetter {
+                let m = target.metric.rawValue, unit = target.metric == .loss ? " (nats)" : ""
+                let line = finite(target.value).map { ", \\\n  \($0) with lines dt 2 lw 1.5 lc rgb \"#555555\" title \(literal("target " + Report.metricValue(target.metric, $0)))" } ?? ""
+                scripts.append(("\(m)-vs-time.svg", head + "set title \"Test \(m) vs simulated time\"\nset xlabel \"simulated time (h)\"\nset ylabel \"\(m)\(unit)\"\nplot "
+                                + lines({ "arm\($0).dat" }, "2:7") + line + "\n"))
+            }
         } else {
             scripts.append(("round-duration.svg", any ? head + "set title \"Round duration\"\nset xlabel \"round\"\nset ylabel \"minutes\"\nplot " + lines({ "arm\($0).dat" }, "1:6") + "\n" : nil))
         }
@@ -195,8 +206,8 @@ enum Plots {
             set xlabel "round"
             set ylabel "fraction (1 = lossless)"
             set yrange [*:1.05]
-            plot \(lines({ "arm\($0).dat" }, "1:7")), \\
-              \(arms.indices.map { "\"arm\($0).dat\" using 1:8 with lines ls \($0 % 8 + 1) dt 2 notitle" }.joined(separator: ", \\\n  "))
+            plot \(lines({ "arm\($0).dat" }, "1:8")), \\
+              \(arms.indices.map { "\"arm\($0).dat\" using 1:9 with lines ls \($0 % 8 + 1) dt 2 notitle" }.joined(separator: ", \\\n  "))
 
             """ : nil))
         }

@@ -14,7 +14,7 @@ public enum Report {
 
     /// The report files of a run's records: report.md, report.html and plots/*.svg.
     public static func files(_ records: RunRecords) throws -> Files {
-        let drawn = try Plots.render(rounds: records.rounds, clients: records.clients)
+        let drawn = try Plots.render(rounds: records.rounds, clients: records.clients, target: records.summary.target)
         let doc = document(records.summary, plots: drawn.plots, notes: drawn.notes, computeShares: records.computeShares)
         return [("report.md", Data(doc.markdown.utf8)), ("report.html", Data(doc.html.utf8))]
             + drawn.plots.map { ("plots/\($0.name)", Data($0.svg.utf8)) }
@@ -62,7 +62,7 @@ public enum Report {
         return headline(RunSummary(results), computeShares: shares.compactMapValues(\.value))
     }
 
-    /// The one-screen answer of a summary: time to the target accuracy per arm (or, time only,
+    /// The one-screen answer of a summary: time to the target (accuracy, loss or perplexity) per arm (or, time only,
     /// simulated time), with the speedup over lora; then, per arm, the share of the mean round its
     /// selected clients spent training locally (`computeShares`, by arm name; `Metrics.computeShare`).
     public static func headline(_ s: RunSummary, computeShares: [String: Double] = [:]) -> String {
@@ -83,7 +83,7 @@ public enum Report {
                     " · \(name($0)) \(duration($0.simulatedSeconds))" + ($0.timeRatioVsLora.map { " (\(String(format: "%.2f", $0))× sooner)" } ?? "")
                 }.joined()
         }
-        let target = s.runs.first?.targetAccuracy
+        let (metric, target) = s.target
         let across = s.acrossSeedsByName
         let n = s.seeds.count
         var parts: [String] = []
@@ -101,10 +101,33 @@ public enum Report {
             parts.append(text)
         }
         if n > 1, case let .object(res) = s.resolvedScenario, case let .object(t)? = res["target"], case let .number(f)? = t["fraction_of_best"] {
+            if metric.lowerIsBetter {
+                return "Time to \(pct(f)) of the best arm's \(metric.rawValue) improvement on the base (mean of \(n) seeds; \(targetText(metric, target)) in the first): "
+                    + parts.joined(separator: " · ")
+            }
             return "Time to \(pct(f)) of the best accuracy (mean of \(n) seeds; \(pct(target)) in the first): " + parts.joined(separator: " · ")
         }
         let seeds = n > 1 ? " (mean of \(n) seeds)" : ""
-        return "Time to \(pct(target)) accuracy\(seeds): " + parts.joined(separator: " · ")
+        return "Time to \(targetText(metric, target))\(seeds): " + parts.joined(separator: " · ")
+    }
+
+    /// A target for people: "18.1% accuracy", "loss 2.750 nats", "perplexity 15.64".
+    static func targetText(_ metric: Metrics.Metric, _ v: Double?) -> String {
+        switch metric {
+        case .accuracy: return "\(pct(v)) accuracy"
+        case .loss: return "loss \(metricValue(metric, v))"
+        case .perplexity: return "perplexity \(metricValue(metric, v))"
+        }
+    }
+
+    /// A value of `metric` for people: accuracy in percent, loss in nats (3 decimals), perplexity (2 decimals).
+    static func metricValue(_ metric: Metrics.Metric, _ v: Double?) -> String {
+        guard let v, v.isFinite else { return "–" }
+        switch metric {
+        case .accuracy: return pct(v)
+        case .loss: return String(format: "%.3f nats", v)
+        case .perplexity: return String(format: "%.2f", v)
+        }
     }
 
     // MARK: formatting for people

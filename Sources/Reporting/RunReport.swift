@@ -59,8 +59,9 @@ extension Report {
             return [.table(.init(header: header.map { [.text($0)] }, alignments: [.left] + Array(repeating: .right, count: 8), rows: rows))]
         }
         let across = s.acrossSeedsByName
-        let header = ["arm", "time to target", "rounds to target", "speedup vs lora", "final accuracy", "best", "upload / client",
-                      "download / client", "bytes up vs lora"]
+        let (metric, target) = s.target
+        let header = ["arm", "time to target", "rounds to target", "speedup vs lora", metric.lowerIsBetter ? "final \(metric.rawValue)" : "final accuracy",
+                      metric.lowerIsBetter ? "best \(metric.rawValue)" : "best", "upload / client", "download / client", "bytes up vs lora"]
         let rows: [[[Inline]]] = s.arms.map { a in
             let e = across[a.name]
             var tta = duration(a.timeToTargetSeconds), sp = a.speedupVsLora.map { String(format: "%.2f×", $0) } ?? "–"
@@ -69,10 +70,18 @@ extension Report {
                 sp = e?.speedupVsLoraMean.map { String(format: "%.2f×", $0) + (e?.speedupVsLoraCI95.map { String(format: " ± %.2f", $0) } ?? "") } ?? "–"
             }
             return [[.text(a.name)]] + [tta, a.roundsToTarget.map { count(Double($0)) } ?? "–", a.name == "lora" ? "1×" : sp,
-                                        pct(a.finalAccuracy), pct(a.bestAccuracy), bytes(Double(a.uploadBytesPerClient)),
+                                        metric.lowerIsBetter ? metricValue(metric, a.finalValue) : pct(a.finalAccuracy),
+                                        metric.lowerIsBetter ? metricValue(metric, a.bestValue) : pct(a.bestAccuracy), bytes(Double(a.uploadBytesPerClient)),
                                         bytes(Double(a.downloadBytesInSync)), a.bytesUpVsLora.map { String(format: "%.3f", $0) } ?? "–"].map { [.text($0)] }
         }
-        let note = "Target accuracy: \(pct(s.runs.first?.targetAccuracy)) (the frozen base alone scores \(pct(s.arms.first?.initialAccuracy))). "
+        var note = "Target accuracy: \(pct(target)) (the frozen base alone scores \(pct(s.arms.first?.initialAccuracy))). "
+        if metric.lowerIsBetter {
+            var fraction = ""
+            if case let .object(res) = s.resolvedScenario, case let .object(t)? = res["target"], case let .number(f)? = t["fraction_of_best"] {
+                fraction = "; the target is \(pct(f)) of the best arm's improvement on the base" + (target == nil ? ", and no arm improved on it" : "")
+            }
+            note = "Target \(metric.rawValue): \(metricValue(metric, target)) (the frozen base alone scores \(metricValue(metric, s.arms.first?.initialValue))\(fraction)). "
+        }
         let seeds: [Inline] = n > 1 ? [.text(note + "Times and speedups are means over \(n) seeds with 95% confidence intervals (Student's t); the rest is the first seed.")]
             : [.text(note + "One seed; run with "), .code("--seeds 5"), .text(" for confidence intervals.")]
         return [.table(.init(header: header.map { [.text($0)] }, alignments: [.left] + Array(repeating: .right, count: 8), rows: rows)),

@@ -84,6 +84,11 @@ extension RunSummary.Arm: Codable {
         updateNormRatioMean = try c.decodeIfPresent(Double.self, forKey: .updateNormRatioMean)
         keptEnergyMean = try c.decodeIfPresent(Double.self, forKey: .keptEnergyMean)
         updateKurtosisMedian = try c.decodeIfPresent(Double.self, forKey: .updateKurtosisMedian)
+        targetMetric = try c.targetMetric(.targetMetric)
+        targetValue = try c.decodeIfPresent(Double.self, forKey: .targetValue)
+        initialValue = try c.decodeIfPresent(Double.self, forKey: .initialValue)
+        finalValue = try c.decodeIfPresent(Double.self, forKey: .finalValue)
+        bestValue = try c.decodeIfPresent(Double.self, forKey: .bestValue)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -118,6 +123,13 @@ extension RunSummary.Arm: Codable {
         if let updateNormRatioMean { try c.encode(number: updateNormRatioMean, forKey: .updateNormRatioMean) }
         if let keptEnergyMean { try c.encode(number: keptEnergyMean, forKey: .keptEnergyMean) }
         if let updateKurtosisMedian { try c.encode(number: updateKurtosisMedian, forKey: .updateKurtosisMedian) }
+        if let targetMetric {
+            try c.encode(targetMetric.rawValue, forKey: .targetMetric)
+            try c.encode(number: targetValue, forKey: .targetValue)
+            try c.encode(number: initialValue, forKey: .initialValue)
+            try c.encode(number: finalValue, forKey: .finalValue)
+            try c.encode(number: bestValue, forKey: .bestValue)
+        }
     }
 }
 
@@ -126,6 +138,8 @@ extension RunSummary.Seed: Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         seed = try c.seed(.seed)
         targetAccuracy = try c.decodeIfPresent(Double.self, forKey: .targetAccuracy)
+        targetMetric = try c.targetMetric(.targetMetric)
+        targetValue = try c.decodeIfPresent(Double.self, forKey: .targetValue)
         arms = try c.decode([RunSummary.Arm].self, forKey: .arms)
     }
 
@@ -133,6 +147,10 @@ extension RunSummary.Seed: Codable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(number: Double(seed), forKey: .seed)
         try c.encode(number: targetAccuracy, forKey: .targetAccuracy)
+        if let targetMetric {
+            try c.encode(targetMetric.rawValue, forKey: .targetMetric)
+            try c.encode(number: targetValue, forKey: .targetValue)
+        }
         try c.encode(arms, forKey: .arms)
     }
 }
@@ -185,6 +203,16 @@ extension KeyedDecodingContainer {
         guard let d = try decodeIfPresent(Double.self, forKey: key) else { return nil }
         guard let v = Int(exactly: d) else { throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "a whole number, or null") }
         return v
+    }
+
+    /// A target metric other than accuracy ("loss" or "perplexity"), or nil when absent (accuracy).
+    func targetMetric(_ key: Key) throws -> Metrics.Metric? {
+        guard let text = try decodeIfPresent(String.self, forKey: key) else { return nil }
+        let valid = Metrics.Metric.allCases.filter(\.lowerIsBetter)
+        guard let m = Metrics.Metric(rawValue: text), m.lowerIsBetter else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: valid.map { "\"\($0.rawValue)\"" }.joined(separator: " or ") + " (absent for accuracy)")
+        }
+        return m
     }
 
     func seed(_ key: Key) throws -> UInt64 {

@@ -29,12 +29,15 @@ extension RunSummary {
         let target = r.scenario.target ?? Metrics.defaultTarget
         var perArm: [String: (tta: [Double], speedup: [Double], reached: Int, final: [Double])] = [:]
         let seeds: [Seed] = r.runs.map { run in
-            let targetAccuracy = r.trained ? Metrics.targetAccuracy(target, arms: run.arms) : nil
+            let targetValue = r.trained ? Metrics.targetValue(target, arms: run.arms) : nil
+            // Accuracy targets are reported as `target_accuracy` (as always); others carry their metric.
+            let targetAccuracy = target.metric == .accuracy ? targetValue : nil
+            let other: Metrics.Metric? = target.metric == .accuracy ? nil : target.metric
             let lora = run.arms.first { $0.codec == "lora" }
-            let loraTTA = targetAccuracy.flatMap { t in lora.flatMap { Metrics.timeToTarget($0, target: t) } }
+            let loraTTA = targetValue.flatMap { t in lora.flatMap { Metrics.timeToTarget($0, target: t, metric: target.metric) } }
             let arms: [Arm] = run.arms.map { a in
                 let durations = a.rounds.map(\.durationSeconds).sorted()
-                let tta = targetAccuracy.flatMap { Metrics.timeToTarget(a, target: $0) }
+                let tta = targetValue.flatMap { Metrics.timeToTarget(a, target: $0, metric: target.metric) }
                 var o = Arm(name: a.name, codec: a.codec, targetAccuracy: num(targetAccuracy), timeToTargetSeconds: num(tta?.seconds),
                             roundsToTarget: tta?.rounds, finalAccuracy: num(Metrics.finalAccuracy(a)), bestAccuracy: num(Metrics.bestAccuracy(a)),
                             initialAccuracy: num(a.initialAccuracy), rounds: a.rounds.count, aggregatedRounds: a.rounds.filter(\.aggregated).count,
@@ -46,6 +49,13 @@ extension RunSummary {
                             late: a.rounds.reduce(0) { $0 + $1.late },
                             meanRoundSeconds: durations.isEmpty ? 0 : durations.reduce(0, +) / Double(durations.count),
                             medianRoundSeconds: durations.isEmpty ? 0 : durations[durations.count / 2])
+                if let other {
+                    o.targetMetric = other
+                    o.targetValue = num(targetValue)
+                    o.initialValue = num(Metrics.initialValue(other, a))
+                    o.finalValue = num(Metrics.finalValue(other, a))
+                    o.bestValue = num(Metrics.bestValue(other, a))
+                }
                 if let lora, lora.rounds.count == a.rounds.count, a.simulatedSeconds > 0 { o.timeRatioVsLora = lora.simulatedSeconds / a.simulatedSeconds }
                 if let lora, lora.bytesUp > 0 { o.bytesUpVsLora = Double(a.bytesUp) / Double(lora.bytesUp) }
                 (o.updateCosineMean, o.updateNormRatioMean, o.keptEnergyMean, o.updateKurtosisMedian) = Metrics.fidelity(a.rounds)
@@ -59,7 +69,8 @@ extension RunSummary {
                 perArm[a.name] = entry
                 return o
             }
-            return Seed(seed: run.seed, targetAccuracy: num(targetAccuracy), arms: arms)
+            return Seed(seed: run.seed, targetAccuracy: num(targetAccuracy), targetMetric: other,
+                        targetValue: other == nil ? nil : num(targetValue), arms: arms)
         }
         scenario = r.scenario.name
         seed = r.runs.first?.seed ?? r.scenario.seed

@@ -52,6 +52,14 @@ public struct RunSummary: Sendable, Equatable {
         public var updateNormRatioMean: Double?
         public var keptEnergyMean: Double?
         public var updateKurtosisMedian: Double?
+        /// With a loss or perplexity target only (nil, and absent from summary.json, for accuracy,
+        /// whose values are the `*_accuracy` fields): the metric, the absolute target, and the
+        /// arm's initial (frozen base), final and best value of it.
+        public var targetMetric: Metrics.Metric?
+        public var targetValue: Double?
+        public var initialValue: Double?
+        public var finalValue: Double?
+        public var bestValue: Double?
 
         enum CodingKeys: String, CodingKey {
             case name, codec, rounds, completed, dropped, late
@@ -65,6 +73,8 @@ public struct RunSummary: Sendable, Equatable {
             case speedupVsLora = "speedup_vs_lora"
             case updateCosineMean = "update_cosine_mean", updateNormRatioMean = "update_norm_ratio_mean"
             case keptEnergyMean = "kept_energy_mean", updateKurtosisMedian = "update_kurtosis_median"
+            case targetMetric = "target_metric", targetValue = "target_value", initialValue = "initial_value"
+            case finalValue = "final_value", bestValue = "best_value"
         }
     }
 
@@ -73,13 +83,21 @@ public struct RunSummary: Sendable, Equatable {
         public var seed: UInt64
         /// The absolute target accuracy of this seed (nil when time-only or nothing was evaluated).
         public var targetAccuracy: Double?
+        /// With a loss or perplexity target only (absent for accuracy): the metric and this seed's
+        /// absolute target of it.
+        public var targetMetric: Metrics.Metric?
+        public var targetValue: Double?
         public var arms: [Arm]
 
-        enum CodingKeys: String, CodingKey { case seed, arms, targetAccuracy = "target_accuracy" }
+        enum CodingKeys: String, CodingKey {
+            case seed, arms, targetAccuracy = "target_accuracy", targetMetric = "target_metric", targetValue = "target_value"
+        }
 
-        public init(seed: UInt64, targetAccuracy: Double?, arms: [Arm]) {
+        public init(seed: UInt64, targetAccuracy: Double?, targetMetric: Metrics.Metric? = nil, targetValue: Double? = nil, arms: [Arm]) {
             self.seed = seed
             self.targetAccuracy = targetAccuracy
+            self.targetMetric = targetMetric
+            self.targetValue = targetValue
             self.arms = arms
         }
     }
@@ -118,6 +136,14 @@ public struct RunSummary: Sendable, Equatable {
     public var acrossSeeds: [AcrossSeeds]
     /// The scenario as the Scenario module resolves it (every default filled in).
     public var resolvedScenario: JSONValue
+
+    /// The target's metric (accuracy unless a loss or perplexity target was set) and the first
+    /// seed's absolute target of it (nil: time only, or no target).
+    public var target: (metric: Metrics.Metric, value: Double?) {
+        guard let first = runs.first else { return (.accuracy, nil) }
+        guard let m = first.targetMetric else { return (.accuracy, first.targetAccuracy) }
+        return (m, first.targetValue)
+    }
 
     enum CodingKeys: String, CodingKey {
         case scenario, seed, seeds, mode, clients, measured, modelled, runs, arms

@@ -76,11 +76,13 @@ public enum SweepSummary {
         let stale = present.filter { !expected.contains($0) }.count
         var rows: [SweepRow] = []
         var found = 0
+        var metrics: [Metrics.Metric] = []
         for p in points {
             let path = "\(pointsDir)/\(p.directory)/summary.json"
             guard InputFile.problem(path) == nil else { continue }
             let summary = try RunSummary.read(try InputFile.read(path), file: path)
             found += 1
+            if !metrics.contains(summary.target.metric) { metrics.append(summary.target.metric) }
             let values = Dictionary(p.values.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
             for arm in summary.arms {
                 rows.append(SweepRow(point: p.index, values: axes.map { Report.plain(values[$0]) },
@@ -88,7 +90,7 @@ public enum SweepSummary {
             }
         }
         let csv = SweepRow.table(axes: axes).text(rows)
-        var doc = document(rows, axes: axes, found: found, of: points.count)
+        var doc = document(rows, axes: axes, found: found, of: points.count, metric: metrics.count == 1 ? metrics[0] : metrics.isEmpty ? .accuracy : nil)
         var files: [(String, Data)] = [("sweep.csv", Data(csv.utf8)), ("sweep.md", Data())]
         if let plot = doc.plot {
             do {
@@ -107,8 +109,9 @@ public enum SweepSummary {
     }
 
     /// sweep.md's table (points grouped by their axis values; per arm the mean speedup over seeds)
-    /// and what the speedup plot draws, when there is a group.
-    static func document(_ rows: [SweepRow], axes: [String], found: Int, of expected: Int)
+    /// and what the speedup plot draws, when there is a group. `metric`: the target's metric of
+    /// every point (nil: the points differ).
+    static func document(_ rows: [SweepRow], axes: [String], found: Int, of expected: Int, metric: Metrics.Metric? = .accuracy)
         -> (document: ReportDocument, plot: (groups: [(label: String, means: [Double?])], arms: [String])?) {
         // Group by the non-seed axis values; mean speedup per arm over seeds.
         var groups: [String] = []
@@ -148,7 +151,7 @@ public enum SweepSummary {
         }
         let doc = ReportDocument(title: "FedSim sweep", blocks: [
             .heading(level: 1, [.text("Sweep")]),
-            .paragraph([.text("\(found) of \(expected) points done. Mean speedup over lora in time to the target accuracy (lora's time / the arm's), with the 95% confidence interval over seeds; \"–\" when an arm did not reach the target in every seed.")]),
+            .paragraph([.text("\(found) of \(expected) points done. Mean speedup over lora in time to the target \(metric?.rawValue ?? "(the points' own target metrics)") (lora's time / the arm's), with the 95% confidence interval over seeds; \"–\" when an arm did not reach the target in every seed.")]),
             .table(table),
             .paragraph([.text("Per point and seed: "), .code("sweep.csv"), .text("; each point's own results: "), .code("points/*/summary.json"),
                         .text(", "), .code("rounds.csv"), .text(".")]),
