@@ -13,6 +13,9 @@ public struct SweepRow: Sendable, Equatable {
     public var roundsToTarget: Int?
     public var speedupVsLora: Double?
     public var finalAccuracy: Double?
+    /// The arm's mean kept energy of its uploads and cosine of its applied updates (`UpdateFidelity`).
+    public var keptEnergy: Double?
+    public var updateCosine: Double?
     public var bytesUp: Int
     public var bytesDown: Int
     public var simulatedSeconds: Double
@@ -26,6 +29,8 @@ public struct SweepRow: Sendable, Equatable {
         roundsToTarget = arm.roundsToTarget
         speedupVsLora = arm.speedupVsLora
         finalAccuracy = arm.finalAccuracy
+        keptEnergy = arm.keptEnergyMean
+        updateCosine = arm.updateCosineMean
         bytesUp = arm.bytesUp
         bytesDown = arm.bytesDown
         simulatedSeconds = arm.simulatedSeconds
@@ -43,7 +48,8 @@ public struct SweepRow: Sendable, Equatable {
         return CSVTable(columns: [C.integer("point", \.point)] + axisColumns + [
             C.text("seed", \.seed), C.text("arm", \.arm), C.optionalNumber("time_to_target_s", \.timeToTargetSeconds),
             C.optionalCount("rounds_to_target", \.roundsToTarget), C.optionalNumber("speedup_vs_lora", \.speedupVsLora),
-            C.optionalNumber("final_accuracy", \.finalAccuracy), C.count("bytes_up", \.bytesUp), C.count("bytes_down", \.bytesDown),
+            C.optionalNumber("final_accuracy", \.finalAccuracy), C.optionalNumber("kept_energy", \.keptEnergy),
+            C.optionalNumber("update_cosine", \.updateCosine), C.count("bytes_up", \.bytesUp), C.count("bytes_down", \.bytesDown),
             C.number("simulated_seconds", \.simulatedSeconds),
         ], blank: SweepRow(point: 0, values: Array(repeating: "", count: axes.count), seed: "", arm: blank))
     }
@@ -99,6 +105,16 @@ public enum SweepSummary {
                 doc.document.blocks.append(.figure(.init(path: "plots/speedup.svg", caption: "Speedup over lora", svg: svg)))
             } catch {
                 doc.document.blocks.append(.list([[.text("Speedup plot: not drawn ("), .text((error as? Plots.Failure)?.reason ?? "\(error)"), .text(")")]]))
+            }
+        }
+        if let map = CompressibilityMap(rows, axes: axes) {
+            doc.document.blocks += map.blocks
+            do {
+                let svg = try Plots.compressibility(map)
+                files.append(("plots/compressibility.svg", Data(svg.utf8)))
+                doc.document.blocks.append(.figure(.init(path: "plots/compressibility.svg", caption: "Speedup over lora against kept energy", svg: svg)))
+            } catch {
+                doc.document.blocks.append(.list([[.text("Compressibility plot: not drawn ("), .text((error as? Plots.Failure)?.reason ?? "\(error)"), .text(")")]]))
             }
         }
         files[1] = ("sweep.md", Data(doc.document.markdown.utf8))
