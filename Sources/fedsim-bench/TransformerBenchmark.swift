@@ -53,9 +53,9 @@ enum TransformerBenchmark: Benchmark {
         // Ours: the trainer fedsim's local training uses (the batch's shards on `threads` workers, single-threaded BLAS each).
         // Each repeat runs enough steps to last about `repeatSeconds` (timed from the warm-up steps).
         var firstLosses: [Double] = []
-        func timed(_ body: (Int) -> Void) -> Double {
+        func timed(atLeast minimum: Int = 3, _ body: (Int) -> Void) -> Double {
             let perStep = measureSeconds { body(warmup) } / Double(warmup)
-            let n = max(3, min(10_000, Int((repeatSeconds / max(perStep, 1e-9)).rounded(.up))))
+            let n = max(minimum, min(10_000, Int((repeatSeconds / max(perStep, 1e-9)).rounded(.up))))
             return median((0..<repeats).map { _ in Double(n) / measureSeconds { body(n) } })
         }
         func ours(threads: Int) -> Double {
@@ -82,7 +82,7 @@ enum TransformerBenchmark: Benchmark {
         }
         func evaluation(threads: Int) -> (rate: Double, loss: Double) {
             var loss = Double.nan
-            let evaluations = timed { n in
+            let evaluations = timed(atLeast: 1) { n in
                 for _ in 0..<n { loss = TransformerEvaluation.evaluate(base: base, adapter: adapter, windows: held.windows, count: held.count, threads: threads).loss }
             }
             return (evaluations * Double(held.count * config.context), loss)

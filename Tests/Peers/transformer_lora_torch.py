@@ -189,7 +189,7 @@ def main():
             p.copy_(p0)
     start = time.perf_counter()
     eval_loss = evaluate()
-    evaluations = max(3, min(10000, math.ceil(float(s["repeat_seconds"]) / max(time.perf_counter() - start, 1e-9))))
+    evaluations = max(1, min(10000, math.ceil(float(s["repeat_seconds"]) / max(time.perf_counter() - start, 1e-9))))
     eval_rates = []
     for _ in range(int(s["repeats"])):
         start = time.perf_counter()
