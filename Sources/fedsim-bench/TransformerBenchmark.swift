@@ -145,7 +145,7 @@ enum TransformerBenchmark: Benchmark {
                      peerName: peerName + ", 1 thread", goal: nil),
             BenchRow(benchmark: "Transformer LoRA, \(threads) clients at once, 1 thread each (throughput)", metric: "steps/s", ours: concurrent,
                      peer: peerBest, peerName: peerName + ", one client, best within \(threads) threads", goal: nil),
-            BenchRow(benchmark: "Transformer pretraining step (every weight), \(threads) threads", metric: "steps/s", ours: pretrain,
+            BenchRow(benchmark: "Transformer pretraining step (every weight, the local batch), \(threads) threads", metric: "steps/s", ours: pretrain,
                      peer: nil, peerName: "", goal: nil),
             BenchRow(benchmark: "Transformer evaluation (\(held.count) windows, chunks of 8), \(threads) threads each", metric: "tokens/s",
                      ours: eval.rate, peer: peerEval, peerName: peerName + ", no_grad, best within \(threads) threads", goal: nil),
