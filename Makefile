@@ -14,7 +14,7 @@ VENV := .build/bench-venv
 PYTHON ?= python3
 FEDSIM := .build/release/fedsim
 
-.PHONY: setup build run test validate validate-ns3 bench bench-venv clean
+.PHONY: setup build run test validate validate-ns3 bench bench-venv bench-packages clean
 
 setup:
 	@missing=""; \
@@ -60,15 +60,36 @@ validate-ns3:
 	@Validation/ns3/run.sh
 	@$(MAKE) --no-print-directory validate
 
-# Peers (SimPy, numpy) live in a virtualenv from PyPI; used by the bench only, never by FedSim.
-bench-venv: $(VENV)/.installed
-$(VENV)/.installed:
-	@$(PYTHON) -m venv $(VENV)
-	@$(VENV)/bin/pip install -q --disable-pip-version-check simpy==4.1.2 numpy
+# The bench's peers live in a virtualenv on Debian's python3 that also sees its system packages:
+# PyTorch from Debian (python3-torch, installed here and not by `setup`: `make test` does not need it),
+# SimPy and numpy from PyPI (numpy < 2: Debian's torch 1.13 is built against numpy 1.x). Used by the
+# bench only, never by FedSim. The stamp names the choice, so changing it rebuilds the venv.
+BENCH_DEBIAN_PACKAGES := python3-venv python3-torch
+BENCH_PYTHON := /usr/bin/python3
+BENCH_PIP := simpy==4.1.2 numpy==1.26.4
+BENCH_STAMP := $(VENV)/.installed-debian-torch-$(subst ==,-,$(subst $() ,+,$(BENCH_PIP)))
+bench-venv: setup bench-packages $(BENCH_STAMP)
+bench-packages:
+	@missing=""; \
+	for p in $(BENCH_DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make bench-venv: installing$$missing" >&2; \
+	  sudo=""; if [ "$$(id -u)" -ne 0 ]; then sudo="sudo"; fi; \
+	  $$sudo apt-get update -qq >/dev/null; \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+$(BENCH_STAMP): | bench-packages
+	@rm -rf $(VENV)
+	@$(BENCH_PYTHON) -m venv --system-site-packages $(VENV)
+	@$(VENV)/bin/pip install -q --disable-pip-version-check $(BENCH_PIP)
+	@$(VENV)/bin/python -c "import numpy, simpy, torch" || { echo "make bench-venv: the venv's python cannot import numpy, simpy and torch"; exit 1; }
 	@touch $@
 
 bench: setup bench-venv
 	@$(SWIFT) build -c release --product fedsim-bench 2>&1 | { grep -Ev '^(\[|Building|Compiling|Write|Emitting|Planning|Linking)' || true; }
+	@$(SWIFT) build -c release --product fedsim 2>&1 | { grep -Ev '^(\[|Building|Compiling|Write|Emitting|Planning|Linking)' || true; }
 	.build/release/fedsim-bench --python $(VENV)/bin/python --peers Tests/Peers $(BENCH_ARGS)
 
 # Fuzzing (docs/FUZZING.md): every input reader, seeded, in worker processes that may crash or hang.

@@ -9,6 +9,8 @@ struct BenchContext {
     var peers: String
     /// Fewer events, for a quick look (the goals are judged on the full run).
     var quick: Bool
+    /// The scenario whose transformer the transformer benchmark measures and whose `fedsim run` it times.
+    var scenario = "Scenarios/default.json"
 
     /// Runs `script args…` with the peer Python and decodes its one-line JSON output.
     func runPeer(_ script: String, _ arguments: [String]) -> [String: Any]? {
@@ -67,6 +69,13 @@ func measureSeconds(_ body: () -> Void) -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
     body()
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+/// The median of `values` (the mean of the middle two for an even count); NaN when empty.
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted(), n = sorted.count
+    guard n > 0 else { return .nan }
+    return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
 }
 
 /// This process's peak resident set size in bytes (VmHWM from /proc/self/status), or nil.

@@ -4,11 +4,11 @@ import Federation
 import Foundation
 import Network
 import Numerics
-import Scenario
 
 /// The time-only federation at scale: 100,000 clients, 100 rounds of 1,000 selected, the tcp model
 /// and a shared server link; and sampling a 1,000,000-client population. Each runs in a child
-/// process of its own so its peak RSS is its own (`--child NAME` prints one JSON line).
+/// process of its own so its peak RSS is its own (`--child NAME` prints one JSON line). (The default
+/// scenario's wall time is the transformer benchmark's: it times `fedsim run`.)
 enum FederationBenchmark: Benchmark {
     static let name = "federation"
     static let summary = "time-only federation: 100k clients × 100 rounds × 1,000 selected (tcp, shared link); 1M-client population"
@@ -39,15 +39,6 @@ enum FederationBenchmark: Benchmark {
             }
             result["events"] = Double(arm?.events ?? 0)
             result["rows"] = Double(arm?.clients.count ?? 0)
-        case "default":
-            // Scenarios/default.json, every arm, as `make run` runs it (real training included).
-            let s = try ScenarioParser.load(file: "Scenarios/default.json")
-            var rounds = 0
-            result["seconds"] = measureSeconds {
-                guard let f = try? FederationRun(config: s.config) else { return }
-                for arm in s.arms { rounds += (try? f.run(arm: arm))?.rounds.count ?? 0 }
-            }
-            result["rows"] = Double(rounds)
         case "population":
             let n = quick ? 200_000 : 1_000_000
             let spec = PopulationSpec(clients: n, samples: .lognormal(median: 600, p90: 2000),
@@ -83,12 +74,6 @@ enum FederationBenchmark: Benchmark {
                                  peerName: "–", goal: nil, ceiling: (10, "10 s")))
             rows.append(BenchRow(benchmark: "federation 100k×100×1000", metric: "peak RSS MB", ours: (r["peak_rss"] ?? .nan) / 1e6, peer: nil,
                                  peerName: "–", goal: nil, ceiling: (1000, "1 GB")))
-        }
-        if !context.quick, let r = runChild("default", quick: false) {
-            FileHandle.standardError.write(Data(String(format: "bench: default scenario: %.1f s wall, %.0f MB peak RSS, %.0f rounds\n",
-                                                       r["seconds"] ?? .nan, (r["peak_rss"] ?? .nan) / 1e6, r["rows"] ?? .nan).utf8))
-            rows.append(BenchRow(benchmark: "default scenario (5 arms, training)", metric: "wall seconds", ours: r["seconds"] ?? .nan, peer: nil,
-                                 peerName: "–", goal: nil, ceiling: (300, "5 min")))
         }
         if let r = runChild("population", quick: context.quick) {
             rows.append(BenchRow(benchmark: "population 1M", metric: "wall seconds", ours: r["seconds"] ?? .nan, peer: nil,

@@ -7,7 +7,7 @@ if let failure = BLASKernel.startUp(program: "fedsim-bench") {
     exit(1)
 }
 
-// fedsim-bench [--python PATH] [--peers DIR] [--quick] [NAME…]
+// fedsim-bench [--python PATH] [--peers DIR] [--scenario FILE] [--quick] [NAME…]
 // Runs each benchmark, then prints one table: ours, the peer's figure from the same invocation, the ratio.
 
 let benchmarks: [any Benchmark.Type] = [KernelBenchmark.self, CodecBenchmark.self, LearningBenchmark.self, FederationBenchmark.self, TransformerBenchmark.self]
@@ -20,6 +20,7 @@ while !arguments.isEmpty {
     switch argument {
     case "--python": context.python = arguments.isEmpty ? nil : arguments.removeFirst()
     case "--peers": context.peers = arguments.isEmpty ? context.peers : arguments.removeFirst()
+    case "--scenario": context.scenario = arguments.isEmpty ? context.scenario : arguments.removeFirst()
     case "--quick": context.quick = true
     case "--child":
         // A benchmark body in a process of its own (for its peak RSS): fedsim-bench --child NAME [--quick].
@@ -29,7 +30,7 @@ while !arguments.isEmpty {
         }
         exit(0)
     case "-h", "--help":
-        print("usage: fedsim-bench [--python PATH] [--peers DIR] [--quick] [NAME…]")
+        print("usage: fedsim-bench [--python PATH] [--peers DIR] [--scenario FILE] [--quick] [NAME…]")
         for b in benchmarks { print("  \(b.name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(b.summary)") }
         exit(0)
     default:
