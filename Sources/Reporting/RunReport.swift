@@ -18,6 +18,7 @@ extension Report {
         }
         doc.blocks.append(.heading(level: 2, [.text("Results")]))
         doc.blocks += results(s)
+        doc.blocks += fidelity(s)
         if !computeShares.isEmpty {
             doc.blocks.append(.paragraph([.text("Share of the mean round spent training locally: the mean compute time of the clients whose uploads counted (clients.csv "),
                                           .code("compute_s"), .text(", outcome completed) ÷ the mean round duration (rounds.csv "), .code("duration_s"),
@@ -88,6 +89,30 @@ extension Report {
                 .paragraph(seeds)]
     }
 
+    /// How faithfully each codec carried the updates (with training): a table of the means over
+    /// aggregated rounds and a sentence naming the most lossy arm against lora.
+    static func fidelity(_ s: RunSummary) -> [ReportDocument.Block] {
+        let arms = s.arms.filter { $0.updateCosineMean != nil || $0.keptEnergyMean != nil }
+        guard s.mode == .training, !arms.isEmpty else { return [] }
+        func f(_ x: Double?, _ digits: Int = 2) -> String { x.map { String(format: "%.\(digits)f", $0) } ?? "–" }
+        let rows: [[[Inline]]] = arms.map { a in
+            [[.text(a.name)]] + [pct(a.keptEnergyMean), f(a.updateCosineMean), f(a.updateNormRatioMean) + "×", f(a.updateKurtosisMedian, 1)].map { [.text($0)] }
+        }
+        var sentence = "How well each codec preserved the update (means over the rounds that aggregated, first seed): "
+        sentence += arms.map { a in
+            "\(PlainText.printable(a.name)) kept \(pct(a.keptEnergyMean)) of its clients' update energy and applied an update with cosine \(f(a.updateCosineMean)) and \(f(a.updateNormRatioMean))× the norm of exact FedAvg"
+        }.joined(separator: "; ") + "."
+        if let k = arms.first?.updateKurtosisMedian {
+            let shape = k < 2.5 ? "flat, sign-like updates (as Adam-family optimizers give), which top-k sparsification keeps little of"
+                : k < 4 ? "near-Gaussian updates" : "heavy-tailed updates, whose few large entries sparsification keeps"
+            sentence += " The clients' updates have a median kurtosis of \(f(k, 1)): \(shape)."
+        }
+        return [.heading(level: 3, [.text("Update fidelity")]),
+                .table(.init(header: ["arm", "kept energy", "cosine vs FedAvg", "norm ratio", "update kurtosis"].map { [.text($0)] },
+                             alignments: [.left, .right, .right, .right, .right], rows: rows)),
+                .paragraph([.text(sentence + " Kept energy is 1 − ‖ΔW − ΔŴ‖²/‖ΔW‖² of each upload; cosine and norm ratio compare the update applied to the global adapter with exact FedAvg of the same clients' true updates (rounds.csv has them per round; docs/LEARNING.md).")])]
+    }
+
     /// The setup list, from the resolved scenario.
     static func setup(_ r: ResolvedScenario, seeds n: Int) -> [[Inline]] {
         let pop = r.object("population"), net = r.object("network"), sel = r.object("selection"), work = r.object("workload")
@@ -129,10 +154,24 @@ extension Report {
             } else {
                 part = t.string("partition")
             }
-            let dataset = t.string("dataset")
-            items.append([.text("training: "), .text(dataset.isEmpty ? "synthetic" : dataset), .text(", partition "), .text(part),
-                          .text(", LoRA r = "), .text(t.object("lora").string("rank")), .text(" on every layer of an MLP with hidden widths "),
-                          .text(t.strings("hidden").joined(separator: "-"))])
+            let local = t.object("local")
+            let optimizer: [Inline] = local.string("optimizer").isEmpty ? [] : [.text(", local training "), .text(local.string("optimizer")),
+                                                                               .text(" lr "), .text(local.string("learning_rate"))]
+            let transformer = t.object("model").object("transformer")
+            if !transformer.members.isEmpty {
+                let text = t.object("dataset").object("text")
+                items.append([.text("training: a byte-level transformer LM ("), .text(transformer.string("layers")), .text(" layers, width "),
+                              .text(transformer.string("width")), .text(", "), .text(transformer.string("heads")), .text(" heads, context "),
+                              .text(transformer.string("context")), .text(") pretrained on "), .text(text.strings("pretrain").joined(separator: ",")),
+                              .text(", clients holding "), .text(text.strings("domains").joined(separator: ",")), .text(" text, partition "), .text(part),
+                              .text(", LoRA r = "), .text(t.object("lora").string("rank")), .text(" on "),
+                              .text(t.object("lora").strings("targets").joined(separator: ","))] + optimizer)
+            } else {
+                let dataset = t.string("dataset")
+                items.append([.text("training: "), .text(dataset.isEmpty ? "synthetic" : dataset), .text(", partition "), .text(part),
+                              .text(", LoRA r = "), .text(t.object("lora").string("rank")), .text(" on every layer of an MLP with hidden widths "),
+                              .text(t.strings("hidden").joined(separator: "-"))] + optimizer)
+            }
         }
         return items
     }

@@ -63,6 +63,32 @@ final class TransformerFederationTests: XCTestCase {
         XCTAssertEqual(first, second)
     }
 
+    /// One thread and two give the same bytes (clients train one per thread, each step's shards and
+    /// the evaluation's chunks summed in a fixed order), with fedsrd's fidelity columns filled in.
+    func testOneAndTwoThreadsGiveTheSameRounds() throws {
+        // Width 64 and rank 16: A and B have 1,024 entries, so fedsrd sparsifies them (smaller tensors travel dense).
+        let text = transformerScenario(seed: 4, rounds: 2, arms: #"[{"codec": "fedsrd", "sparsity": 0.8}]"#)
+            .replacingOccurrences(of: #""width": 32, "heads": 2"#, with: #""width": 64, "heads": 2"#)
+            .replacingOccurrences(of: #""rank": 4"#, with: #""rank": 16"#)
+        let s = try scenario(text)
+        func rounds(threads: Int) throws -> (String, ArmResult) {
+            Parallelism.use(threads: threads)
+            let r = try FederationRun(config: s.config, cacheDirectory: cache).run(arm: s.arms[0])
+            return (RoundRow.table.text(r.rounds.map { RoundRow(seed: s.seed, arm: r.name, record: $0) }), r)
+        }
+        let previous = Parallelism.threads
+        defer { Parallelism.use(threads: previous) }
+        let (one, result) = try rounds(threads: 1)
+        let (two, _) = try rounds(threads: 2)
+        XCTAssertEqual(one, two)
+        let last = try XCTUnwrap(result.rounds.last)
+        XCTAssertLessThan(try XCTUnwrap(last.keptEnergy), 1, "80% sparsity keeps less than the whole update")
+        XCTAssertGreaterThan(try XCTUnwrap(last.keptEnergy), 0)
+        XCTAssertLessThanOrEqual(try XCTUnwrap(last.updateCosine), 1)
+        XCTAssertGreaterThan(try XCTUnwrap(last.updateNormRatio), 0)
+        XCTAssertGreaterThan(try XCTUnwrap(last.updateKurtosis), 1, "kurtosis is at least 1")
+    }
+
     /// The base is cached under a key of everything that determines it.
     func testPretrainingCacheKey() {
         let c = TransformerConfig(layers: 1, width: 32, heads: 2, context: 16, hidden: 88)
