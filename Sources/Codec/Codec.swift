@@ -123,6 +123,8 @@ public protocol Codec: Sendable {
     static var wireID: UInt8 { get }
     /// One line for listings.
     static var summary: String { get }
+    /// Whether clients train B only, A kept at its initialisation (FFA-LoRA); default false.
+    static var freezesA: Bool { get }
     /// The options it runs with.
     var options: CodecOptions { get }
     /// Creates the codec.
@@ -216,4 +218,8 @@ public enum CodecPlans {
             return t
         }
     }
+}
+
+extension Codec {
+    public static var freezesA: Bool { false }
 }

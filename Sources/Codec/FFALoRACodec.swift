@@ -6,6 +6,8 @@ public struct FFALoRACodec: Codec {
     public static let name = "ffa-lora"
     public static let wireID: UInt8 = 5
     public static let summary = "FFA-LoRA: A frozen, dense ΔB up, FedAvg of B, dense B down"
+    /// Clients train B only: A stays at the seeded initialisation every client shares.
+    public static let freezesA = true
     public let options: CodecOptions
     public init(options: CodecOptions) { self.options = options }
 

@@ -69,9 +69,11 @@ public final class LearningWorkload: ProxyModel, @unchecked Sendable {
     public var sampleCounts: [Int] { partition.map(\.count) }
     public var flopsPerSample: Double { proxyFLOPsPerSample * Double(training.local.epochs) }
 
-    public func train(clients: [Int], from global: LoRAAdapter, round: Int, stream: (Int) -> StreamKey) throws -> [LoRAAdapter] {
+    public func train(clients: [Int], from global: LoRAAdapter, round: Int, freezingA: Bool, stream: (Int) -> StreamKey) throws -> [LoRAAdapter] {
         let jobs = clients.map { LocalTraining.Job(start: global, data: data(of: $0), stream: stream($0), client: $0) }
-        return try LocalTraining.checkedTrainMany(base: base, jobs: jobs, alpha: alpha, settings: training.local, round: round).map(\.adapter)
+        var settings = training.local
+        settings.freezesA = freezingA
+        return try LocalTraining.checkedTrainMany(base: base, jobs: jobs, alpha: alpha, settings: settings, round: round).map(\.adapter)
     }
 
     public func evaluate(_ adapter: LoRAAdapter) -> (accuracy: Double, loss: Double) {
@@ -131,7 +133,9 @@ final class ArmLearner {
     /// what training each client when its download completes gives; only clients that go on to
     /// `encode` use their result.
     func pretrain(clients: [Int], round: Int) throws {
-        let results = try workload.train(clients: clients, from: global, round: round) { streamKey(client: $0, round: round) }
+        let results = try workload.train(clients: clients, from: global, round: round, freezingA: type(of: codec).freezesA) {
+            streamKey(client: $0, round: round)
+        }
         prepared = Dictionary(uniqueKeysWithValues: zip(clients, results))
         preparedRound = round
     }

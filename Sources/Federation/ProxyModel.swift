@@ -19,9 +19,9 @@ public protocol ProxyModel: AnyObject, Sendable {
     var baseWasCached: Bool { get }
     /// Local training FLOPs per sample a client holds (all local epochs or steps included).
     var flopsPerSample: Double { get }
-    /// Trains each of `clients` from `global` for round `round` (batches from `stream(client)`);
-    /// the trained adapters, in order.
-    func train(clients: [Int], from global: LoRAAdapter, round: Int, stream: (Int) -> StreamKey) throws -> [LoRAAdapter]
+    /// Trains each of `clients` from `global` for round `round` (batches from `stream(client)`;
+    /// with `freezingA`, B only, A kept at the global's: FFA-LoRA); the trained adapters, in order.
+    func train(clients: [Int], from global: LoRAAdapter, round: Int, freezingA: Bool, stream: (Int) -> StreamKey) throws -> [LoRAAdapter]
     /// Held-out accuracy and loss of `adapter` on the base.
     func evaluate(_ adapter: LoRAAdapter) -> (accuracy: Double, loss: Double)
 }

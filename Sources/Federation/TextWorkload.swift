@@ -77,7 +77,9 @@ public final class TextWorkload: ProxyModel, @unchecked Sendable {
         return perWindow * Double(text.local.steps * text.local.batchSize) / mean
     }
 
-    public func train(clients: [Int], from global: LoRAAdapter, round: Int, stream: (Int) -> StreamKey) throws -> [LoRAAdapter] {
+    public func train(clients: [Int], from global: LoRAAdapter, round: Int, freezingA: Bool, stream: (Int) -> StreamKey) throws -> [LoRAAdapter] {
+        var settings = text.local
+        settings.freezesA = freezingA
         var start = template
         start.adapter = global
         let jobs = try clients.map { c in
@@ -85,7 +87,7 @@ public final class TextWorkload: ProxyModel, @unchecked Sendable {
                                     stream: stream(c))
         }
         // Clients train one per core; a failure is reported for the first failing client in order.
-        return try zip(clients, TransformerTraining.trainMany(base: base, jobs: jobs, settings: text.local)).map { c, outcome in
+        return try zip(clients, TransformerTraining.trainMany(base: base, jobs: jobs, settings: settings)).map { c, outcome in
             do {
                 return try outcome.get().adapter?.adapter ?? global
             } catch let TrainingError.diverged(phase, lr, epoch, step, loss, _, _) {

@@ -46,6 +46,7 @@ public enum LocalTraining {
                 lastLoss = loss
                 guard loss.isFinite else { return (lora, totalLoss / Double(steps), steps, (epoch, steps, loss)) }
                 state.apply(&lora, g)
+                if settings.freezesA { for l in lora.layers.indices { lora.layers[l].a = start.layers[l].a } }
                 totalLoss += loss
                 i += batchSize
             }

@@ -15,6 +15,8 @@ public struct TrainingSettings: Sendable, Equatable {
     public var epochs: Int
     public var batchSize: Int
     public var optimizer: Optimizer
+    /// Keep every A factor at its start (FFA-LoRA trains B only; `Codec.freezesA`).
+    public var freezesA = false
     public init(epochs: Int = 1, batchSize: Int = 32, optimizer: Optimizer = .adam(learningRate: 1e-3)) {
         self.epochs = epochs
         self.batchSize = batchSize

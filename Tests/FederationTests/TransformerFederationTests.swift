@@ -89,6 +89,16 @@ final class TransformerFederationTests: XCTestCase {
         XCTAssertGreaterThan(try XCTUnwrap(last.updateKurtosis), 1, "kurtosis is at least 1")
     }
 
+    /// FFA-LoRA's clients train B only: the upload (ΔB) is then the whole update, and FedAvg of B
+    /// with the shared A is exact FedAvg (before A was frozen in training, 11% of the energy was lost).
+    func testFFALoRAClientsKeepAFrozen() throws {
+        let s = try scenario(transformerScenario(seed: 4, rounds: 1, arms: #"[{"codec": "ffa-lora"}]"#))
+        let r = try FederationRun(config: s.config, cacheDirectory: cache).run(arm: s.arms[0])
+        let round = try XCTUnwrap(r.rounds.first)
+        XCTAssertEqual(try XCTUnwrap(round.keptEnergy), 1, accuracy: 1e-5)
+        XCTAssertEqual(try XCTUnwrap(round.updateCosine), 1, accuracy: 1e-5)
+    }
+
     /// The base is cached under a key of everything that determines it.
     func testPretrainingCacheKey() {
         let c = TransformerConfig(layers: 1, width: 32, heads: 2, context: 16, hidden: 88)

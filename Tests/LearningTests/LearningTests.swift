@@ -88,6 +88,21 @@ final class MLPTests: XCTestCase {
         XCTAssertEqual(trained.adapter.shapes.map(\.name), ["mlp.0", "mlp.1"])
     }
 
+    /// With `freezesA` (FFA-LoRA) local training moves B only; A stays bit for bit at its start.
+    func testFrozenAStaysAtItsStart() {
+        let (train, _) = SyntheticDataset.make(classes: 3, dimension: 12, train: 300, test: 10, seed: 8)
+        let base = Pretraining(widths: [12, 16, 3], classes: [0, 1], epochs: 1, learningRate: 0.05, batchSize: 32, seed: 8).train(on: train)
+        let start = base.initialAdapter(rank: 2, seed: 8)
+        var settings = TrainingSettings(epochs: 1, batchSize: 32, optimizer: .adam(learningRate: 5e-3))
+        settings.freezesA = true
+        let trained = LocalTraining.train(base: base, start: start, alpha: 4, data: train, settings: settings,
+                                          stream: RandomStream(seed: 8, purpose: "test.batches")).adapter
+        for (t, s) in zip(trained.layers, start.layers) {
+            XCTAssertEqual(t.a, s.a)
+            XCTAssertNotEqual(t.b, s.b)
+        }
+    }
+
     /// The pretrained base is cached under its settings and read back bit for bit.
     func testPretrainingCache() throws {
         let (train, _) = SyntheticDataset.make(classes: 3, dimension: 8, train: 300, test: 10, seed: 5)

@@ -16,6 +16,9 @@ public struct TransformerTrainingSettings: Sendable, Equatable, Hashable {
     /// the result does not depend on the number of threads.
     public var shardSize: Int
 
+    /// Keep every LoRA A factor at its start (FFA-LoRA trains B only; `Codec.freezesA`).
+    public var freezesA = false
+
     public init(steps: Int = 100, batchSize: Int = 16, optimizer: TransformerOptimizer = .adamW(learningRate: 1e-3),
                 maxGradientNorm: Float? = 1.0, shardSize: Int = 4) {
         self.steps = steps
@@ -119,7 +122,12 @@ public final class TransformerTrainer {
     public func step(_ windows: [Int32], sequences n: Int) -> Double {
         let (loss, _, gradient) = lossAndGradient(windows, sequences: n)
         if let maximum = settings.maxGradientNorm { clipGradientNorm(gradient, maximum: maximum) }
+        // A frozen A keeps its values whatever the optimiser does (weight decay included).
+        let frozen = settings.freezesA && !trainsBase ? adapterPack.map { pack in layout.adapterA.indices.map { pack.read(at: layout.adapterA[$0], count: layout.adapterB[$0] - layout.adapterA[$0]) } } : nil
         state.apply(trainsBase ? basePack : (adapterPack ?? basePack), gradient)
+        if let frozen, let pack = adapterPack {
+            for (i, values) in frozen.enumerated() { pack.write(values, at: layout.adapterA[i]) }
+        }
         steps += 1
         return loss
     }
