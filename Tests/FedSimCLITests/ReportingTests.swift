@@ -11,7 +11,7 @@ import XCTest
 /// file, line and column of what it cannot read.
 final class ReportingTests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let runs = ["Reports/default", "Reports/web-mix-llama7b"]
+    static let runs = ["Reports/default", "Reports/mlp-fashion-mnist", "Reports/web-mix-llama7b"]
 
     func committed(_ path: String) throws -> Data { try Data(contentsOf: Self.root.appendingPathComponent(path)) }
 
@@ -19,7 +19,7 @@ final class ReportingTests: XCTestCase {
 
     func testCommittedSummariesDecodeAndEncodeToTheSameBytes() throws {
         var paths = Self.runs.map { $0 + "/summary.json" }
-        for sweep in ["profiles", "slow-links"] {
+        for sweep in ["compressibility"] {
             let dir = Self.root.appendingPathComponent("Reports/sweeps/\(sweep)/points")
             if let first = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted().first(where: { !$0.hasPrefix(".") }) {
                 paths.append("Reports/sweeps/\(sweep)/points/\(first)/summary.json")
@@ -84,9 +84,9 @@ final class ReportingTests: XCTestCase {
             XCTAssertFalse(clientRows.isEmpty)
             XCTAssertEqual(ClientRow.table.text(clientRows), clients, run)
         }
-        let sweep = String(decoding: try committed("Reports/sweeps/slow-links/sweep.csv"), as: UTF8.self)
+        let sweep = String(decoding: try committed("Reports/sweeps/compressibility/sweep.csv"), as: UTF8.self)
         let header = try XCTUnwrap(try CSV.records(sweep, file: "sweep.csv").first?.fields)
-        let axes = Array(header.dropFirst().prefix(header.count - 10))
+        let axes = Array(header.dropFirst().prefix(header.count - 12))
         let table = SweepRow.table(axes: axes)
         XCTAssertEqual(table.text(try table.read(sweep, file: "sweep.csv")), sweep)
     }
