@@ -16,17 +16,22 @@ FEDSIM := .build/release/fedsim
 
 .PHONY: setup build run test validate validate-ns3 bench bench-venv bench-packages clean
 
-setup:
+# $(call apt_install,TARGET,PACKAGES): apt-get the PACKAGES that are not installed (quiet when all are).
+define apt_install
 	@missing=""; \
-	for p in $(DEBIAN_PACKAGES); do \
+	for p in $(2); do \
 	  dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
-	  echo "make setup: installing$$missing" >&2; \
+	  echo "make $(1): installing$$missing" >&2; \
 	  sudo=""; if [ "$$(id -u)" -ne 0 ]; then sudo="sudo"; fi; \
 	  $$sudo apt-get update -qq >/dev/null; \
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+endef
+
+setup:
+	$(call apt_install,setup,$(DEBIAN_PACKAGES))
 
 build: setup
 	@$(SWIFT) build -c release --product fedsim 2>&1 | { grep -Ev '^(\[|Building|Compiling|Write|Emitting|Planning|Linking)' || true; }
@@ -70,16 +75,7 @@ BENCH_PIP := simpy==4.1.2 numpy==1.26.4
 BENCH_STAMP := $(VENV)/.installed-debian-torch-$(subst ==,-,$(subst $() ,+,$(BENCH_PIP)))
 bench-venv: setup bench-packages $(BENCH_STAMP)
 bench-packages:
-	@missing=""; \
-	for p in $(BENCH_DEBIAN_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "make bench-venv: installing$$missing" >&2; \
-	  sudo=""; if [ "$$(id -u)" -ne 0 ]; then sudo="sudo"; fi; \
-	  $$sudo apt-get update -qq >/dev/null; \
-	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	fi
+	$(call apt_install,bench-venv,$(BENCH_DEBIAN_PACKAGES))
 $(BENCH_STAMP): | bench-packages
 	@rm -rf $(VENV)
 	@$(BENCH_PYTHON) -m venv --system-site-packages $(VENV)
