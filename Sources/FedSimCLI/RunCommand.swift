@@ -31,7 +31,7 @@ struct RunCommand: Command {
     report.html and SVG plots (gnuplot).
 
     USAGE:
-      fedsim run SCENARIO.json --out DIR [--seed N] [--seeds K] [--arms NAME,NAME] [--force] [--no-clients] [--max-memory M]
+      fedsim run SCENARIO.json --out DIR [--seed N] [--seeds K] [--arms NAME,NAME] [--force] [--no-clients] [--max-memory M] [--threads N]
 
     \(options.helpText)
     """

@@ -24,7 +24,7 @@ struct SweepCommand: Command {
     later invocation (all shards done) writes the summary of every point found.
 
     USAGE:
-      fedsim sweep SWEEP.json --out DIR [--shard i/N] [--force] [--dry-run] [--max-memory M]
+      fedsim sweep SWEEP.json --out DIR [--shard i/N] [--force] [--dry-run] [--max-memory M] [--threads N]
 
     SWEEP FILE:
       {"base": "default.json",                       the scenario, relative to the sweep file

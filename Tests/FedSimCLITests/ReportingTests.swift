@@ -59,9 +59,12 @@ final class ReportingTests: XCTestCase {
         func error(_ edited: String) -> String {
             do { _ = try RunSummary.read(Data(edited.utf8), file: "run/summary.json"); return "no error" } catch { return "\(error)" }
         }
-        let mistyped = error(text.replacingOccurrences(of: "\"bytes_up\" : 19932863346", with: "\"bytes_up\" : \"many\""))
+        // The first arm's bytes_up, whatever the committed run's value.
+        let first = try XCTUnwrap(text.range(of: #""bytes_up" : [0-9]+"#, options: .regularExpression))
+        func replacingBytesUp(_ value: String) -> String { text.replacingOccurrences(of: String(text[first]), with: "\"bytes_up\" : " + value) }
+        let mistyped = error(replacingBytesUp("\"many\""))
         XCTAssertTrue(mistyped.hasPrefix("run/summary.json: runs[0].arms[0].bytes_up: expected a number, found \"many\""), mistyped)
-        let fractional = error(text.replacingOccurrences(of: "\"bytes_up\" : 19932863346", with: "\"bytes_up\" : 1.5"))
+        let fractional = error(replacingBytesUp("1.5"))
         XCTAssertTrue(fractional.contains("arms[0].bytes_up: expected a whole number, found 1.5"), fractional)
         let missing = error(text.replacingOccurrences(of: "\"mode\" : \"training\",", with: ""))
         XCTAssertTrue(missing.contains("run/summary.json") && missing.contains("missing key 'mode'"), missing)
@@ -137,7 +140,7 @@ final class ReportingTests: XCTestCase {
 
     func testTableErrorsNameTheFileTheLineTheColumnAndWhatWasExpected() throws {
         let header = RoundRow.table.header
-        var fields = ["1", "lora", "1", "0", "10", "9", "10", "5", "3", "2", "1", "0", "1", "quota", "100", "100", "1", "0.5", "1.2"]
+        var fields = ["1", "lora", "1", "0", "10", "9", "10", "5", "3", "2", "1", "0", "1", "quota", "100", "100", "1", "0.5", "1.2", "0.7", "0.4", "0.5", "2.1"]
         XCTAssertEqual(fields.count, header.count)
         let good = CSV.row(header) + CSV.row(fields)
         XCTAssertEqual(try RoundRow.table.read(good, file: "x").count, 1)

@@ -123,13 +123,14 @@ final class ReportTests: XCTestCase {
         let files = try Report.files(results)
         let names = Set(files.map(\.name))
         XCTAssertEqual(names, ["report.md", "report.html", "plots/accuracy-vs-time.svg", "plots/accuracy-vs-round.svg",
-                               "plots/bytes-per-round.svg", "plots/client-time-cdf.svg", "plots/phases.svg"])
+                               "plots/bytes-per-round.svg", "plots/client-time-cdf.svg", "plots/phases.svg", "plots/fidelity.svg"])
         let md = String(decoding: files.first { $0.name == "report.md" }!.contents, as: UTF8.self)
         XCTAssertTrue(md.contains("accuracy: lora "), md)
         XCTAssertTrue(md.contains("**Measured**") && md.contains("**Modelled**"))
         XCTAssertTrue(md.contains("| fedsrd |"))
         let html = String(decoding: files.first { $0.name == "report.html" }!.contents, as: UTF8.self)
-        XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 5, "five plots inline")
+        XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 6, "six plots inline")
+        XCTAssertTrue(md.contains("### Update fidelity") && md.contains("How well each codec preserved the update"), md)
         XCTAssertFalse(html.contains("src=\"plots/"), "self-contained")
         // Write the data files, re-render, compare.
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fedsim-report-\(UUID().uuidString)")
