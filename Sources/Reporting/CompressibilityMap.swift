@@ -102,23 +102,24 @@ extension Plots {
         let bottom = (reachedY.min() ?? 1) / 1.5, top = (reachedY.max() ?? 1) * 1.5
         var plots: [String] = ["1 with lines dt 2 lc rgb \"#888888\" notitle"]
         for (k, s) in map.series.enumerated() {
+            let name = s.label.replacingOccurrences(of: "network.profile = ", with: "")
             let reached = s.points.filter { $0.speedup != nil }.map { "\($0.keptEnergy) \($0.speedup ?? 1)" }
             let missed = s.points.filter { $0.speedup == nil }.map { "\($0.keptEnergy) \(min(bottom * 1.15, 1))" }
             try Data((reached.joined(separator: "\n") + "\n").utf8).write(to: dir.appendingPathComponent("reached\(k).dat"))
             try Data((missed.joined(separator: "\n") + "\n").utf8).write(to: dir.appendingPathComponent("missed\(k).dat"))
-            if !reached.isEmpty { plots.append("\"reached\(k).dat\" using 1:2 with points pt 7 ps 1.1 lc \(k + 1) title \(literal(s.label))") }
-            if !missed.isEmpty { plots.append("\"missed\(k).dat\" using 1:2 with points pt 6 ps 1.1 lc \(k + 1) title \(literal(s.label + ": target not reached"))") }
+            if !reached.isEmpty { plots.append("\"reached\(k).dat\" using 1:2 with points pt 7 ps 1.1 lc \(k + 1) title \(literal(name))") }
+            if !missed.isEmpty { plots.append("\"missed\(k).dat\" using 1:2 with points pt 6 ps 1.1 lc \(k + 1) title \(literal(name + ": not reached"))") }
             if let x = s.crossover { plots.append("'+' using (\(x)):(\(bottom)):(0):(\(top / bottom)) every ::0::0 with vectors nohead dt 3 lc \(k + 1) notitle") }
         }
         let script = preamble + """
         set output "compressibility.svg"
-        set title "Speedup over lora against the kept energy of the uploads (above 1: sooner)"
+        set title "Speedup over lora against kept energy (above 1: sooner; open: target not reached)"
         set xlabel "kept energy of the uploads (1 = lossless)"
         set ylabel "speedup over lora"
         set logscale y
         set yrange [\(bottom):\(top)]
         set xrange [*:1.02]
-        set key outside right top
+        set key below horizontal
         plot \(plots.joined(separator: ", \\\n  "))
 
         """
