@@ -95,7 +95,9 @@ struct CompressibilityMap {
 extension Plots {
     /// The compressibility map: speedup over lora (log y) against kept energy, one colour per series;
     /// arms that did not reach the target are drawn as open circles at the bottom edge.
-    static func compressibility(_ map: CompressibilityMap) throws -> String {
+    /// `cosine`: the x axis is the applied update's cosine with exact FedAvg instead of the kept energy.
+    static func compressibility(_ map: CompressibilityMap, cosine: Bool = false) throws -> String {
+        func x(_ p: CompressibilityMap.Point) -> Double? { cosine ? p.cosine : p.keptEnergy }
         let dir = try scratch("map")
         defer { try? FileManager.default.removeItem(at: dir) }
         let reachedY = map.series.flatMap { $0.points.compactMap(\.speedup) }
@@ -103,18 +105,18 @@ extension Plots {
         var plots: [String] = ["1 with lines dt 2 lc rgb \"#888888\" notitle"]
         for (k, s) in map.series.enumerated() {
             let name = s.label.replacingOccurrences(of: "network.profile = ", with: "")
-            let reached = s.points.filter { $0.speedup != nil }.map { "\($0.keptEnergy) \($0.speedup ?? 1)" }
-            let missed = s.points.filter { $0.speedup == nil }.map { "\($0.keptEnergy) \(min(bottom * 1.15, 1))" }
+            let reached = s.points.filter { $0.speedup != nil }.compactMap { p in x(p).map { "\($0) \(p.speedup ?? 1)" } }
+            let missed = s.points.filter { $0.speedup == nil }.compactMap { p in x(p).map { "\($0) \(min(bottom * 1.15, 1))" } }
             try Data((reached.joined(separator: "\n") + "\n").utf8).write(to: dir.appendingPathComponent("reached\(k).dat"))
             try Data((missed.joined(separator: "\n") + "\n").utf8).write(to: dir.appendingPathComponent("missed\(k).dat"))
             if !reached.isEmpty { plots.append("\"reached\(k).dat\" using 1:2 with points pt 7 ps 1.1 lc \(k + 1) title \(literal(name))") }
             if !missed.isEmpty { plots.append("\"missed\(k).dat\" using 1:2 with points pt 6 ps 1.1 lc \(k + 1) title \(literal(name + ": not reached"))") }
-            if let x = s.crossover { plots.append("'+' using (\(x)):(\(bottom)):(0):(\(top / bottom)) every ::0::0 with vectors nohead dt 3 lc \(k + 1) notitle") }
+            if !cosine, let x = s.crossover { plots.append("'+' using (\(x)):(\(bottom)):(0):(\(top / bottom)) every ::0::0 with vectors nohead dt 3 lc \(k + 1) notitle") }
         }
         let script = preamble + """
         set output "compressibility.svg"
-        set title "Speedup over lora against kept energy (above 1: sooner; open: target not reached)"
-        set xlabel "kept energy of the uploads (1 = lossless)"
+        set title "Speedup over lora against \(cosine ? "update cosine" : "kept energy") (above 1: sooner; open: target not reached)"
+        set xlabel "\(cosine ? "cosine of the applied update with exact FedAvg" : "kept energy of the uploads") (1 = lossless)"
         set ylabel "speedup over lora"
         set logscale y
         set yrange [\(bottom):\(top)]

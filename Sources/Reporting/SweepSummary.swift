@@ -113,6 +113,9 @@ public enum SweepSummary {
                 let svg = try Plots.compressibility(map)
                 files.append(("plots/compressibility.svg", Data(svg.utf8)))
                 doc.document.blocks.append(.figure(.init(path: "plots/compressibility.svg", caption: "Speedup over lora against kept energy", svg: svg)))
+                let byCosine = try Plots.compressibility(map, cosine: true)
+                files.append(("plots/compressibility-cosine.svg", Data(byCosine.utf8)))
+                doc.document.blocks.append(.figure(.init(path: "plots/compressibility-cosine.svg", caption: "Speedup over lora against the update's cosine with exact FedAvg", svg: byCosine)))
             } catch {
                 doc.document.blocks.append(.list([[.text("Compressibility plot: not drawn ("), .text((error as? Plots.Failure)?.reason ?? "\(error)"), .text(")")]]))
             }
