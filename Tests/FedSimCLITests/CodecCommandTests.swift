@@ -50,6 +50,12 @@ final class CodecCommandTests: XCTestCase {
         let lora = codecs[0]
         XCTAssertEqual(lora["ratio_to_lora"] as! Double, 1, accuracy: 1e-12)
         XCTAssertEqual(lora["client_rel_error"] as! [Double], [0, 0])
+        XCTAssertEqual(lora["client_kept_energy"] as! [Double], [1, 1], "a lossless upload keeps the whole update")
+        XCTAssertNotNil(lora["update_cosine"] as? Double)
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(lora["update_kurtosis"] as? Double), 1)
+        let table = run(["codec", before, after1, after2, "--codec", "fedsrd"])
+        XCTAssertEqual(table.status, 0, table.err)
+        XCTAssertTrue(table.out.contains("kept energy") && table.out.contains("update kurtosis"), table.out)
         for c in codecs {
             XCTAssertEqual((c["upload_bytes"] as! [Int]).count, 2)
             XCTAssertNotNil(c["aggregate_rel_error"] as? Double)
