@@ -1,3 +1,4 @@
+import Codec
 import Federation
 import Foundation
 import Numerics
@@ -101,9 +102,7 @@ public enum Metrics {
     /// and the median of the per-round kurtosis medians (each nil when no round has it).
     public static func fidelity(_ rounds: [RoundRecord]) -> (cosine: Double?, normRatio: Double?, keptEnergy: Double?, kurtosis: Double?) {
         func mean(_ v: [Double]) -> Double? { v.isEmpty ? nil : v.reduce(0, +) / Double(v.count) }
-        let kurtoses = rounds.compactMap(\.updateKurtosis).filter(\.isFinite).sorted()
-        let median: Double? = kurtoses.isEmpty ? nil
-            : kurtoses.count % 2 == 1 ? kurtoses[kurtoses.count / 2] : (kurtoses[kurtoses.count / 2 - 1] + kurtoses[kurtoses.count / 2]) / 2
+        let median = UpdateFidelity.median(rounds.compactMap(\.updateKurtosis).filter(\.isFinite))
         return (mean(rounds.compactMap(\.updateCosine).filter(\.isFinite)), mean(rounds.compactMap(\.updateNormRatio).filter(\.isFinite)),
                 mean(rounds.compactMap(\.keptEnergy).filter(\.isFinite)), median)
     }

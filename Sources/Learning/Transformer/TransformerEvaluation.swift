@@ -34,24 +34,16 @@ public struct TransformerEvaluation: Sendable, Equatable {
         let basePack = layout.pack(base), adapterPack = adapter.map { layout.pack($0) }
         let size = max(1, chunk), chunks = (count + size - 1) / size
         let pointers = SendablePointers(base: UnsafePointer(basePack.pointer), adapter: adapterPack.map { UnsafePointer($0.pointer) })
-        // Worker w takes chunks w, w + workers, …, reusing one workspace (a new one only for the
-        // shorter last chunk): the forward pass overwrites it, so each chunk's result is the same.
-        let workers = max(1, min(threads, chunks))
-        let perWorker = parallelMap(workers, threads: workers) { worker -> [(Int, (Double, Int))] in
-            var ws: TransformerWorkspace?
-            var out: [(Int, (Double, Int))] = []
-            for k in stride(from: worker, to: chunks, by: workers) {
-                let n = min(size, count - k * size)
-                if ws?.sequences != n { ws = TransformerWorkspace(layout: layout, sequences: n, length: t) }
-                guard let workspace = ws else { continue }
-                let r = windows.withUnsafeBufferPointer { p in
-                    TransformerMath.forward(layout, base: pointers.base, adapter: pointers.adapter, tokens: p.baseAddress! + k * size * w, ws: workspace)
-                }
-                out.append((k, r))
+        // Each worker reuses one workspace across its chunks (a new one only for the shorter last
+        // chunk): the forward pass overwrites it, so each chunk's result is the same.
+        let results = parallelMap(chunks, threads: max(1, threads), scratch: { TransformerWorkspace?.none }) { ws, k -> (Double, Int) in
+            let n = min(size, count - k * size)
+            let workspace = ws.flatMap { $0.sequences == n ? $0 : nil } ?? TransformerWorkspace(layout: layout, sequences: n, length: t)
+            ws = workspace
+            return windows.withUnsafeBufferPointer { p in
+                TransformerMath.forward(layout, base: pointers.base, adapter: pointers.adapter, tokens: p.baseAddress! + k * size * w, ws: workspace)
             }
-            return out
         }
-        let results = perWorker.flatMap { $0 }.sorted { $0.0 < $1.0 }.map(\.1)
         withExtendedLifetime((basePack, adapterPack)) {}
         let tokens = count * t
         return TransformerEvaluation(loss: results.reduce(0.0) { $0 + $1.0 } / Double(tokens),
