@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "fedsim", targets: ["fedsim"]),
         .executable(name: "fedsim-bench", targets: ["fedsim-bench"]),
         .executable(name: "fedsim-validate", targets: ["fedsim-validate"]),
+        .executable(name: "fedsim-train", targets: ["fedsim-train"]),
         .executable(name: "fedsim-fuzz", targets: ["fedsim-fuzz"]),
         .library(name: "Numerics", targets: ["Numerics"]),
         .library(name: "EventKernel", targets: ["EventKernel"]),
@@ -36,6 +37,8 @@ let package = Package(
         .target(name: "FedSimCLI", dependencies: ["Numerics", "EventKernel", "LoRA", "Codec", "Network", "Scenario", "Federation", "Reporting", "Learning", "Experiment"]),
         .executableTarget(name: "fedsim", dependencies: ["FedSimCLI", "Numerics"]),
         .executableTarget(name: "fedsim-bench", dependencies: ["Numerics", "EventKernel", "LoRA", "Codec", "Network", "Scenario", "Federation", "Learning"]),
+        // The reference external trainer (docs/EXTERNAL-TRAINER.md): the built-in workloads behind the protocol.
+        .executableTarget(name: "fedsim-train", dependencies: ["Numerics", "LoRA", "Codec", "Learning", "Federation", "Scenario"]),
         .executableTarget(name: "fedsim-validate", dependencies: ["Numerics", "EventKernel", "Codec", "Network", "Scenario", "Federation"]),
         // Seeded, time-bounded fuzzing of every input reader (make fuzz; a short run in make test).
         .executableTarget(name: "fedsim-fuzz", dependencies: ["Numerics", "LoRA", "Codec", "Network", "Scenario", "Learning", "FedSimCLI", "Reporting", "CZlib"]),

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+#include <spawn.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_rng.h>
 #include <gsl/gsl_randist.h>
@@ -35,6 +36,13 @@ static inline int fedsim_rename_exchange(const char *a, const char *b) {
     errno = ENOSYS;
     return -1;
 #endif
+}
+
+// posix_spawn's working-directory action (glibc ≥ 2.29; declared by spawn.h only under
+// _GNU_SOURCE), so a child starts in its own directory without a shell's `cd`.
+extern int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, const char *path);
+static inline int fedsim_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
+    return posix_spawn_file_actions_addchdir_np(actions, path);
 }
 
 // GSL's generator types are C globals, which Swift 6 rejects as not concurrency-safe;

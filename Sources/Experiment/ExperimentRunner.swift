@@ -61,12 +61,33 @@ public struct ExperimentRunner {
         let data = RunOutput.files(results)
         try RunOutput.writeAtomically(data + (try Report.files(results)) + [ExperimentFiles.provenance], to: out)
         if let checkpoints { try? FileManager.default.removeItem(atPath: checkpoints) }
-        return Written(files: data, headline: Report.headline(results))
+        return Written(files: data, headline: Report.headline(results), notes: Written.trainerNotes(results))
     }
 
     /// What a run wrote: its data files (summary.json, rounds.csv, clients.csv) and its one-screen answer.
     public struct Written: Sendable {
         public var files: [(name: String, contents: Data)]
         public var headline: String
+        /// Lines for the terminal that the outputs leave out because they depend on the machine
+        /// (an external trainer's wall time).
+        public var notes: [String] = []
+
+        /// Per arm, the external trainer's calls, failures and time over every seed.
+        static func trainerNotes(_ results: RunResults) -> [String] {
+            var order: [String] = [], totals: [String: TrainerStatistics] = [:]
+            for run in results.runs {
+                for a in run.arms {
+                    guard let t = a.trainer else { continue }
+                    if totals[a.name] == nil { order.append(a.name) }
+                    totals[a.name, default: TrainerStatistics()].add(t)
+                }
+            }
+            guard !order.isEmpty else { return [] }
+            return ["External trainer (wall time, not in the outputs): " + order.map { name in
+                let t = totals[name] ?? TrainerStatistics()
+                let mean = t.calls > 0 ? t.wallSeconds / Double(t.calls) : 0
+                return "\(name) \(t.calls) calls\(t.failed > 0 ? " (\(t.failed) failed)" : ""), \(Quantity.humanReadable(t.wallSeconds, as: .duration)) (\(Quantity.humanReadable(mean, as: .duration)) a call)"
+            }.joined(separator: " · ")]
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Experiment
+import Federation
 import Numerics
 
 /// The `fedsim` tool: global options and dispatch to one subcommand.
@@ -80,6 +81,12 @@ public enum FedSimMain {
             console.error("error: \(error)")
             return 2
         } catch let error as OutputError {
+            console.error("error: \(error)")
+            return 1
+        } catch let error as ExternalTrainerError {
+            console.error("error: \(error)")
+            return 1
+        } catch let error as Subprocess.StartError {
             console.error("error: \(error)")
             return 1
         } catch {

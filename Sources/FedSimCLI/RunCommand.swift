@@ -79,6 +79,7 @@ struct RunCommand: Command {
         let runner = try ExperimentRunner(file: file, seed: seed, arms: armNames, seeds: seeds, recordClients: recordClients)
         let written = try runner.run(writingTo: out, force: force, memoryLimit: maxMemory, observer: ConsoleProgress(console))
         console.print(written.headline)
+        for note in written.notes { console.error(note) }
         console.print("Report: \(out)/report.html (report.md, summary.json, rounds.csv\(recordClients ? ", clients.csv" : ""))")
         return 0
     }

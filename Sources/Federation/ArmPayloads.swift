@@ -44,14 +44,16 @@ struct ArmPayloads {
 
     /// What client `i` uploads this round: the nominal size, or with training its encoded update
     /// and the message's size (or its kept fractions priced on the catalogue model).
-    mutating func upload(client i: Int, round: Int) throws -> (bytes: Int, encoded: [UInt8]?) {
-        guard let learner else { return (nominal.upload, nil) }
+    /// A client whose training failed uploads nothing (`failure` says why).
+    mutating func upload(client i: Int, round: Int) throws -> (bytes: Int, encoded: [UInt8]?, failure: TrainingFailure?) {
+        guard let learner else { return (nominal.upload, nil, nil) }
+        if let f = learner.failure(client: i, round: round) { return (0, nil, f) }
         let encoded = try timed { try learner.encode(client: i, round: round) }
         let f = ArmLearner.fractions(encoded.kept)
         uploadKept.append(encoded.keptFraction)
         let bytes = measured ? encoded.bytes.count
             : codec.payloadBytes(shapes: shapes, keptFraction: KeptFraction(uploadA: f.a, uploadB: f.b, downloadA: 1, downloadB: 1)).upload
-        return (bytes, encoded.bytes)
+        return (bytes, encoded.bytes, nil)
     }
 
     /// Aggregates the round's updates into the next global adapter; later downloads are priced at
@@ -69,9 +71,9 @@ struct ArmPayloads {
     }
 
     /// Evaluates the global adapter on the test set: (accuracy, loss).
-    mutating func evaluate() -> (accuracy: Double, loss: Double)? {
+    mutating func evaluate(round: Int) throws -> (accuracy: Double, loss: Double)? {
         guard let learner else { return nil }
-        timed { learner.evaluate() }
+        try timed { try learner.evaluate(round: round) }
         return (learner.accuracy, learner.loss)
     }
 

@@ -33,7 +33,7 @@ struct ArmRecords {
                                   close: closing.reason, bytesUp: round.bytesUp, bytesDown: round.bytesDown, version: Int(closing.version),
                                   accuracy: closing.accuracy, loss: closing.loss, updateCosine: closing.fidelity?.cosine,
                                   updateNormRatio: closing.fidelity?.normRatio, keptEnergy: closing.fidelity?.keptEnergy,
-                                  updateKurtosis: closing.fidelity?.kurtosis))
+                                  updateKurtosis: closing.fidelity?.kurtosis, failed: round.failed))
         if keepClients {
             for participant in round.participants { clients.append(participant.record(round: round.number)) }
         }

@@ -144,6 +144,7 @@ final class ArmRun {
             let upload = try payloads.upload(client: i, round: current.number)
             current.participants[s].uploadBytes = upload.bytes
             current.participants[s].encoded = upload.encoded
+            current.participants[s].trainingFailed = upload.failure != nil
         } catch {
             fail(error)
             return
@@ -154,6 +155,15 @@ final class ArmRun {
     private func computeDone(_ s: Int) {
         guard current.participants[s].active else { return }
         current.participants[s].computeEnd = now
+        if current.participants[s].trainingFailed {
+            current.participants[s].computeTimer = .none
+            current.participants[s].outcome = .failed
+            current.participants[s].end = now
+            finish(s)
+            current.failed += 1
+            if current.activeCount == 0 { closeRound(.exhausted) }
+            return
+        }
         let participant = current.participants[s]
         current.participants[s].transfer = transfers.start(client: participant.client, bytes: participant.uploadBytes, direction: .upload) { [unowned self] in
             self.uploadDone(s)
@@ -233,7 +243,12 @@ final class ArmRun {
                     return
                 }
             }
-            if evaluate { evaluation = payloads.evaluate() }
+            if evaluate {
+                do { evaluation = try payloads.evaluate(round: round) } catch {
+                    fail(error)
+                    return
+                }
+            }
         }
         let end = close + (aggregated ? config.server.aggregation : retryAfter)
         records.add(current, ArmRecords.Closing(reason: reason, close: close, end: end, late: late, aggregated: aggregated,

@@ -177,6 +177,8 @@ public struct FederationConfig: Sendable {
         public enum Model: Sendable, Equatable {
             case mlp
             case transformer(TextModel)
+            /// The user's own trainer (docs/EXTERNAL-TRAINER.md): `evaluateEvery` applies.
+            case external(ExternalTrainer)
         }
 
         /// A byte-level transformer LM pretrained on some text domains and LoRA-tuned by clients

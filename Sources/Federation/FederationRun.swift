@@ -43,7 +43,9 @@ public final class FederationRun {
     public init(config: FederationConfig, population: Population? = nil, cacheDirectory: String? = Pretraining.defaultCacheDirectory) throws {
         self.config = config
         if let training = config.workload.training {
-            let workload = try training.makeModel(clients: config.population.clients, seed: config.seed, cacheDirectory: cacheDirectory)
+            let measured: Bool
+            if case .measured = config.workload.payloadModel { measured = true } else { measured = false }
+            let workload = try training.makeModel(clients: config.population.clients, seed: config.seed, cacheDirectory: cacheDirectory, needsFLOPs: measured)
             let samples = workload.sampleCounts.map(Double.init)
             if var given = population {
                 given.samples = samples
@@ -64,7 +66,8 @@ public final class FederationRun {
         let codec = try CodecRegistry.make(arm.codec, options: arm.options)
         let shapes = config.workload.payload?.shapes ?? model!.shapes
         let nominal = PayloadSizes(codec: codec, shapes: shapes)
-        let learner = model.map { ArmLearner(workload: $0, codec: codec, seed: config.seed) }
+        let index = config.arms.firstIndex { $0.name == arm.name } ?? 0
+        let learner = model.map { ArmLearner(workload: $0, codec: codec, seed: config.seed, arm: ArmContext(index: index, name: arm.name, codec: arm.codec)) }
         let measured: Bool
         if case .measured = config.workload.payloadModel { measured = true } else { measured = false }
         let payloads = ArmPayloads(nominal: nominal, codec: codec, shapes: shapes, learner: learner, measured: measured)
@@ -84,6 +87,7 @@ public final class FederationRun {
             result.measuredDownloadKept = run.payloads.downloadKeptMean
             result.learningSeconds = run.payloads.learningSeconds
             result.finalGlobal = learner?.global
+            result.trainer = (learning as? ExternalWorkload)?.statistics(arm: index)
         }
         return result
     }

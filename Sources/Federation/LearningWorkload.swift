@@ -69,13 +69,17 @@ public final class LearningWorkload: ProxyModel, @unchecked Sendable {
     public var sampleCounts: [Int] { partition.map(\.count) }
     public var flopsPerSample: Double { proxyFLOPsPerSample * Double(training.local.epochs) }
 
-    public func train(clients: [Int], from global: LoRAAdapter, round: Int, freezingA: Bool, stream: (Int) -> StreamKey) throws -> [LoRAAdapter] {
+    public func train(clients: [Int], from global: LoRAAdapter, round: Int, freezingA: Bool, arm: ArmContext,
+                      stream: (Int) -> StreamKey) throws -> [ClientTraining] {
         let jobs = clients.map { LocalTraining.Job(start: global, data: data(of: $0), stream: stream($0), client: $0) }
         var settings = training.local
         settings.freezesA = freezingA
-        return try LocalTraining.checkedTrainMany(base: base, jobs: jobs, alpha: alpha, settings: settings, round: round).map(\.adapter)
+        return try LocalTraining.checkedTrainMany(base: base, jobs: jobs, alpha: alpha, settings: settings, round: round).map { .trained($0.adapter) }
     }
 
+    public func evaluate(_ adapter: LoRAAdapter, arm: ArmContext, round: Int) -> (accuracy: Double, loss: Double) { evaluate(adapter) }
+
+    /// Test accuracy and loss of `adapter` on the base.
     public func evaluate(_ adapter: LoRAAdapter) -> (accuracy: Double, loss: Double) {
         MLPMath.evaluate(base, adapter, alpha: alpha, on: test)
     }
@@ -97,6 +101,8 @@ final class ArmLearner {
     let workload: any ProxyModel
     let codec: any Codec
     let seed: UInt64
+    /// The arm this learner is (told to an external trainer).
+    let arm: ArmContext
     /// The global adapter (what every in-sync client holds).
     private(set) var global: LoRAAdapter
     private var history: BroadcastHistory
@@ -110,10 +116,11 @@ final class ArmLearner {
     /// How faithfully the latest aggregation carried the round's updates.
     private(set) var fidelity: RoundFidelity?
 
-    init(workload: any ProxyModel, codec: any Codec, seed: UInt64) {
+    init(workload: any ProxyModel, codec: any Codec, seed: UInt64, arm: ArmContext) {
         self.workload = workload
         self.codec = codec
         self.seed = seed
+        self.arm = arm
         global = workload.initial
         history = BroadcastHistory(shapes: workload.shapes, capacity: codec.options.historyRounds)
         accuracy = workload.baseAccuracy
@@ -122,10 +129,12 @@ final class ArmLearner {
 
     /// Adapters trained ahead for this round (client → trained adapter).
     private var prepared: [Int: LoRAAdapter] = [:]
+    /// Clients whose training failed this round, and why.
+    private var failures: [Int: TrainingFailure] = [:]
     private var preparedRound = -1
 
     func streamKey(client i: Int, round: Int) -> StreamKey {
-        StreamKey(seed: seed, purpose: "training.batches", index: UInt64(round) << 32 | UInt64(i))
+        trainingStream(seed: seed, round: round, client: i)
     }
 
     /// Trains the round's selected clients at once, one per core. Every client of a round starts
@@ -133,12 +142,22 @@ final class ArmLearner {
     /// what training each client when its download completes gives; only clients that go on to
     /// `encode` use their result.
     func pretrain(clients: [Int], round: Int) throws {
-        let results = try workload.train(clients: clients, from: global, round: round, freezingA: type(of: codec).freezesA) {
+        let results = try workload.train(clients: clients, from: global, round: round, freezingA: type(of: codec).freezesA, arm: arm) {
             streamKey(client: $0, round: round)
         }
-        prepared = Dictionary(uniqueKeysWithValues: zip(clients, results))
+        prepared = [:]
+        failures = [:]
+        for (c, r) in zip(clients, results) {
+            switch r {
+            case let .trained(a): prepared[c] = a
+            case let .failed(f): failures[c] = f
+            }
+        }
         preparedRound = round
     }
+
+    /// Why client `i`'s training failed this round (nil: it trained).
+    func failure(client i: Int, round: Int) -> TrainingFailure? { preparedRound == round ? failures[i] : nil }
 
     /// Encodes client `i`'s update: its adapter trained by `pretrain` this round, minus the global.
     func encode(client i: Int, round: Int) throws -> EncodedUpdate {
@@ -188,9 +207,9 @@ final class ArmLearner {
         broadcastFractions = ArmLearner.fractions(result.kept)
     }
 
-    /// Test accuracy and loss of the global adapter.
-    func evaluate() {
-        (accuracy, loss) = workload.evaluate(global)
+    /// Test accuracy and loss of the global adapter after round `round`.
+    func evaluate(round: Int) throws {
+        (accuracy, loss) = try workload.evaluate(global, arm: arm, round: round)
     }
 
     /// For k = 1 … the history: the kept fractions of A and B in the merged deltas of the last k

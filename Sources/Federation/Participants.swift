@@ -14,6 +14,9 @@ struct Participant {
     var uploadBytes = 0
     /// With training, its encoded update.
     var encoded: [UInt8]?
+    /// Its training failed (an external trainer's call): it sends nothing and fails when its
+    /// local training would have ended.
+    var trainingFailed = false
     /// Phase boundaries (nil: not reached).
     var downloadStart = SimTime.zero
     var downloadEnd: SimTime?, computeEnd: SimTime?, uploadEnd: SimTime?, end: SimTime?
@@ -63,6 +66,8 @@ struct RoundInProgress {
     var participants: [Participant] = []
     var arrivals = 0
     var dropped = 0
+    /// Participants whose training failed.
+    var failed = 0
     /// Participants still working.
     var activeCount = 0
     /// Bytes of the transfers that completed.

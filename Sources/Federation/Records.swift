@@ -7,8 +7,11 @@ public enum ClientOutcome: String, Sendable, CaseIterable, Codable {
     case completed
     /// Still working when the round closed (quota reached or deadline): its work is discarded.
     case late
-    /// Went offline or failed during the round: its work is lost.
+    /// Went offline during the round: its work is lost.
     case dropped
+    /// Its local training failed (an external trainer's call exited non-zero, timed out or
+    /// returned a malformed adapter): it sent nothing.
+    case failed
 }
 
 /// One selected client in one round (a row of `clients.csv`). Times are seconds of simulated time;
@@ -69,6 +72,8 @@ public struct RoundRecord: Sendable, Codable {
     public var completed: Int
     public var dropped: Int
     public var late: Int
+    /// Participants whose local training failed (external trainer).
+    public var failed: Int = 0
     /// Whether enough uploads arrived for the server to aggregate (`min_completions`).
     public var aggregated: Bool
     public var close: RoundClose
@@ -93,7 +98,7 @@ public struct RoundRecord: Sendable, Codable {
     public init(round: Int, startSeconds: Double, closeSeconds: Double, endSeconds: Double, available: Int, selected: Int,
                 completed: Int, dropped: Int, late: Int, aggregated: Bool, close: RoundClose, bytesUp: Int, bytesDown: Int,
                 version: Int, accuracy: Double? = nil, loss: Double? = nil, updateCosine: Double? = nil, updateNormRatio: Double? = nil,
-                keptEnergy: Double? = nil, updateKurtosis: Double? = nil) {
+                keptEnergy: Double? = nil, updateKurtosis: Double? = nil, failed: Int = 0) {
         self.round = round
         self.startSeconds = startSeconds
         self.closeSeconds = closeSeconds
@@ -103,6 +108,7 @@ public struct RoundRecord: Sendable, Codable {
         self.completed = completed
         self.dropped = dropped
         self.late = late
+        self.failed = failed
         self.aggregated = aggregated
         self.close = close
         self.bytesUp = bytesUp
@@ -137,6 +143,8 @@ public struct ArmResult: Sendable, Codable {
     public var measuredDownloadKept: Double? = nil
     /// Wall-clock seconds spent training, encoding, aggregating and evaluating (the real work).
     public var learningSeconds: Double = 0
+    /// With an external trainer: its calls for this arm, the failures and the trainer's time.
+    public var trainer: TrainerStatistics? = nil
     /// The global adapter at the end (what every in-sync client holds), when training.
     public var finalGlobal: LoRAAdapter? = nil
 

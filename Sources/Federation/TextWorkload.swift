@@ -77,7 +77,8 @@ public final class TextWorkload: ProxyModel, @unchecked Sendable {
         return perWindow * Double(text.local.steps * text.local.batchSize) / mean
     }
 
-    public func train(clients: [Int], from global: LoRAAdapter, round: Int, freezingA: Bool, stream: (Int) -> StreamKey) throws -> [LoRAAdapter] {
+    public func train(clients: [Int], from global: LoRAAdapter, round: Int, freezingA: Bool, arm: ArmContext,
+                      stream: (Int) -> StreamKey) throws -> [ClientTraining] {
         var settings = text.local
         settings.freezesA = freezingA
         var start = template
@@ -89,13 +90,16 @@ public final class TextWorkload: ProxyModel, @unchecked Sendable {
         // Clients train one per core; a failure is reported for the first failing client in order.
         return try zip(clients, TransformerTraining.trainMany(base: base, jobs: jobs, settings: settings)).map { c, outcome in
             do {
-                return try outcome.get().adapter?.adapter ?? global
+                return .trained(try outcome.get().adapter?.adapter ?? global)
             } catch let TrainingError.diverged(phase, lr, epoch, step, loss, _, _) {
                 throw TrainingError.diverged(phase: phase, learningRate: lr, epoch: epoch, step: step, loss: loss, round: round, client: c)
             }
         }
     }
 
+    public func evaluate(_ adapter: LoRAAdapter, arm: ArmContext, round: Int) -> (accuracy: Double, loss: Double) { evaluate(adapter) }
+
+    /// Held-out next-byte accuracy and loss of `adapter` on the base.
     public func evaluate(_ adapter: LoRAAdapter) -> (accuracy: Double, loss: Double) {
         var a = template
         a.adapter = adapter

@@ -10,11 +10,21 @@ public struct CSVTable<Row> {
         let format: (Row) -> String
         /// Stores the field in the row, or returns what a valid field would have been.
         let parse: (inout Row, String) -> String?
+        /// Whether a file without this column still reads (the field keeps the blank row's value):
+        /// for columns added after files were written.
+        public private(set) var optional = false
 
         public init(_ name: String, format: @escaping (Row) -> String, parse: @escaping (inout Row, String) -> String?) {
             self.name = name
             self.format = format
             self.parse = parse
+        }
+
+        /// The same column, readable from files written before it existed.
+        public func mayBeAbsent() -> Column {
+            var c = self
+            c.optional = true
+            return c
         }
     }
 
@@ -54,8 +64,9 @@ public struct CSVTable<Row> {
             }
             index[name] = i
         }
-        let positions: [(Column, Int)] = try columns.map { column in
+        let positions: [(Column, Int)] = try columns.compactMap { column in
             guard let i = index[column.name] else {
+                if column.optional { return nil }
                 throw InputError(.invalidValue(expected: "the column '\(column.name)' in the header",
                                                found: "the header '\(InputError.clipped(head.fields.joined(separator: ","), 120))'"),
                                  at: "line \(head.line)", file: file)

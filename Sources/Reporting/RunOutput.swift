@@ -70,12 +70,27 @@ extension RunOutput {
             first = "test accuracy of the proxy model (an MLP \(t.hidden.map(String.init).joined(separator: "-")) with a frozen pretrained base and LoRA r = \(t.rank) on every layer) after every evaluated round, on real data"
         case let .transformer(x):
             first = "held-out next-byte accuracy and loss of the proxy model (a \(x.config.layers)-layer byte-level transformer LM of width \(x.config.width) pretrained on \(x.pretrainDomains.joined(separator: ",")), LoRA r = \(x.lora.rank) on \(x.lora.targets.map(\.rawValue).joined(separator: ","))) after every evaluated round, on the fortunes of \(x.domains.joined(separator: ","))"
+        case let .external(x):
+            first = "the \(x.accuracyMetric) and \(x.lossMetric) the external trainer's evaluation command reports for the global adapter after every evaluated round (docs/EXTERNAL-TRAINER.md)"
+        }
+        if case .external = t.model {
+            var m = [first,
+                     "every client update really trained by the external trainer (\(InputError.clipped(x0(t), 80))), encoded by the codec and decoded by the server; a call that failed makes its client a failed participant",
+                     "kept fractions of the real messages"]
+            if case .measured = r.scenario.workload.payloadModel { m.append("payload bytes: the real encoded messages of the trainer's adapter") }
+            return m
         }
         var m = [first,
                  "every client update really trained, encoded by the codec and decoded by the server; the global adapter is what clients hold after applying the real broadcast bytes",
                  "kept fractions of the real messages"]
         if case .measured = r.scenario.workload.payloadModel { m.append("payload bytes: the real encoded messages") }
         return m
+    }
+
+    /// The external trainer's program name (its argv[0], without the folder).
+    private static func x0(_ t: FederationConfig.Training) -> String {
+        guard case let .external(x) = t.model else { return "" }
+        return URL(fileURLWithPath: x.command.first ?? "").lastPathComponent
     }
 
     /// … and what it modelled.
@@ -86,7 +101,9 @@ extension RunOutput {
             m.append("payload bytes: the codec's exact size function on \(p.model.displayName)'s LoRA shapes (r = \(p.rank), \(p.targets.joined(separator: ","))) at the kept fractions \(r.trained ? "measured on the proxy's real messages" : "nominal (1 − α)")")
             m.append("compute time: samples × \(r.scenario.workload.tokensPerSample) tokens × (4·N_base + 6·N_lora) FLOPs of \(p.model.displayName) / device speed")
         case .measured:
-            if case .transformer? = r.scenario.workload.training?.model {
+            if case .external? = r.scenario.workload.training?.model {
+                m.append("compute time: samples × the trainer's flops_per_sample / device speed (the trainer's own wall time is not used)")
+            } else if case .transformer? = r.scenario.workload.training?.model {
                 m.append("compute time: the client's windows × (steps × batch / mean windows per client) × context × (4·N_base + 6·N_lora) FLOPs of the proxy / device speed")
             } else {
                 m.append("compute time: samples × (4·N_base + 6·N_lora) FLOPs of the proxy / device speed")

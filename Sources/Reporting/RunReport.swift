@@ -19,6 +19,7 @@ extension Report {
         doc.blocks.append(.heading(level: 2, [.text("Results")]))
         doc.blocks += results(s)
         doc.blocks += fidelity(s)
+        doc.blocks += externalTrainer(s)
         if !computeShares.isEmpty {
             doc.blocks.append(.paragraph([.text("Share of the mean round spent training locally: the mean compute time of the clients whose uploads counted (clients.csv "),
                                           .code("compute_s"), .text(", outcome completed) ÷ the mean round duration (rounds.csv "), .code("duration_s"),
@@ -113,6 +114,35 @@ extension Report {
                 .paragraph([.text(sentence + " Kept energy is 1 − ‖ΔW − ΔŴ‖²/‖ΔW‖² of each upload; cosine and norm ratio compare the update applied to the global adapter with exact FedAvg of the same clients' true updates (rounds.csv has them per round; docs/LEARNING.md).")])]
     }
 
+    /// With an external trainer: its client calls per arm, the failed participants by kind and the
+    /// first failures' messages.
+    static func externalTrainer(_ s: RunSummary) -> [ReportDocument.Block] {
+        let arms = s.arms.filter { $0.trainer != nil }
+        guard !arms.isEmpty else { return [] }
+        let kinds = ["start", "exit", "timeout", "malformed", "non_finite", "shape"]
+        let rows: [[[Inline]]] = arms.map { a in
+            let t = a.trainer ?? RunSummary.Trainer(calls: 0, failed: 0, failures: [:], examples: [])
+            return [[.text(a.name)]] + ([count(Double(t.calls)), count(Double(t.failed)), count(Double(a.failed ?? 0))]
+                + kinds.map { count(Double(t.failures[$0] ?? 0)) }).map { [.text($0)] }
+        }
+        let failed = arms.reduce(0) { $0 + ($1.trainer?.failed ?? 0) }
+        var blocks: [ReportDocument.Block] = [
+            .heading(level: 3, [.text("External trainer")]),
+            .table(.init(header: (["arm", "client calls", "failed calls", "failed participants"] + kinds.map { $0.replacingOccurrences(of: "_", with: "-") }).map { [.text($0)] },
+                         alignments: [.left] + Array(repeating: .right, count: 3 + kinds.count), rows: rows)),
+            .paragraph([.text(failed == 0
+                ? "Every client call of the external trainer succeeded (first seed)."
+                : "A failed call (the trainer exited non-zero or was killed, ran past its timeout, or returned a malformed, non-finite or mis-shaped adapter) makes its client a failed participant: it sends nothing and leaves its round when its modelled training would have ended; the round closes as usual (rounds.csv "),
+                        .code("failed"), .text(", clients.csv outcome "), .code("failed"), .text("; docs/EXTERNAL-TRAINER.md).")]),
+        ]
+        let examples = arms.flatMap { a in (a.trainer?.examples ?? []).map { "\(a.name), \($0)" } }
+        if !examples.isEmpty {
+            blocks.append(.paragraph([.text("First failures:")]))
+            blocks.append(.list(examples.prefix(9).map { [.text($0)] }))
+        }
+        return blocks
+    }
+
     /// The setup list, from the resolved scenario.
     static func setup(_ r: ResolvedScenario, seeds n: Int) -> [[Inline]] {
         let pop = r.object("population"), net = r.object("network"), sel = r.object("selection"), work = r.object("workload")
@@ -157,8 +187,14 @@ extension Report {
             let local = t.object("local")
             let optimizer: [Inline] = local.string("optimizer").isEmpty ? [] : [.text(", local training "), .text(local.string("optimizer")),
                                                                                .text(" lr "), .text(local.string("learning_rate"))]
-            let transformer = t.object("model").object("transformer")
-            if !transformer.members.isEmpty {
+            let transformer = t.object("model").object("transformer"), external = t.object("external")
+            if !external.members.isEmpty {
+                let program = URL(fileURLWithPath: external.strings("command").first ?? "").lastPathComponent
+                let metrics = external.object("metrics")
+                items.append([.text("training: the external trainer "), .code(program), .text(" (docs/EXTERNAL-TRAINER.md), "),
+                              .text(external.string("parallel")), .text(" call(s) at once, timeout "), .text(external.string("timeout")),
+                              .text("; accuracy is its metric "), .code(metrics.string("accuracy")), .text(", loss its "), .code(metrics.string("loss"))])
+            } else if !transformer.members.isEmpty {
                 let text = t.object("dataset").object("text")
                 items.append([.text("training: a byte-level transformer LM ("), .text(transformer.string("layers")), .text(" layers, width "),
                               .text(transformer.string("width")), .text(", "), .text(transformer.string("heads")), .text(" heads, context "),

@@ -89,6 +89,8 @@ extension RunSummary.Arm: Codable {
         initialValue = try c.decodeIfPresent(Double.self, forKey: .initialValue)
         finalValue = try c.decodeIfPresent(Double.self, forKey: .finalValue)
         bestValue = try c.decodeIfPresent(Double.self, forKey: .bestValue)
+        failed = try c.wholeNumberIfPresent(.failed)
+        trainer = try c.decodeIfPresent(RunSummary.Trainer.self, forKey: .trainer)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -130,6 +132,8 @@ extension RunSummary.Arm: Codable {
             try c.encode(number: finalValue, forKey: .finalValue)
             try c.encode(number: bestValue, forKey: .bestValue)
         }
+        if let failed { try c.encode(number: Double(failed), forKey: .failed) }
+        if let trainer { try c.encode(trainer, forKey: .trainer) }
     }
 }
 

@@ -59,6 +59,10 @@ extension RunSummary {
                 if let lora, lora.rounds.count == a.rounds.count, a.simulatedSeconds > 0 { o.timeRatioVsLora = lora.simulatedSeconds / a.simulatedSeconds }
                 if let lora, lora.bytesUp > 0 { o.bytesUpVsLora = Double(a.bytesUp) / Double(lora.bytesUp) }
                 (o.updateCosineMean, o.updateNormRatioMean, o.keptEnergyMean, o.updateKurtosisMedian) = Metrics.fidelity(a.rounds)
+                if let t = a.trainer {
+                    o.failed = a.rounds.reduce(0) { $0 + $1.failed }
+                    o.trainer = Trainer(calls: t.calls, failed: t.failed, failures: t.failures, examples: t.examples)
+                }
                 var entry = perArm[a.name] ?? ([], [], 0, [])
                 if let tta {
                     entry.tta.append(tta.seconds)

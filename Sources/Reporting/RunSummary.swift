@@ -60,9 +60,13 @@ public struct RunSummary: Sendable, Equatable {
         public var initialValue: Double?
         public var finalValue: Double?
         public var bestValue: Double?
+        /// With an external trainer only (absent otherwise): participants whose training failed,
+        /// and the trainer's calls for this arm.
+        public var failed: Int?
+        public var trainer: Trainer?
 
         enum CodingKeys: String, CodingKey {
-            case name, codec, rounds, completed, dropped, late
+            case name, codec, rounds, completed, dropped, late, failed, trainer = "external_trainer"
             case targetAccuracy = "target_accuracy", timeToTargetSeconds = "time_to_target_s", roundsToTarget = "rounds_to_target"
             case finalAccuracy = "final_accuracy", bestAccuracy = "best_accuracy", initialAccuracy = "initial_accuracy"
             case aggregatedRounds = "aggregated_rounds", simulatedSeconds = "simulated_seconds", bytesUp = "bytes_up", bytesDown = "bytes_down"
@@ -75,6 +79,22 @@ public struct RunSummary: Sendable, Equatable {
             case keptEnergyMean = "kept_energy_mean", updateKurtosisMedian = "update_kurtosis_median"
             case targetMetric = "target_metric", targetValue = "target_value", initialValue = "initial_value"
             case finalValue = "final_value", bestValue = "best_value"
+        }
+    }
+
+    /// An external trainer's client calls for one arm: how many, how many failed, by kind, and the
+    /// first few failures' messages.
+    public struct Trainer: Sendable, Equatable, Codable {
+        public var calls: Int
+        public var failed: Int
+        public var failures: [String: Int]
+        public var examples: [String]
+
+        public init(calls: Int, failed: Int, failures: [String: Int], examples: [String]) {
+            self.calls = calls
+            self.failed = failed
+            self.failures = failures
+            self.examples = examples
         }
     }
 

@@ -16,6 +16,7 @@ enum TrainingSection: ScenarioSection {
         let d = FederationConfig.Training(data: .fashionMNIST(directory: FashionMNIST.defaultDirectory))
         let adam: Float = { if case let .adam(lr) = TrainingSettings().optimizer { return lr }; return 0 }()
         return [
+            ScenarioKey("external", externalSchema()),
             ScenarioKey("model", modelSchema()),
             ScenarioKey("dataset", ["oneOf": [
                 ["const": "fashion-mnist", "description": "Debian's dataset-fashion-mnist (default)."],
@@ -66,6 +67,7 @@ enum TrainingSection: ScenarioSection {
 
     static func parse(_ node: Node) throws -> FederationConfig.Training {
         _ = try node.object(allowed: keys.names)
+        if node.member("external") != nil { return try parseExternal(node) }
         if wantsTransformer(node) { return try parseTransformer(node) }
         if let m = node.member("model") {
             let name = try m.string()
@@ -167,6 +169,7 @@ enum TrainingSection: ScenarioSection {
 
     static func resolved(_ t: FederationConfig.Training) -> JSONValue {
         if case let .transformer(x) = t.model { return resolvedTransformer(t, x) }
+        if case let .external(x) = t.model { return resolvedExternal(t, x) }
         var train: [String: JSONValue] = [:]
         switch t.data {
         case let .fashionMNIST(directory):

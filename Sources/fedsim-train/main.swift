@@ -1,0 +1,241 @@
+import Codec
+import Federation
+import Foundation
+import Learning
+import LoRA
+import Numerics
+import Scenario
+
+// fedsim-train: the reference external trainer (docs/EXTERNAL-TRAINER.md). It answers the
+// protocol's requests with a scenario's built-in workload (the MLP or the transformer LM), so an
+// external run with it gives what the built-in path gives, with no Python. `--fail` injects the
+// failures a real federation sees, to test how a run handles them.
+
+let usage = """
+    usage: fedsim-train --scenario SCENARIO.json [--fail KIND:CLIENT[:ROUND]]... [--cache DIR] REQUEST.json
+
+    Answers one request of fedsim's external-trainer protocol (docs/EXTERNAL-TRAINER.md) with the
+    built-in workload of SCENARIO.json (workload.train: the MLP or the transformer LM).
+      --fail KIND:CLIENT[:ROUND]  fail the train call of CLIENT (a number or *) in ROUND (default: every
+                                  round) as KIND: exit, hang, nan, shape, extra, garbage, silent, no-samples
+      --cache DIR                 the pretrained bases' cache (default: fedsim's)
+    Exit status: 0 answered; 1 could not train; 2 bad usage or request; 3 an injected failure.
+    """
+
+struct Failure: Error, CustomStringConvertible {
+    var description: String
+    var status: Int32
+}
+
+struct Injection {
+    enum Kind: String, CaseIterable { case exit, hang, nan, shape, extra, garbage, silent, noSamples = "no-samples" }
+    var kind: Kind
+    var client: Int?
+    var round: Int?
+
+    init(_ text: String) throws {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard (2...3).contains(parts.count), let kind = Kind(rawValue: parts[0]) else {
+            throw Failure(description: "--fail \(text): expected KIND:CLIENT[:ROUND] with KIND one of \(Kind.allCases.map(\.rawValue).joined(separator: ", "))", status: 2)
+        }
+        self.kind = kind
+        if parts[1] == "*" { client = nil } else if let c = Int(parts[1]), c >= 0 { client = c } else {
+            throw Failure(description: "--fail \(text): CLIENT must be a client number or *", status: 2)
+        }
+        if parts.count == 3 {
+            guard let r = Int(parts[2]), r >= 1 else { throw Failure(description: "--fail \(text): ROUND must be a round number ≥ 1", status: 2) }
+            round = r
+        }
+    }
+
+    func applies(client c: Int, round r: Int) -> Bool { (client == nil || client == c) && (round == nil || round == r) }
+}
+
+/// The request's fields, checked.
+struct Request {
+    let node: Node
+    let file: String
+    var kind: String
+    var seed: UInt64
+    var clients: Int
+
+    init(path: String) throws {
+        let data = try InputFile.read(path, maxBytes: 1 << 20)
+        node = Node(try JSONValue.parse(data, file: path))
+        file = path
+        do {
+            _ = try node.object(allowed: ["protocol", "kind", "run_seed", "clients", "arm", "arm_index", "codec", "round", "client", "shard", "seed",
+                                          "local_steps", "freeze_a", "adapter", "output", "result"])
+            let p = try node.required("protocol")
+            guard try p.string() == ExternalTrainer.protocolVersion else { throw p.invalid("\"\(ExternalTrainer.protocolVersion)\"") }
+            kind = try node.required("kind").string()
+            seed = try node.required("run_seed").seed()
+            clients = try node.required("clients").integer(1...10_000_000, "a number of clients")
+        } catch let e as InputError { throw e.inFile(path) }
+    }
+
+    func string(_ key: String) throws -> String {
+        do { return try node.required(key).string() } catch let e as InputError { throw e.inFile(file) }
+    }
+
+    func integer(_ key: String, _ range: ClosedRange<Int>) throws -> Int {
+        do { return try node.required(key).integer(range, "an integer in \(range.lowerBound)…\(range.upperBound)") } catch let e as InputError { throw e.inFile(file) }
+    }
+
+    func optionalInteger(_ key: String) throws -> Int? {
+        do { return try node.member(key)?.integer(1...10_000_000, "a positive integer") } catch let e as InputError { throw e.inFile(file) }
+    }
+
+    func flag(_ key: String) throws -> Bool {
+        do { return try node.member(key)?.bool() ?? false } catch let e as InputError { throw e.inFile(file) }
+    }
+}
+
+/// `adapter` with its layers in `order`'s order (a PEFT file lists modules in natural order).
+func ordered(_ adapter: LoRAAdapter, like order: LoRAAdapter, file: String) throws -> LoRAAdapter {
+    try PEFTAdapter.compatible(PEFTAdapter.loraAdapter(from: PEFTAdapter.safetensors(from: order, dtype: .f32), fileName: "the workload's adapter"),
+                               adapter, beforeName: "the workload's adapter", afterName: file)
+    let byName = Dictionary(adapter.layers.map { ($0.shape.name, $0) }, uniquingKeysWith: { a, _ in a })
+    return LoRAAdapter(layers: try order.layers.map { l in
+        guard let found = byName[l.shape.name] else { throw Failure(description: "\(file): module '\(l.shape.name)' is missing", status: 2) }
+        return found
+    })
+}
+
+func write(_ value: JSONValue, to path: String) throws {
+    do { try Data((value.text(pretty: true) + "\n").utf8).write(to: URL(fileURLWithPath: path)) } catch {
+        throw Failure(description: "cannot write \(path): \(InputFile.plain(error))", status: 1)
+    }
+}
+
+/// A value the `nan` injection writes and then turns into a NaN in the file's bytes (the
+/// safetensors writer refuses non-finite values, as a careful trainer's would not).
+let nanSentinel: Float = 1.2345678e-33
+
+func writeAdapter(_ adapter: LoRAAdapter, to path: String, extra: Bool = false, nan: Bool = false) throws {
+    var file = PEFTAdapter.safetensors(from: adapter, dtype: .f32)
+    if extra { file.tensors["base_model.model.extra.weight"] = SafeTensorsFile.Tensor(dtype: .f32, shape: [1, 1], values: [0]) }
+    do {
+        var data = try file.serialized(name: path)
+        if nan {
+            let sentinel = withUnsafeBytes(of: nanSentinel.bitPattern.littleEndian) { Data($0) }
+            let quiet = withUnsafeBytes(of: Float.nan.bitPattern.littleEndian) { Data($0) }
+            if let r = data.range(of: sentinel) { data.replaceSubrange(r, with: quiet) }
+        }
+        try data.write(to: URL(fileURLWithPath: path))
+    } catch { throw Failure(description: "cannot write \(path): \(error)", status: 1) }
+}
+
+func main(_ arguments: [String]) throws {
+    var scenarioPath: String?, requestPath: String?, cache: String? = Pretraining.defaultCacheDirectory
+    var injections: [Injection] = []
+    var i = 0
+    while i < arguments.count {
+        let a = arguments[i]
+        func value() throws -> String {
+            i += 1
+            guard i < arguments.count else { throw Failure(description: "\(a) needs a value\n\n" + usage, status: 2) }
+            return arguments[i]
+        }
+        switch a {
+        case "--scenario": scenarioPath = try value()
+        case "--fail": injections.append(try Injection(try value()))
+        case "--cache": cache = try value()
+        case "--help", "-h":
+            print(usage)
+            return
+        default:
+            guard !a.hasPrefix("--"), requestPath == nil else { throw Failure(description: "unexpected argument '\(a)'\n\n" + usage, status: 2) }
+            requestPath = a
+        }
+        i += 1
+    }
+    guard let scenarioPath, let requestPath else { throw Failure(description: usage, status: 2) }
+    let request = try Request(path: requestPath)
+    let scenario = try ScenarioParser.load(file: scenarioPath)
+    guard var training = scenario.config.workload.training else {
+        throw Failure(description: "\(scenarioPath): workload.train is missing; fedsim-train trains a built-in workload", status: 2)
+    }
+    if case .external = training.model {
+        throw Failure(description: "\(scenarioPath): workload.train is itself external; fedsim-train trains a built-in workload (the MLP or the transformer)", status: 2)
+    }
+    let kind = request.kind
+    let steps = try kind == "train" ? request.optionalInteger("local_steps") : nil
+    if let steps {
+        guard case var .transformer(x) = training.model else {
+            throw Failure(description: "\(requestPath): local_steps: the MLP trains whole epochs (workload.train.local.epochs); send null", status: 2)
+        }
+        x.local.steps = steps
+        training.model = .transformer(x)
+    }
+    let model = try training.makeModel(clients: request.clients, seed: request.seed, cacheDirectory: cache)
+    let started = DispatchTime.now().uptimeNanoseconds
+    switch kind {
+    case "initialize":
+        try writeAdapter(model.initial, to: try request.string("output"))
+        try write(["protocol": .string(ExternalTrainer.protocolVersion), "samples": .array(model.sampleCounts.map { .number(Double($0)) }),
+                   "flops_per_sample": .number(model.flopsPerSample)], to: try request.string("result"))
+    case "train":
+        let round = try request.integer("round", 1...Int(Int32.max)), client = try request.integer("client", 0...(request.clients - 1))
+        let shard = try request.integer("shard", 0...(request.clients - 1))
+        let adapterPath = try request.string("adapter")
+        let global = try ordered(try PEFTAdapter.loraAdapter(contentsOf: adapterPath), like: model.initial, file: adapterPath)
+        let injected = injections.first { $0.applies(client: client, round: round) }
+        if injected?.kind == .exit { throw Failure(description: "injected failure: client \(client), round \(round)", status: 3) }
+        if injected?.kind == .hang { while true { sleep(60) } }
+        let arm = ArmContext(index: try request.integer("arm_index", 0...1_000_000), name: try request.string("arm"), codec: try request.string("codec"))
+        let outcome = try BLASThreads.singleThreaded {
+            try model.train(clients: [shard], from: global, round: round, freezingA: try request.flag("freeze_a"), arm: arm) { _ in
+                trainingStream(seed: request.seed, round: round, client: client)
+            }
+        }
+        guard var trained = outcome.first?.adapter else { throw Failure(description: "training failed", status: 1) }
+        switch injected?.kind {
+        case .nan?: trained.layers[0].b.storage[0] = nanSentinel
+        case .shape?:
+            let s = trained.layers[0].shape
+            let bigger = LoRALayerShape(name: s.name, inFeatures: s.inFeatures, outFeatures: s.outFeatures, rank: s.rank + 1)
+            trained.layers[0] = LoRALayer.zeros(bigger)
+        default: break
+        }
+        try writeAdapter(trained, to: try request.string("output"), extra: injected?.kind == .extra, nan: injected?.kind == .nan)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        let resultPath = try request.string("result")
+        switch injected?.kind {
+        case .garbage?:
+            do { try Data("{\"samples\": ".utf8).write(to: URL(fileURLWithPath: resultPath)) } catch { throw Failure(description: "\(error)", status: 1) }
+        case .silent?: break
+        case .noSamples?: try write(["protocol": .string(ExternalTrainer.protocolVersion), "seconds": .number(seconds)], to: resultPath)
+        default:
+            try write(["protocol": .string(ExternalTrainer.protocolVersion), "samples": .number(Double(model.sampleCounts[shard])), "seconds": .number(seconds)],
+                      to: resultPath)
+        }
+    case "evaluate":
+        let adapterPath = try request.string("adapter")
+        let adapter = try ordered(try PEFTAdapter.loraAdapter(contentsOf: adapterPath), like: model.initial, file: adapterPath)
+        let arm = ArmContext(index: 0, name: "", codec: "")
+        let (accuracy, loss) = try BLASThreads.singleThreaded { try model.evaluate(adapter, arm: arm, round: 0) }
+        try write(["protocol": .string(ExternalTrainer.protocolVersion), "metrics": ["accuracy": .number(accuracy), "loss": .number(loss)]],
+                  to: try request.string("result"))
+    default:
+        throw Failure(description: "\(requestPath): kind: expected \"initialize\", \"train\" or \"evaluate\", found \"\(InputError.clipped(kind))\"", status: 2)
+    }
+}
+
+if let failure = BLASKernel.startUp(program: "fedsim-train") {
+    FileHandle.standardError.write(Data((failure + "\n").utf8))
+    exit(1)
+}
+do {
+    try main(Array(CommandLine.arguments.dropFirst()))
+    exit(0)
+} catch let f as Failure {
+    FileHandle.standardError.write(Data("fedsim-train: \(f)\n".utf8))
+    exit(f.status)
+} catch let e as InputError {
+    FileHandle.standardError.write(Data("fedsim-train: \(e)\n".utf8))
+    exit(2)
+} catch {
+    FileHandle.standardError.write(Data("fedsim-train: \(error)\n".utf8))
+    exit(1)
+}
