@@ -1,18 +1,75 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension SafeTensorsFile {
     // MARK: Writing
 
-    /// Writes the file at `path` atomically (temporary file, then rename); errors name `path`.
+    /// Writes the file at `path` atomically (a temporary file beside it, then rename), tensor by
+    /// tensor from the values (no copy of the whole file in memory); errors name `path`.
     public func write(to path: String) throws(SafeTensorsError) {
-        let data = try serialized(name: path)
-        do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw .io(file: path, reason: "cannot write: \(error.localizedDescription)")
+        let (header, names, _) = try layout(name: path)
+        let temporary = path + ".tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .io(file: path, reason: "cannot write: \(String(cString: strerror(errno)))") }
+        var ok = false
+        defer {
+            close(fd)
+            if !ok { unlink(temporary) }
         }
+        // The first write error (errno), if any; later writes are skipped.
+        var failure: Int32 = 0
+        func put(_ buffer: UnsafeRawBufferPointer) {
+            var at = 0
+            while failure == 0, at < buffer.count {
+                let n = Glibc.write(fd, buffer.baseAddress!.advanced(by: at), buffer.count - at)
+                if n < 0, errno == EINTR { continue }
+                guard n > 0 else { failure = n == 0 ? EIO : errno; return }
+                at += n
+            }
+        }
+        withUnsafeBytes(of: UInt64(header.count).littleEndian) { put($0) }
+        header.withUnsafeBytes { put($0) }
+        var chunk: [UInt8] = []
+        for tensorName in names where failure == 0 {
+            let tensor = tensors[tensorName]!
+            if tensor.dtype == .f32, UInt32(1).littleEndian == 1 {
+                tensor.values.withUnsafeBytes { put($0) }
+            } else {
+                chunk.removeAll(keepingCapacity: true)
+                Self.encode(tensor, into: &chunk)
+                chunk.withUnsafeBytes { put($0) }
+            }
+        }
+        guard failure == 0 else { throw .io(file: path, reason: "cannot write: \(String(cString: strerror(failure)))") }
+        guard rename(temporary, path) == 0 else { throw .io(file: path, reason: "cannot write: \(String(cString: strerror(errno)))") }
+        ok = true
     }
 
     /// The file's bytes: tensors in sorted name order with consecutive offsets, header keys sorted, header padded with spaces to a multiple of 8.
     public func serialized(name: String = "<memory>") throws(SafeTensorsError) -> Data {
+        let (headerBytes, names, size) = try layout(name: name)
+        var out = Data(capacity: 8 + headerBytes.count + size)
+        withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { out.append(contentsOf: $0) }
+        out.append(contentsOf: headerBytes)
+        var chunk: [UInt8] = []
+        for tensorName in names {
+            let tensor = tensors[tensorName]!
+            if tensor.dtype == .f32, UInt32(1).littleEndian == 1 {
+                tensor.values.withUnsafeBytes { out.append(contentsOf: $0) }
+            } else {
+                chunk.removeAll(keepingCapacity: true)
+                Self.encode(tensor, into: &chunk)
+                out.append(contentsOf: chunk)
+            }
+        }
+        return out
+    }
+
+    /// The header (padded with spaces to a multiple of 8), the tensors in data order (sorted
+    /// names) and the data's size; every tensor checked.
+    private func layout(name: String) throws(SafeTensorsError) -> (header: [UInt8], names: [String], dataSize: Int) {
         let names = sortedNames
         var header = "{"
         var entries: [(String, String)] = []
@@ -33,25 +90,19 @@ extension SafeTensorsFile {
         header += entries.map { "\(Self.quoted($0.0)):\($0.1)" }.joined(separator: ",") + "}"
         var headerBytes = Array(header.utf8)
         headerBytes += [UInt8](repeating: 0x20, count: (8 - headerBytes.count % 8) % 8)
+        return (headerBytes, names, offset)
+    }
 
-        var out = Data(count: 8 + headerBytes.count + offset)
-        out.withUnsafeMutableBytes { raw in
-            raw.storeBytes(of: UInt64(headerBytes.count).littleEndian, toByteOffset: 0, as: UInt64.self)
-            raw.baseAddress!.advanced(by: 8).copyMemory(from: headerBytes, byteCount: headerBytes.count)
-            var at = 8 + headerBytes.count
-            for tensorName in names {
-                let tensor = tensors[tensorName]!
-                for x in tensor.values {
-                    switch tensor.dtype {
-                    case .f32: raw.storeBytes(of: x.bitPattern.littleEndian, toByteOffset: at, as: UInt32.self)
-                    case .f16: raw.storeBytes(of: Float16(x).bitPattern.littleEndian, toByteOffset: at, as: UInt16.self)
-                    case .bf16: raw.storeBytes(of: ValueType.floatToBFloat16(x).littleEndian, toByteOffset: at, as: UInt16.self)
-                    }
-                    at += tensor.dtype.byteCount
-                }
+    /// A tensor's values as little-endian bytes of its dtype, appended to `out`.
+    private static func encode(_ tensor: Tensor, into out: inout [UInt8]) {
+        out.reserveCapacity(out.count + tensor.values.count * tensor.dtype.byteCount)
+        for x in tensor.values {
+            switch tensor.dtype {
+            case .f32: withUnsafeBytes(of: x.bitPattern.littleEndian) { out.append(contentsOf: $0) }
+            case .f16: withUnsafeBytes(of: Float16(x).bitPattern.littleEndian) { out.append(contentsOf: $0) }
+            case .bf16: withUnsafeBytes(of: ValueType.floatToBFloat16(x).littleEndian) { out.append(contentsOf: $0) }
             }
         }
-        return out
     }
 
     private static func check(_ tensor: Tensor, name: String, file: String) throws(SafeTensorsError) {

@@ -205,6 +205,9 @@ public struct SafeTensorsFile: Sendable, Equatable {
         let count = bytes.count / dtype.byteCount
         return [Float](unsafeUninitializedCapacity: count) { out, initialized in
             switch dtype {
+            case .f32 where UInt32(1).littleEndian == 1:
+                // Little-endian F32 is the values' own bytes: one copy.
+                if count > 0 { UnsafeMutableRawPointer(out.baseAddress!).copyMemory(from: bytes.baseAddress!, byteCount: 4 * count) }
             case .f32:
                 for i in 0..<count {
                     out[i] = Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))

@@ -102,7 +102,7 @@ final class AdapterPathTests: XCTestCase {
     func testArmLearnerDecodesEachBroadcastOnce() throws {
         let (w, seed) = try workload()
         let codec = CountingCodec(options: CodecOptions())
-        let learner = ArmLearner(workload: w, codec: codec, seed: seed)
+        let learner = ArmLearner(workload: w, codec: codec, seed: seed, arm: ArmContext(index: 0, name: "counting", codec: "counting"))
         XCTAssertEqual(learner.global, w.initial)
         let clients = [0, 1, 2]
         try learner.pretrain(clients: clients, round: 1)
@@ -125,7 +125,7 @@ final class AdapterPathTests: XCTestCase {
             XCTAssertEqual(learner.global, try LoRACodec(options: CodecOptions()).apply(broadcast: codec.lastBroadcast, to: before))
         }
         XCTAssertEqual(learner.measuredCatchUp(stale: 1), codec.lastBroadcast.count, "the history recorded the broadcast")
-        learner.evaluate()
+        try learner.evaluate(round: 1)
         let expected = MLPMath.evaluate(w.base, learner.global, alpha: w.alpha, on: w.test)
         XCTAssertEqual(learner.accuracy, expected.accuracy)
         XCTAssertEqual(learner.loss, expected.loss)
@@ -145,7 +145,7 @@ final class CatchUpPricingTests: XCTestCase {
         options.minSparseEntries = 16  // the proxy's tensors are small: sparsify them
         let codec = try CodecRegistry.make("fedsrd", options: options)
         let shapes = try ModelCatalog.named("llama-2-7b").loraShapes(rank: 16, targets: ["q", "v"])
-        let learner = ArmLearner(workload: w, codec: codec, seed: s.seed)
+        let learner = ArmLearner(workload: w, codec: codec, seed: s.seed, arm: ArmContext(index: 0, name: "fedsrd", codec: "fedsrd"))
         var payloads = ArmPayloads(nominal: PayloadSizes(codec: codec, shapes: shapes), codec: codec, shapes: shapes, learner: learner, measured: false)
         let clients = [0, 1, 2, 3]
         for round in 1...4 {

@@ -125,12 +125,10 @@ public final class ExternalWorkload: ProxyModel, @unchecked Sendable {
                       stream: (Int) -> StreamKey) throws -> [ClientTraining] {
         let roundDir = exchange.appendingPathComponent("arm-\(arm.index)").appendingPathComponent("round-\(round)")
         let globalFile = roundDir.appendingPathComponent("global.safetensors")
-        do {
-            try FileManager.default.createDirectory(at: roundDir, withIntermediateDirectories: true)
-            try PEFTAdapter.safetensors(from: global, dtype: .f32).write(to: globalFile.path)
-        } catch {
-            throw OutputError(path: globalFile.path, reason: "\(error)")
+        do { try FileManager.default.createDirectory(at: roundDir, withIntermediateDirectories: true) } catch {
+            throw OutputError(path: roundDir.path, reason: InputFile.plain(error))
         }
+        try ExternalWorkload.writeAdapter(global, to: globalFile.path)
         defer { if !trainer.keepFiles { try? FileManager.default.removeItem(at: roundDir) } }
         var outcomes = [ClientTraining?](repeating: nil, count: clients.count)
         var stats = [TrainerStatistics](repeating: TrainerStatistics(), count: clients.count)
@@ -212,30 +210,46 @@ public final class ExternalWorkload: ProxyModel, @unchecked Sendable {
         do { result = try TrainerResult.train(call.resultNode()) } catch { return failed(.malformed, "\(error)") }
         stats.reportedSeconds = result.seconds ?? outcome.seconds
         if let l = result.loss { stats.lossSum += l; stats.lossCount += 1 }
+        switch ExternalWorkload.readUpdate(call.adapter.path, global: global, freezingA: freezingA) {
+        case let .failure(f): return failed(f.kind, f.message)
+        case let .success(trained): return (.trained(trained), stats)
+        }
+    }
+
+    /// The trained adapter a call left at `path`, checked against `global`: exactly its tensors
+    /// and shapes, finite values; with `freezingA`, A is the global's whatever came back.
+    public static func readUpdate(_ path: String, global: LoRAAdapter, freezingA: Bool) -> Result<LoRAAdapter, TrainingFailure> {
         var trained: LoRAAdapter
         do {
-            let file = try SafeTensorsFile.read(contentsOf: call.adapter.path)
-            let expected = Set(PEFTAdapter.safetensors(from: global, dtype: .f32).tensors.keys)
+            let file = try SafeTensorsFile.read(contentsOf: path)
+            let expected = Set(global.layers.flatMap { l in LoRAMatrix.allCases.map { "\(l.shape.name).lora_\($0).weight" } })
             let names = Set(file.tensors.keys)
             if names != expected {
                 let extra = names.subtracting(expected).sorted(by: PEFTAdapter.naturalPrecedes), missing = expected.subtracting(names).sorted(by: PEFTAdapter.naturalPrecedes)
-                return failed(.shape, "\(call.adapter.path): expected the global adapter's \(expected.count) tensors"
-                              + (extra.isEmpty ? "" : "; not in the global: \(InputError.clipped(extra.prefix(3).joined(separator: ", "), 200))")
-                              + (missing.isEmpty ? "" : "; missing: \(InputError.clipped(missing.prefix(3).joined(separator: ", "), 200))"))
+                return .failure(TrainingFailure(kind: .shape, message: "\(path): expected the global adapter's \(expected.count) tensors"
+                    + (extra.isEmpty ? "" : "; not in the global: \(InputError.clipped(extra.prefix(3).joined(separator: ", "), 200))")
+                    + (missing.isEmpty ? "" : "; missing: \(InputError.clipped(missing.prefix(3).joined(separator: ", "), 200))")))
             }
-            trained = try PEFTAdapter.loraAdapter(from: file, fileName: call.adapter.path)
-            try PEFTAdapter.compatible(global, trained, beforeName: "the global adapter", afterName: call.adapter.path)
+            trained = try PEFTAdapter.loraAdapter(from: file, fileName: path)
+            try PEFTAdapter.compatible(global, trained, beforeName: "the global adapter", afterName: path)
         } catch let e as SafeTensorsError {
-            if case .nonFinite = e { return failed(.nonFinite, "\(e)") }
-            return failed(.malformed, "\(e)")
+            if case .nonFinite = e { return .failure(TrainingFailure(kind: .nonFinite, message: "\(e)")) }
+            return .failure(TrainingFailure(kind: .malformed, message: "\(e)"))
         } catch {
-            return failed(.shape, "\(error)")
+            return .failure(TrainingFailure(kind: .shape, message: "\(error)"))
         }
-        guard trained.isFinite else { return failed(.nonFinite, "\(call.adapter.path): NaN or infinite values") }
+        guard trained.isFinite else { return .failure(TrainingFailure(kind: .nonFinite, message: "\(path): NaN or infinite values")) }
         if freezingA {
             for l in trained.layers.indices { trained.layers[l].a = global.layers[l].a }
         }
-        return (.trained(trained), stats)
+        return .success(trained)
+    }
+
+    /// Writes `adapter` as the F32 PEFT safetensors file a trainer reads.
+    public static func writeAdapter(_ adapter: LoRAAdapter, to path: String) throws {
+        do { try PEFTAdapter.safetensors(from: adapter, dtype: .f32).write(to: path) } catch {
+            throw OutputError(path: path, reason: "\(error)")
+        }
     }
 
     public func evaluate(_ adapter: LoRAAdapter, arm: ArmContext, round: Int) throws -> (accuracy: Double, loss: Double) {
@@ -248,9 +262,7 @@ public final class ExternalWorkload: ProxyModel, @unchecked Sendable {
         let call = TrainerCall(directory: directory)
         try call.prepare()
         defer { if !trainer.keepFiles { try? FileManager.default.removeItem(at: directory) } }
-        do { try PEFTAdapter.safetensors(from: adapter, dtype: .f32).write(to: call.adapter.path) } catch {
-            throw OutputError(path: call.adapter.path, reason: "\(error)")
-        }
+        try writeAdapter(adapter, to: call.adapter.path)
         var request = arm?.requestFields ?? ["arm": .null, "arm_index": .null, "codec": .null]
         request["kind"] = "evaluate"
         request["round"] = .number(Double(round))
