@@ -52,6 +52,7 @@ test: setup
 	@.build/debug/fedsim schema | cmp -s - Scenarios/schema.json || { echo "make test: Scenarios/schema.json differs from 'fedsim schema' (regenerate: .build/debug/fedsim schema > Scenarios/schema.json)"; exit 1; }
 	@$(PYTHON) Tests/Scenarios/check_schema.py . >.build/schema.log 2>&1 || { cat .build/schema.log; echo "make test: scenario schema check FAILED"; exit 1; }
 	@echo "make test: Scenarios/schema.json is what 'fedsim schema' emits, and every scenario in Scenarios/ matches it"
+	@$(PYTHON) Tests/Scenarios/check_trainer_protocol.py . .build/debug/fedsim .build/trainer-protocol || { echo "make test: external-trainer protocol check FAILED"; exit 1; }
 	@$(MAKE) --no-print-directory fuzz-short
 
 # The checks of docs/VALIDATION.md: the fluid model against hand-computed rounds, the shared link

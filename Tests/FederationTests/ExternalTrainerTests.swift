@@ -192,22 +192,37 @@ final class ExternalTrainerTests: XCTestCase {
         _ = try load("builtin.json", mlp(Self.builtInTrain))
         let exchange = dir.appendingPathComponent("exchange")
         try FileManager.default.createDirectory(at: exchange, withIntermediateDirectories: true)
-        let one = try run(try load("one.json", mlp(external(keys: #", "parallel": 1, "exchange_directory": "exchange""#))))
+        let two = #"[{"codec": "lora"}, {"codec": "fedsrd", "sparsity": 0.8}]"#
+        let one = try run(try load("one.json", mlp(external(keys: #", "parallel": 1, "exchange_directory": "exchange""#), rounds: 3, arms: two)))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: exchange.path), [])
-        let four = try run(try load("four.json", mlp(external(keys: #", "parallel": 4, "exchange_directory": "exchange", "keep_files": true"#))))
+        let four = try run(try load("four.json", mlp(external(keys: #", "parallel": 4, "exchange_directory": "exchange", "keep_files": true"#), rounds: 3, arms: two)))
         XCTAssertEqual(csv(one).rounds, csv(four).rounds)
         let kept = try FileManager.default.contentsOfDirectory(atPath: exchange.path)
         XCTAssertEqual(kept.count, 1)
         let request = exchange.appendingPathComponent(kept[0]).appendingPathComponent("arm-0/round-1")
         let clients = try FileManager.default.contentsOfDirectory(atPath: request.path).filter { $0.hasPrefix("client-") }
         XCTAssertFalse(clients.isEmpty)
-        let json = try JSONValue.parse(Data(contentsOf: request.appendingPathComponent(clients[0]).appendingPathComponent("request.json")), file: nil)
-        guard case let .object(o) = json else { return XCTFail("not an object") }
-        for key in ["protocol", "kind", "run_seed", "clients", "arm", "arm_index", "codec", "round", "client", "shard", "seed", "local_steps", "freeze_a",
-                    "adapter", "output", "result"] {
-            XCTAssertNotNil(o[key], key)
+        // Every request fedsim wrote has exactly the fields docs/external-trainer/request.schema.json
+        // requires for its kind (the schema lists no optional request fields).
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let schema = try JSONValue.parse(Data(contentsOf: root.appendingPathComponent("docs/external-trainer/request.schema.json")), file: nil)
+        func required(_ kind: String) throws -> Set<String> {
+            guard case let .object(top) = schema, case let .object(defs)? = top["$defs"], case let .object(def)? = defs[kind],
+                  case let .array(list)? = def["required"], case let .object(properties)? = def["properties"] else { throw XCTSkip("schema layout") }
+            let names = Set(list.compactMap { if case let .string(s) = $0 { return s } else { return nil } })
+            XCTAssertEqual(names, Set(properties.keys), "\(kind): every property is required")
+            return names
         }
-        XCTAssertEqual(o["protocol"], .string(ExternalTrainer.protocolVersion))
+        let run = exchange.appendingPathComponent(kept[0])
+        let files: [(String, URL)] = [("train", request.appendingPathComponent(clients[0])), ("initialize", run.appendingPathComponent("initialize")),
+                                      ("evaluate", run.appendingPathComponent("evaluate-base")), ("evaluate", run.appendingPathComponent("arm-0/evaluate-1"))]
+        for (kind, folder) in files {
+            let json = try JSONValue.parse(Data(contentsOf: folder.appendingPathComponent("request.json")), file: nil)
+            guard case let .object(o) = json else { return XCTFail("not an object") }
+            XCTAssertEqual(Set(o.keys), try required(kind), folder.path)
+            XCTAssertEqual(o["protocol"], .string(ExternalTrainer.protocolVersion))
+            XCTAssertEqual(o["kind"], .string(kind))
+        }
     }
 
     /// The call seed is the same in every arm, differs between clients and rounds, and is exact in JSON.
