@@ -330,3 +330,31 @@ extension ReliabilityTests {
         XCTAssertFalse(dir.err.contains("NSCocoaErrorDomain"), dir.err)
     }
 }
+
+extension ReliabilityTests {
+    /// An external trainer given hostile arguments gets them as argv elements — no shell ever
+    /// runs them — and a run whose trainer fails in a row exits 1 naming the key, writing nothing.
+    func testExternalTrainerArgumentsNeverReachAShellAndFailuresInARowExit1() throws {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        try Data(contentsOf: repo.appendingPathComponent("Tests/Fixtures/external/builtin.json")).write(to: tmp.appendingPathComponent("builtin.json"))
+        let hostile = Self.hostile.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+        try write("x.json", """
+        {"name": "x", "seed": 3, "population": {"clients": 8}, "selection": {"per_round": 3},
+         "workload": {"payload": "measured",
+                      "train": {"external": {"command": ["fedsim-train", "--scenario", "builtin.json", "--fail", "exit:*", "--cache", "\(hostile)"],
+                                             "max_consecutive_failures": 3}}},
+         "arms": [{"codec": "lora"}], "stop": {"rounds": 2}}
+        """)
+        let v = run(["validate", path("x.json")])
+        XCTAssertEqual(v.status, 0, v.err)
+        XCTAssertTrue(v.out.contains("\"external\""), v.out)
+        // fedsim-train's initialize takes the hostile text as a cache folder name; then every
+        // client call fails: the run stops after three in a row.
+        let r = run(["run", path("x.json"), "--out", path("o")])
+        XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertTrue(r.err.contains("3 client calls failed in a row"), r.err)
+        XCTAssertTrue(r.err.contains("max_consecutive_failures"), r.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("o")))
+        assertNoCommandRan()
+    }
+}
