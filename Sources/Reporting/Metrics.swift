@@ -59,8 +59,9 @@ public enum Metrics {
                                                          : arms.compactMap({ bestValue(target.metric, $0) }).max() else { return nil }
             guard target.metric.lowerIsBetter else { return f * best }
             guard let base = arms.lazy.compactMap({ initialValue(target.metric, $0) }).first(where: \.isFinite), best < base else { return nil }
-            // At f = 1 the target is the best value itself (not a rounding below it).
-            return max(best, base - f * (base - best))
+            // At f = 1 the target is the best value itself (base − (base − best) can round above or
+            // below it), and never below it.
+            return f >= 1 ? best : max(best, base - f * (base - best))
         }
     }
 

@@ -123,13 +123,14 @@ extension Report {
         let rows: [[[Inline]]] = arms.map { a in
             let t = a.trainer ?? RunSummary.Trainer(calls: 0, failed: 0, failures: [:], examples: [])
             return [[.text(a.name)]] + ([count(Double(t.calls)), count(Double(t.failed)), count(Double(a.failed ?? 0))]
-                + kinds.map { count(Double(t.failures[$0] ?? 0)) }).map { [.text($0)] }
+                + kinds.map { count(Double(t.failures[$0] ?? 0)) } + [t.meanTrainLoss.map { String(format: "%.4f", $0) } ?? "–"]).map { [.text($0)] }
         }
         let failed = arms.reduce(0) { $0 + ($1.trainer?.failed ?? 0) }
         var blocks: [ReportDocument.Block] = [
             .heading(level: 3, [.text("External trainer")]),
-            .table(.init(header: (["arm", "client calls", "failed calls", "failed participants"] + kinds.map { $0.replacingOccurrences(of: "_", with: "-") }).map { [.text($0)] },
-                         alignments: [.left] + Array(repeating: .right, count: 3 + kinds.count), rows: rows)),
+            .table(.init(header: (["arm", "client calls", "failed calls", "failed participants"] + kinds.map { $0.replacingOccurrences(of: "_", with: "-") }
+                                  + ["mean train loss"]).map { [.text($0)] },
+                         alignments: [.left] + Array(repeating: .right, count: 4 + kinds.count), rows: rows)),
             .paragraph([.text(failed == 0
                 ? "Every client call of the external trainer succeeded (first seed)."
                 : "A failed call (the trainer exited non-zero or was killed, ran past its timeout, or returned a malformed, non-finite or mis-shaped adapter) makes its client a failed participant: it sends nothing and leaves its round when its modelled training would have ended; the round closes as usual (rounds.csv "),

@@ -61,7 +61,8 @@ extension RunSummary {
                 (o.updateCosineMean, o.updateNormRatioMean, o.keptEnergyMean, o.updateKurtosisMedian) = Metrics.fidelity(a.rounds)
                 if let t = a.trainer {
                     o.failed = a.rounds.reduce(0) { $0 + $1.failed }
-                    o.trainer = Trainer(calls: t.calls, failed: t.failed, failures: t.failures, examples: t.examples)
+                    o.trainer = Trainer(calls: t.calls, failed: t.failed, failures: t.failures, examples: t.examples,
+                                        meanTrainLoss: t.lossCount > 0 ? num(t.lossSum / Double(t.lossCount)) : nil)
                 }
                 var entry = perArm[a.name] ?? ([], [], 0, [])
                 if let tta {

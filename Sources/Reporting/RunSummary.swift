@@ -89,12 +89,19 @@ public struct RunSummary: Sendable, Equatable {
         public var failed: Int
         public var failures: [String: Int]
         public var examples: [String]
+        /// The mean training loss the trainer reported over the calls that reported one (absent: none did).
+        public var meanTrainLoss: Double?
 
-        public init(calls: Int, failed: Int, failures: [String: Int], examples: [String]) {
+        enum CodingKeys: String, CodingKey {
+            case calls, failed, failures, examples, meanTrainLoss = "mean_train_loss"
+        }
+
+        public init(calls: Int, failed: Int, failures: [String: Int], examples: [String], meanTrainLoss: Double? = nil) {
             self.calls = calls
             self.failed = failed
             self.failures = failures
             self.examples = examples
+            self.meanTrainLoss = meanTrainLoss
         }
     }
 

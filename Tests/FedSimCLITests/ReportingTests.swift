@@ -140,18 +140,18 @@ final class ReportingTests: XCTestCase {
 
     func testTableErrorsNameTheFileTheLineTheColumnAndWhatWasExpected() throws {
         let header = RoundRow.table.header
-        var fields = ["1", "lora", "1", "0", "10", "9", "10", "5", "3", "2", "1", "0", "1", "quota", "100", "100", "1", "0.5", "1.2", "0.7", "0.4", "0.5", "2.1"]
+        var fields = ["1", "lora", "1", "0", "10", "9", "10", "5", "3", "2", "1", "0", "0", "1", "quota", "100", "100", "1", "0.5", "1.2", "0.7", "0.4", "0.5", "2.1"]
         XCTAssertEqual(fields.count, header.count)
         let good = CSV.row(header) + CSV.row(fields)
         XCTAssertEqual(try RoundRow.table.read(good, file: "x").count, 1)
         func message(_ text: String) -> String {
             do { _ = try RoundRow.table.read(text, file: "run/rounds.csv"); return "no error" } catch { return "\(error)" }
         }
-        fields[17] = "high"
+        fields[18] = "high"
         XCTAssertEqual(message(good + CSV.row(fields)), "run/rounds.csv: line 3, column 'accuracy': expected a number, or nothing (none), found 'high'")
-        fields[17] = "0.5"; fields[13] = "timeout"
+        fields[18] = "0.5"; fields[14] = "timeout"
         XCTAssertEqual(message(good + CSV.row(fields)), "run/rounds.csv: line 3, column 'close_reason': expected one of quota, deadline, exhausted, empty, found 'timeout'")
-        fields[13] = "quota"; fields[1] = "a\nb"; fields[12] = "yes"
+        fields[14] = "quota"; fields[1] = "a\nb"; fields[13] = "yes"
         XCTAssertEqual(message(good + CSV.row(fields) + CSV.row(fields)),
                        "run/rounds.csv: line 3, column 'aggregated': expected 1 or 0, found 'yes'", "the line where the record starts")
         XCTAssertTrue(message(CSV.row(header.filter { $0 != "version" })).hasPrefix("run/rounds.csv: line 1: expected the column 'version' in the header"))

@@ -238,7 +238,7 @@ public final class ExternalWorkload: ProxyModel, @unchecked Sendable {
         } catch {
             return .failure(TrainingFailure(kind: .shape, message: "\(error)"))
         }
-        guard trained.isFinite else { return .failure(TrainingFailure(kind: .nonFinite, message: "\(path): NaN or infinite values")) }
+        // Finite: the safetensors reader refuses NaN and ±∞ (SafeTensorsError.nonFinite).
         if freezingA {
             for l in trained.layers.indices { trained.layers[l].a = global.layers[l].a }
         }
