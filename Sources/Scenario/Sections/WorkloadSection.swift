@@ -8,7 +8,7 @@ enum WorkloadSection: ScenarioSection {
     static let name = "workload"
     static var keys: [ScenarioKey] {
         [ScenarioKey("payload", ["oneOf": [SchemaVocabulary.ref("payload"), ["const": "measured", "description": "The proxy's real encoded messages (needs train)."]],
-                                 "description": "A catalogue model's LoRA payload, or \"measured\" (the proxy's real messages; needs train)."]),
+                                 "description": "The LoRA payload of a catalogue model or of a model shape of your own, or \"measured\" (the proxy's real messages; needs train)."]),
          ScenarioKey("compute", ["description": "Local training cost: FLOPs = samples·tokens_per_sample·epochs·(4·N_base + 6·N_lora).",
                                  "type": "object", "additionalProperties": false, "properties": computeKeys.properties]),
          ScenarioKey("train", SchemaVocabulary.ref("train"))]
@@ -22,9 +22,11 @@ enum WorkloadSection: ScenarioSection {
     static var payloadKeys: [ScenarioKey] {
         let models = ModelCatalog.all.map(\.name)
         return [
-            ScenarioKey("model", ["type": "string", "minLength": 1, "examples": .array(models.map { .string($0) }),
-                                  "description": .string("Base model from the model catalogue (`fedsim codec --catalog`): \(models.joined(separator: ", ")); "
-                                      + "case-insensitive, Hugging Face ids and aliases accepted.")]),
+            ScenarioKey("model", ["oneOf": [["type": "string", "minLength": 1, "examples": .array(models.map { .string($0) }),
+                                             "description": .string("A catalogue model (`fedsim codec --catalog`): \(models.joined(separator: ", ")); "
+                                                 + "case-insensitive, Hugging Face ids and aliases accepted.")],
+                                            SchemaVocabulary.ref("custom-model")],
+                                  "description": "Base model: a catalogue name, or a Llama-family shape of your own {\"layers\", \"hidden\", …}."]),
             ScenarioKey("rank", SchemaVocabulary.integer(minimum: 1, "LoRA rank r, 1 … the model's hidden size.")),
             ScenarioKey("targets", ["type": "array", "minItems": 1, "uniqueItems": true, "items": ["type": "string", "minLength": 1],
                                     "examples": [["q", "v"], ["q", "k", "v", "o"]],
@@ -32,10 +34,33 @@ enum WorkloadSection: ScenarioSection {
             ScenarioKey("values", SchemaVocabulary.ref("value-type", "How adapter values travel: f32 (default), f16 or bf16; the arms' default.")),
         ]
     }
+    /// The keys of a custom model shape (`CustomModelShape`).
+    static var customModelKeys: [ScenarioKey] {
+        let integers: [String: String] = [
+            "layers": "Transformer blocks (num_hidden_layers).", "hidden": "Residual width (hidden_size).",
+            "intermediate": "MLP inner width (intermediate_size); SwiGLU: gate, up and down.",
+            "heads": "Attention heads (num_attention_heads); must divide hidden unless head_dim is given.",
+            "kv_heads": "Key/value heads (num_key_value_heads); must divide heads.",
+            "head_dim": "Width of one head (head_dim); default hidden / heads; heads · head_dim ≤ \(CustomModelShape.maxAttentionWidth).",
+            "vocab": "Embedding rows (vocab_size).",
+        ]
+        return [ScenarioKey("name", ["type": "string", "pattern": .string(#"^[A-Za-z0-9._+-]{1,"# + "\(CustomModelShape.maxNameLength)}$"),
+                                     "default": .string(CustomModelShape.defaultName),
+                                     "description": "Label in reports: ASCII letters, digits and . _ - + (not a catalogue model's name)."])]
+            + CustomModelShape.fields.map { f in
+                ScenarioKey(f.key, SchemaVocabulary.integer(f.range, "\(integers[f.key] ?? f.meaning) \(f.range.lowerBound) … \(f.range.upperBound)."))
+            }
+            + [ScenarioKey("tied_embeddings", ["type": "boolean", "default": false,
+                                               "description": "The LM head reuses the token embedding (tie_word_embeddings); default false."])]
+    }
     static var definitions: [String: JSONValue] {
         [name: objectSchema("What is trained and exchanged (required, for its payload).", required: ["payload"]),
          "payload": ["description": "The LoRA adapter exchanged each round (required).", "type": "object", "additionalProperties": false,
                      "required": ["model", "rank", "targets"], "properties": payloadKeys.properties],
+         "custom-model": ["description": .string("A Llama-family model shape (SwiGLU, RMSNorm, rotary, no biases), keys as in its config.json: "
+                                                  + "layers, hidden, intermediate, heads, kv_heads and vocab required."),
+                          "type": "object", "additionalProperties": false, "required": ["layers", "hidden", "intermediate", "heads", "kv_heads", "vocab"],
+                          "properties": customModelKeys.properties],
          "value-type": ["enum": .array(ValueType.allCases.map { .string($0.rawValue) }), "description": "Value encoding on the wire: f32, f16 or bf16."]]
     }
 
@@ -46,6 +71,35 @@ enum WorkloadSection: ScenarioSection {
             throw InputError(.unknownName(kind: "value type", name: text, suggestion: Suggestion.nearest(to: text, in: valid), valid: valid), at: node.path)
         }
         return v
+    }
+
+    /// `payload.model`: a catalogue name, or a custom shape object.
+    static func model(_ node: Node) throws -> ModelArchitecture {
+        switch node.value {
+        case let .string(name): return try ModelCatalog.named(name, keyPath: node.path)
+        case .object:
+            _ = try node.object(allowed: customModelKeys.names)
+            func integer(_ f: CustomModelShape.Field) throws -> Int { try node.required(f.key).integer(f.range, f.expected) }
+            return try CustomModelShape.architecture(
+                name: try node.member("name")?.string() ?? CustomModelShape.defaultName,
+                layers: try integer(CustomModelShape.layers), hidden: try integer(CustomModelShape.hidden),
+                intermediate: try integer(CustomModelShape.intermediate), heads: try integer(CustomModelShape.heads),
+                keyValueHeads: try integer(CustomModelShape.keyValueHeads),
+                headDim: try node.member("head_dim")?.integer(CustomModelShape.headDim.range, CustomModelShape.headDim.expected),
+                vocabulary: try integer(CustomModelShape.vocabulary), tiedEmbeddings: try node.member("tied_embeddings")?.bool() ?? false,
+                keyPath: node.path)
+        default:
+            throw node.invalid("a catalogue model name or a model shape {\"layers\", \"hidden\", \"intermediate\", \"heads\", \"kv_heads\", \"vocab\"}")
+        }
+    }
+
+    /// A model as `payload.model` writes it: the catalogue id, or the custom shape with every default filled in.
+    static func resolved(_ m: ModelArchitecture) -> JSONValue {
+        guard !m.isCatalogued else { return .string(m.name) }
+        return ["name": .string(m.name), "layers": Resolved.integer(m.layers), "hidden": Resolved.integer(m.hiddenSize),
+                "intermediate": Resolved.integer(m.intermediateSize), "heads": Resolved.integer(m.attentionHeads),
+                "kv_heads": Resolved.integer(m.keyValueHeads), "head_dim": Resolved.integer(m.headDim),
+                "vocab": Resolved.integer(m.vocabularySize), "tied_embeddings": .bool(m.tiedEmbeddings)]
     }
 
     static func parse(_ node: Node) throws -> FederationConfig.Workload {
@@ -62,7 +116,7 @@ enum WorkloadSection: ScenarioSection {
         } else {
             _ = try p.object(allowed: payloadKeys.names)
             let modelNode = try p.required("model")
-            let model = try ModelCatalog.named(try modelNode.string(), keyPath: modelNode.path)
+            let model = try self.model(modelNode)
             let rankNode = try p.required("rank")
             let rank = try rankNode.integer(1...model.hiddenSize, "a LoRA rank in 1…\(model.hiddenSize) (the model's hidden size)")
             let targetsNode = try p.required("targets")
@@ -83,7 +137,7 @@ enum WorkloadSection: ScenarioSection {
         var o: [String: JSONValue] = ["compute": ["tokens_per_sample": Resolved.integer(w.tokensPerSample), "epochs": Resolved.integer(w.epochs)]]
         switch w.payloadModel {
         case let .catalogue(p):
-            o["payload"] = ["model": .string(p.model.name), "rank": Resolved.integer(p.rank), "targets": .array(p.targets.map { .string($0) }),
+            o["payload"] = ["model": resolved(p.model), "rank": Resolved.integer(p.rank), "targets": .array(p.targets.map { .string($0) }),
                             "values": .string(p.valueType.rawValue)]
         case .measured:
             o["payload"] = "measured"
