@@ -158,6 +158,20 @@ final class ExternalTrainerTests: XCTestCase {
         }
     }
 
+    /// `parallel` calls really run at once: five calls that each hang until their 1 s timeout
+    /// take about one timeout, not five.
+    func testParallelCallsRunAtOnce() throws {
+        _ = try load("builtin.json", mlp(Self.builtInTrain))
+        let s = try load("external.json", mlp(external(["--fail", "hang:*:1"], keys: #", "timeout": "1s", "parallel": 5, "max_consecutive_failures": 100"#),
+                                              rounds: 1, arms: #"[{"codec": "lora"}]"#))
+        let f = try FederationRun(config: s.config, cacheDirectory: cache)
+        let started = Date()
+        let r = try f.run(arm: s.arms[0])
+        let seconds = Date().timeIntervalSince(started)
+        XCTAssertEqual(r.trainer?.failures["timeout"], 5)
+        XCTAssertLessThan(seconds, 4.5, "five 1 s timeouts in \(seconds) s: the calls did not run at once")
+    }
+
     /// After `max_consecutive_failures` failed calls in a row the run stops with a message
     /// naming the key, the arm, the round, the client and the trainer's last words.
     func testFailuresInARowStopTheRun() throws {

@@ -133,10 +133,14 @@ public final class ExternalWorkload: ProxyModel, @unchecked Sendable {
         var outcomes = [ClientTraining?](repeating: nil, count: clients.count)
         var stats = [TrainerStatistics](repeating: TrainerStatistics(), count: clients.count)
         let next = Counter()
-        let group = DispatchGroup()
         let results = ResultBox(count: clients.count)
-        for _ in 0..<min(trainer.parallel, clients.count) {
-            DispatchQueue.global().async(group: group) { [self] in
+        // One thread per concurrent call (not the dispatch pool, which may run only as many
+        // blocked workers as there are cores): `parallel` calls really run at once.
+        let workers = min(trainer.parallel, clients.count)
+        let done = DispatchSemaphore(value: 0)
+        for _ in 0..<workers {
+            let thread = Thread { [self] in
+                defer { done.signal() }
                 while let k = next.take(below: clients.count) {
                     let client = clients[k]
                     let call = TrainerCall(directory: roundDir.appendingPathComponent("client-\(client)"))
@@ -154,8 +158,9 @@ public final class ExternalWorkload: ProxyModel, @unchecked Sendable {
                     results.set(k, trainOne(call: call, request: request, global: global, freezingA: freezingA))
                 }
             }
+            thread.start()
         }
-        group.wait()
+        for _ in 0..<workers { done.wait() }
         for k in clients.indices {
             let (outcome, s) = results.get(k)
             outcomes[k] = outcome
