@@ -121,7 +121,7 @@ extension SafeTensorsFile {
             throw .invalidTensor(file: file, tensor: name,
                                  reason: "shape \(tensor.shape) needs \(count) values, found \(tensor.values.count)")
         }
-        if let bad = tensor.values.firstIndex(where: { !$0.isFinite }) {
+        if !SafeTensorsFile.allFinite(tensor.values), let bad = tensor.values.firstIndex(where: { !$0.isFinite }) {
             throw .nonFinite(file: file, tensor: name, index: bad, value: Self.name(of: tensor.values[bad]))
         }
         if tensor.dtype != .f32, let bad = tensor.values.firstIndex(where: { !tensor.dtype.rounded($0).isFinite }) {

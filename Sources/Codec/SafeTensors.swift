@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Numerics
 
 /// A safetensors file held in memory: named tensors decoded to `Float`, and string metadata.
@@ -38,15 +41,65 @@ public struct SafeTensorsFile: Sendable, Equatable {
 
     // MARK: Reading
 
-    /// Reads and validates the safetensors file at `path` (errors name `path`).
+    /// Reads and validates the safetensors file at `path` (errors name `path`). The tensors'
+    /// bytes are read straight into their values (no copy of the whole file in memory, and no
+    /// mapping that a file truncated meanwhile would turn into a crash).
     public static func read(contentsOf path: String) throws(SafeTensorsError) -> SafeTensorsFile {
         // Only regular files: a directory, FIFO or device gets a clear message (a FIFO would block).
         if let reason = InputFile.problem(path, maxBytes: Int.max) { throw .io(file: path, reason: reason) }
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe) } catch {
-            throw .io(file: path, reason: "cannot read: \(InputFile.plain(error))")
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .io(file: path, reason: "cannot read: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw .io(file: path, reason: "cannot read: \(String(cString: strerror(errno)))") }
+        let size = Int(info.st_size)
+        /// Reads exactly `count` bytes at `offset` into `buffer`: 0, -1 when the file ends first, or errno.
+        func readFully(_ buffer: UnsafeMutableRawPointer, _ count: Int, at offset: Int) -> Int32 {
+            var done = 0
+            while done < count {
+                let n = pread(fd, buffer.advanced(by: done), count - done, off_t(offset + done))
+                if n < 0, errno == EINTR { continue }
+                guard n >= 0 else { return errno }
+                if n == 0 { return -1 }
+                done += n
+            }
+            return 0
         }
-        return try read(data: data, name: path)
+        func check(_ status: Int32) throws(SafeTensorsError) {
+            if status == -1 { throw .truncated(file: path, size: size) }
+            if status != 0 { throw .io(file: path, reason: "cannot read: \(String(cString: strerror(status)))") }
+        }
+        guard size >= 8 else { throw .truncated(file: path, size: size) }
+        var length: UInt64 = 0
+        try check(readFully(&length, 8, at: 0))
+        let headerLength = UInt64(littleEndian: length)
+        guard headerLength <= UInt64(size - 8) else { throw .headerPastEnd(file: path, headerLength: headerLength, fileSize: size) }
+        let headerEnd = 8 + Int(headerLength)
+        var headerBytes = [UInt8](repeating: 0, count: Int(headerLength))
+        try check(headerBytes.withUnsafeMutableBytes { b in b.count == 0 ? 0 : readFully(b.baseAddress!, b.count, at: 8) })
+        var (result, layout) = try decodeHeader(headerBytes, dataSize: size - headerEnd, file: path)
+        var scratch: [UInt8] = []
+        for slot in layout {
+            let dtype = result.tensors[slot.name]!.dtype
+            let byteCount = slot.end - slot.begin, count = byteCount / dtype.byteCount
+            var status: Int32 = 0
+            var values: [Float]
+            if dtype == .f32, UInt32(1).littleEndian == 1 {
+                values = [Float](unsafeUninitializedCapacity: count) { out, initialized in
+                    status = count == 0 ? 0 : readFully(UnsafeMutableRawPointer(out.baseAddress!), byteCount, at: headerEnd + slot.begin)
+                    initialized = status == 0 ? count : 0
+                }
+            } else {
+                scratch = [UInt8](repeating: 0, count: byteCount)
+                status = scratch.withUnsafeMutableBytes { b in b.count == 0 ? 0 : readFully(b.baseAddress!, b.count, at: headerEnd + slot.begin) }
+                values = status == 0 ? scratch.withUnsafeBytes { decodeValues($0, dtype: dtype) } : []
+            }
+            try check(status)
+            try checkFinite(values, tensor: slot.name, file: path)
+            result.tensors[slot.name]!.values = values
+        }
+        layout.removeAll()
+        return result
     }
 
     /// Decodes and validates safetensors bytes; `name` identifies them in errors.
@@ -64,7 +117,30 @@ public struct SafeTensorsFile: Sendable, Equatable {
             throw .headerPastEnd(file: file, headerLength: headerLength, fileSize: raw.count)
         }
         let headerEnd = 8 + Int(headerLength)
-        let headerBytes = Array(raw[8..<headerEnd])
+        var (result, layout) = try decodeHeader(Array(raw[8..<headerEnd]), dataSize: raw.count - headerEnd, file: file)
+        for slot in layout {
+            let dtype = result.tensors[slot.name]!.dtype
+            let bytes = UnsafeRawBufferPointer(rebasing: raw[(headerEnd + slot.begin)..<(headerEnd + slot.end)])
+            let values = decodeValues(bytes, dtype: dtype)
+            try checkFinite(values, tensor: slot.name, file: file)
+            result.tensors[slot.name]!.values = values
+        }
+        layout.removeAll()
+        return result
+    }
+
+    /// Refuses NaN and ±∞, naming the first.
+    private static func checkFinite(_ values: [Float], tensor: String, file: String) throws(SafeTensorsError) {
+        if !allFinite(values), let bad = values.firstIndex(where: { !$0.isFinite }) {
+            throw .nonFinite(file: file, tensor: tensor, index: bad, value: Self.name(of: values[bad]))
+        }
+    }
+
+    /// The header's tensors (values still empty) and their data layout, validated against a data
+    /// section of `dataSize` bytes: contiguous, in range, every byte used.
+    private static func decodeHeader(_ headerBytes: [UInt8], dataSize: Int, file: String) throws(SafeTensorsError)
+        -> (SafeTensorsFile, [(name: String, begin: Int, end: Int)]) {
+        let headerLength = headerBytes.count
         guard String(validating: headerBytes, as: UTF8.self) != nil else {
             throw .invalidHeader(file: file, reason: "the \(headerLength) header bytes are not valid UTF-8")
         }
@@ -83,7 +159,6 @@ public struct SafeTensorsFile: Sendable, Equatable {
             throw .invalidHeader(file: file, reason: "expected a JSON object, found \(summary(root))")
         }
 
-        let dataSize = raw.count - headerEnd
         var result = SafeTensorsFile()
         var layout: [(name: String, begin: Int, end: Int)] = []
         // In name order, so that the first error reported is the same on every run.
@@ -106,16 +181,7 @@ public struct SafeTensorsFile: Sendable, Equatable {
         }
         guard expected == dataSize else { throw .unusedData(file: file, used: expected, dataSize: dataSize) }
 
-        for slot in layout {
-            let dtype = result.tensors[slot.name]!.dtype
-            let bytes = UnsafeRawBufferPointer(rebasing: raw[(headerEnd + slot.begin)..<(headerEnd + slot.end)])
-            let values = decodeValues(bytes, dtype: dtype)
-            if !Self.allFinite(values), let bad = values.firstIndex(where: { !$0.isFinite }) {
-                throw .nonFinite(file: file, tensor: slot.name, index: bad, value: Self.name(of: values[bad]))
-            }
-            result.tensors[slot.name]!.values = values
-        }
-        return result
+        return (result, layout)
     }
 
     /// A short description of a header value for error messages.

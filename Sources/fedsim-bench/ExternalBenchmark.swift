@@ -12,7 +12,11 @@ enum ExternalBenchmark: Benchmark {
     static let name = "external"
     static let summary = "external-trainer protocol per call (write global, read + check update) vs fedsrd encode, Llama-2-7B r=16 q,k,v,o"
 
-    static func run(_ context: BenchContext) -> [BenchRow] {
+    /// As in `fedsim run` with training: single-threaded BLAS (OpenBLAS's idle threads would
+    /// otherwise spin on the second core).
+    static func run(_ context: BenchContext) -> [BenchRow] { BLASThreads.singleThreaded { measure(context) } }
+
+    static func measure(_ context: BenchContext) -> [BenchRow] {
         guard let model = try? ModelCatalog.named("llama-2-7b"), var shapes = try? model.loraShapes(rank: 16, targets: ["q", "k", "v", "o"]) else { return [] }
         if context.quick { shapes = Array(shapes.prefix(16)) }
         let stream = RandomStream(seed: 11, purpose: "bench.external")
