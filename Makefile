@@ -14,7 +14,7 @@ VENV := .build/bench-venv
 PYTHON ?= python3
 FEDSIM := .build/release/fedsim
 
-.PHONY: setup build run test validate validate-ns3 bench bench-venv bench-packages clean
+.PHONY: setup build run test validate validate-ns3 bench bench-venv bench-packages peft-example peft-venv peft-packages clean
 
 # $(call apt_install,TARGET,PACKAGES): apt-get the PACKAGES that are not installed (quiet when all are).
 define apt_install
@@ -88,6 +88,39 @@ bench: setup bench-venv
 	@$(SWIFT) build -c release --product fedsim-bench 2>&1 | { grep -Ev '^(\[|Building|Compiling|Write|Emitting|Planning|Linking)' || true; }
 	@$(SWIFT) build -c release --product fedsim 2>&1 | { grep -Ev '^(\[|Building|Compiling|Write|Emitting|Planning|Linking)' || true; }
 	.build/release/fedsim-bench --python $(VENV)/bin/python --peers Tests/Peers $(BENCH_ARGS)
+
+# The PEFT example (examples/peft/README.md; not part of `make test`): fedsim runs a PyTorch +
+# Hugging Face PEFT trainer per client call (workload.train.external) on a tiny Llama model that
+# make_tiny_model.py writes offline. Its virtualenv is on Debian's python3 and sees its torch
+# (python3-torch 1.13, installed here like the bench's). Debian's torch calls itself 1.13.0a0, a
+# pre-release that pip does not count as peft's and accelerate's "torch>=1.13", so pip would fetch
+# a CUDA torch of gigabytes from PyPI: they are installed without their dependencies (PEFT_NO_DEPS;
+# PEFT_EXTRA_DEPS are theirs that transformers does not bring), everything else normally, all
+# within constraints-debian-torch.txt. The stamp follows the two files, so editing them rebuilds it.
+PEFT_DIR := examples/peft
+PEFT_VENV := $(PEFT_DIR)/.venv
+PEFT_MODEL := $(PEFT_DIR)/tiny-model/config.json
+PEFT_NO_DEPS := peft accelerate
+PEFT_EXTRA_DEPS := psutil pyyaml
+PEFT_STAMP := $(PEFT_VENV)/.installed-debian-torch
+PEFT_PIP := $(PEFT_VENV)/bin/pip install -q --disable-pip-version-check -c $(PEFT_DIR)/constraints-debian-torch.txt
+PEFT_OUT ?= .build/peft-example
+peft-venv: setup peft-packages $(PEFT_STAMP)
+peft-packages:
+	$(call apt_install,peft-venv,$(BENCH_DEBIAN_PACKAGES))
+$(PEFT_STAMP): $(PEFT_DIR)/requirements.txt $(PEFT_DIR)/constraints-debian-torch.txt | peft-packages
+	@echo "make peft-venv: creating $(PEFT_VENV) (Debian's torch, the rest from PyPI)" >&2
+	@rm -rf $(PEFT_VENV)
+	@$(BENCH_PYTHON) -m venv --system-site-packages $(PEFT_VENV)
+	@$(PEFT_PIP) $$(grep -vE '^[[:space:]]*(#|$$)' $(PEFT_DIR)/requirements.txt | grep -vE '^($(subst $() ,|,$(PEFT_NO_DEPS)))([^a-zA-Z0-9_.-]|$$)') $(PEFT_EXTRA_DEPS)
+	@$(PEFT_PIP) --no-deps $$(grep -E '^($(subst $() ,|,$(PEFT_NO_DEPS)))([^a-zA-Z0-9_.-]|$$)' $(PEFT_DIR)/requirements.txt) $(PEFT_NO_DEPS)
+	@$(PEFT_VENV)/bin/python -c "import torch, transformers, peft, safetensors, tokenizers; assert transformers.utils.is_torch_available()" \
+	  || { echo "make peft-venv: the venv's python cannot use torch, transformers and peft together"; exit 1; }
+	@touch $@
+$(PEFT_MODEL): $(PEFT_DIR)/make_tiny_model.py | $(PEFT_STAMP)
+	@cd $(PEFT_DIR) && .venv/bin/python make_tiny_model.py --force --threads 1
+peft-example: build peft-venv $(PEFT_MODEL)
+	@time $(FEDSIM) run $(PEFT_DIR)/scenario.json --out $(PEFT_OUT) --force
 
 # Fuzzing (docs/FUZZING.md): every input reader, seeded, in worker processes that may crash or hang.
 # `make fuzz` runs 10,000 cases per target and saves crashers/hangers under Tests/Fixtures/fuzz/;
