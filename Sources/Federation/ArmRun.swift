@@ -109,9 +109,11 @@ final class ArmRun {
         return SimDuration(seconds: down + computeDuration(i).seconds + up)
     }
 
-    /// Client `i`'s local training.
+    /// Client `i`'s local training: its samples (or, from an external trainer, the samples its
+    /// training this round reports) × FLOPs per sample ÷ its device speed.
     private func computeDuration(_ i: Int) -> SimDuration {
-        SimDuration(seconds: population.samples[i] * flopsPerSample / population.speed[i])
+        let samples = payloads.learner?.samplesTrained(client: i, round: current.number).map(Double.init) ?? population.samples[i]
+        return SimDuration(seconds: samples * flopsPerSample / population.speed[i])
     }
 
     private func startClient(_ s: Int) {

@@ -131,6 +131,8 @@ final class ArmLearner {
     private var prepared: [Int: LoRAAdapter] = [:]
     /// Clients whose training failed this round, and why.
     private var failures: [Int: TrainingFailure] = [:]
+    /// The samples each client's training reported this round (an external trainer's).
+    private var samplesUsed: [Int: Int] = [:]
     private var preparedRound = -1
 
     func streamKey(client i: Int, round: Int) -> StreamKey {
@@ -147,14 +149,20 @@ final class ArmLearner {
         }
         prepared = [:]
         failures = [:]
+        samplesUsed = [:]
         for (c, r) in zip(clients, results) {
             switch r {
-            case let .trained(a): prepared[c] = a
+            case let .trained(a, samples):
+                prepared[c] = a
+                if let samples { samplesUsed[c] = samples }
             case let .failed(f): failures[c] = f
             }
         }
         preparedRound = round
     }
+
+    /// The samples client `i`'s training this round reported (nil: not reported; its sample count applies).
+    func samplesTrained(client i: Int, round: Int) -> Int? { preparedRound == round ? samplesUsed[i] : nil }
 
     /// Why client `i`'s training failed this round (nil: it trained).
     func failure(client i: Int, round: Int) -> TrainingFailure? { preparedRound == round ? failures[i] : nil }

@@ -49,14 +49,16 @@ public struct ArmContext: Sendable, Equatable {
     }
 }
 
-/// One client's local training: the trained adapter, or why it failed.
+/// One client's local training: the trained adapter (and, from an external trainer, the samples
+/// its compute is priced on), or why it failed.
 public enum ClientTraining: Sendable {
-    case trained(LoRAAdapter)
+    /// `samples`: the samples the training reports (nil: the client's sample count).
+    case trained(LoRAAdapter, samples: Int? = nil)
     case failed(TrainingFailure)
 
     /// The trained adapter (nil when the training failed).
     public var adapter: LoRAAdapter? {
-        if case let .trained(a) = self { return a }
+        if case let .trained(a, _) = self { return a }
         return nil
     }
 }

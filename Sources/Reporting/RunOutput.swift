@@ -87,10 +87,10 @@ extension RunOutput {
         return m
     }
 
-    /// The external trainer's program name (its argv[0], without the folder).
+    /// The external trainer's program name.
     private static func x0(_ t: FederationConfig.Training) -> String {
         guard case let .external(x) = t.model else { return "" }
-        return URL(fileURLWithPath: x.command.first ?? "").lastPathComponent
+        return ExternalTrainer.programName(x.command)
     }
 
     /// … and what it modelled.

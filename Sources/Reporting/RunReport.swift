@@ -1,3 +1,4 @@
+import Federation
 import Foundation
 import Numerics
 import Scenario
@@ -190,7 +191,7 @@ extension Report {
                                                                                .text(" lr "), .text(local.string("learning_rate"))]
             let transformer = t.object("model").object("transformer"), external = t.object("external")
             if !external.members.isEmpty {
-                let program = URL(fileURLWithPath: external.strings("command").first ?? "").lastPathComponent
+                let program = ExternalTrainer.programName(external.strings("command"))
                 let metrics = external.object("metrics")
                 items.append([.text("training: the external trainer "), .code(program), .text(" (docs/EXTERNAL-TRAINER.md), "),
                               .text(external.string("parallel")), .text(" call(s) at once, timeout "), .text(external.string("timeout")),

@@ -19,6 +19,7 @@ let usage = """
       --fail KIND:CLIENT[:ROUND]  fail the train call of CLIENT (a number or *) in ROUND (default: every
                                   round) as KIND: exit, hang, nan, shape, extra, garbage, silent, no-samples
       --cache DIR                 the pretrained bases' cache (default: fedsim's)
+      --samples-factor F          report F × the shard's samples in train results (what compute is priced on)
     Exit status: 0 answered; 1 could not train; 2 bad usage or request; 3 an injected failure.
     """
 
@@ -129,6 +130,7 @@ func writeAdapter(_ adapter: LoRAAdapter, to path: String, extra: Bool = false, 
 func main(_ arguments: [String]) throws {
     var scenarioPath: String?, requestPath: String?, cache: String? = Pretraining.defaultCacheDirectory
     var injections: [Injection] = []
+    var samplesFactor = 1
     var i = 0
     while i < arguments.count {
         let a = arguments[i]
@@ -141,6 +143,9 @@ func main(_ arguments: [String]) throws {
         case "--scenario": scenarioPath = try value()
         case "--fail": injections.append(try Injection(try value()))
         case "--cache": cache = try value()
+        case "--samples-factor":
+            guard let f = Int(try value()), (1...1000).contains(f) else { throw Failure(description: "--samples-factor: expected an integer in 1…1000", status: 2) }
+            samplesFactor = f
         case "--help", "-h":
             print(usage)
             return
@@ -207,7 +212,8 @@ func main(_ arguments: [String]) throws {
         case .silent?: break
         case .noSamples?: try write(["protocol": .string(ExternalTrainer.protocolVersion), "seconds": .number(seconds)], to: resultPath)
         default:
-            try write(["protocol": .string(ExternalTrainer.protocolVersion), "samples": .number(Double(model.sampleCounts[shard])), "seconds": .number(seconds)],
+            try write(["protocol": .string(ExternalTrainer.protocolVersion), "samples": .number(Double(samplesFactor * model.sampleCounts[shard])),
+                       "seconds": .number(seconds)],
                       to: resultPath)
         }
     case "evaluate":

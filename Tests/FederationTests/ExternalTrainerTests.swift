@@ -158,6 +158,23 @@ final class ExternalTrainerTests: XCTestCase {
         }
     }
 
+    /// A client's compute is priced on the samples its train result reports: twice the samples,
+    /// twice the compute time (who arrives first, and so the rounds, may then change).
+    func testComputeIsPricedOnTheReportedSamples() throws {
+        _ = try load("builtin.json", mlp(Self.builtInTrain))
+        let arms = #"[{"codec": "lora"}]"#
+        let one = try XCTUnwrap(try run(try load("one.json", mlp(external(), rounds: 2, arms: arms))).first)
+        let two = try XCTUnwrap(try run(try load("two.json", mlp(external(["--samples-factor", "2"]), rounds: 2, arms: arms))).first)
+        let first = one.clients.filter { $0.round == 1 }, second = two.clients.filter { $0.round == 1 }
+        XCTAssertEqual(first.map(\.client), second.map(\.client))
+        var compared = 0
+        for (a, b) in zip(first, second) where a.computeSeconds.isFinite && b.computeSeconds.isFinite {
+            XCTAssertEqual(b.computeSeconds, 2 * a.computeSeconds, accuracy: 1e-9 * a.computeSeconds, "client \(a.client)")
+            compared += 1
+        }
+        XCTAssertGreaterThan(compared, 0)
+    }
+
     /// `parallel` calls really run at once: five calls that each hang until their 1 s timeout
     /// take about one timeout, not five.
     func testParallelCallsRunAtOnce() throws {

@@ -27,15 +27,13 @@ deterministically (--split iid | contiguous | files), every --held-out-every-th 
 for evaluation. A sample is a window of --seq-len + 1 tokens; a shard's sample count is the windows
 its text holds (FedAvg's weight for the clients training it: client i trains shard i mod S).
 
-Compute (flops_per_sample): fedsim charges a client samples × flops_per_sample FLOPs. One training
-window costs seq_len · (4·N_base + 6·N_lora) FLOPs (forward 2·N per token for every weight; the
-backward pass forms input gradients through the frozen base, 2·N_base, and input and weight
-gradients for LoRA, 4·N_lora; N_base counts the base's weights except the input embedding, a
-look-up). Every client trains steps × batch windows whatever its shard's size, so flops_per_sample
-= seq_len · (4·N_base + 6·N_lora) · steps · batch / (mean samples of the non-empty shards): the
-client of mean size is priced at the work it does (as FedSim's built-in transformer workload
-prices it). The initialize request does not carry the scenario's local_steps, so this uses --steps:
-give the local steps with --steps rather than workload.train.external.local_steps.
+Compute (flops_per_sample): fedsim charges a client the "samples" its train result reports ×
+flops_per_sample FLOPs. One training window costs seq_len · (4·N_base + 6·N_lora) FLOPs (forward
+2·N per token for every weight; the backward pass forms input gradients through the frozen base,
+2·N_base, and input and weight gradients for LoRA, 4·N_lora; N_base counts the base's weights
+except the input embedding, a look-up), so flops_per_sample is that, and a train result reports
+the windows it trained on, steps × batch, whatever the shard's size (the local steps of the request,
+or --steps). The shard sizes from initialize are FedAvg's weights.
 """
 import argparse
 import json
@@ -337,9 +335,7 @@ class Session:
         self.save_adapter(output)
         n_base, n_lora = self.parameter_counts()
         a = self.args
-        nonzero = [c for c in counts if c > 0]
-        per_window = a.seq_len * (4 * n_base + 6 * n_lora)
-        flops = per_window * a.steps * a.batch / (sum(nonzero) / len(nonzero))
+        flops = a.seq_len * (4 * n_base + 6 * n_lora)  # one training window
         write_json(result, {"protocol": PROTOCOL, "samples": counts, "flops_per_sample": flops,
                             "n_base": n_base, "n_lora": n_lora})
 
@@ -390,7 +386,8 @@ class Session:
         self.timings["train_s"] = seconds
         self.timings["steps"] = steps
         self.save_adapter(output)
-        write_json(result, {"protocol": PROTOCOL, "samples": samples, "loss": sum(losses) / len(losses), "seconds": seconds})
+        # The windows trained on: what fedsim prices this client's compute on (× flops_per_sample).
+        write_json(result, {"protocol": PROTOCOL, "samples": steps * a.batch, "loss": sum(losses) / len(losses), "seconds": seconds})
 
     def evaluate(self):
         torch = self.torch

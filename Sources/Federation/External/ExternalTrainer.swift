@@ -51,6 +51,15 @@ public struct ExternalTrainer: Sendable, Equatable {
         self.keepFiles = keepFiles
     }
 
+    /// How reports name a command: its program's file name, and the script it runs when the
+    /// program is an interpreter (`python train.py`), never a folder of this machine.
+    public static func programName(_ argv: [String]) -> String {
+        func file(_ s: String) -> String { String(s.split(separator: "/").last ?? Substring(s)) }
+        guard let first = argv.first else { return "" }
+        if argv.count > 1, !argv[1].hasPrefix("-") { return file(first) + " " + file(argv[1]) }
+        return file(first)
+    }
+
     /// The protocol's name and version, written in every request and expected in every result.
     public static let protocolVersion = "fedsim.trainer/1"
 }

@@ -217,7 +217,7 @@ public final class ExternalWorkload: ProxyModel, @unchecked Sendable {
         if let l = result.loss { stats.lossSum += l; stats.lossCount += 1 }
         switch ExternalWorkload.readUpdate(call.adapter.path, global: global, freezingA: freezingA) {
         case let .failure(f): return failed(f.kind, f.message)
-        case let .success(trained): return (.trained(trained), stats)
+        case let .success(trained): return (.trained(trained, samples: result.samples), stats)
         }
     }
 
