@@ -79,21 +79,65 @@ extension Sweep {
     /// The folder of the point folders in output directory `out`.
     public static func pointsFolder(_ out: String) -> String { out + "/points" }
 
+    /// One of the worker processes of `--jobs J`: worker `index` (1…`count`) runs the shard's
+    /// points whose position in the shard's list is `index` − 1 modulo `count`.
+    public struct Worker: Sendable, Equatable {
+        public let index: Int
+        public let count: Int
+        /// Worker `index` of `count`; nil unless 1 ≤ index ≤ count.
+        public init?(index: Int, count: Int) {
+            guard count >= 1, (1...count).contains(index) else { return nil }
+            self.index = index
+            self.count = count
+        }
+    }
+
+    /// How the points of an invocation run: in this process, one after another (`jobs` 1), or
+    /// spread over `jobs` worker processes of this executable (each with `threads` threads),
+    /// or as one such worker (which writes no summary).
+    public struct Execution: Sendable, Equatable {
+        public var jobs: Int
+        public var threadsPerJob: Int?
+        public var worker: Worker?
+        /// The fedsim executable the workers run (nil: this process's own).
+        public var executable: String?
+        public init(jobs: Int = 1, threadsPerJob: Int? = nil, worker: Worker? = nil, executable: String? = nil) {
+            self.jobs = jobs
+            self.threadsPerJob = threadsPerJob
+            self.worker = worker
+            self.executable = executable
+        }
+        public static let sequential = Execution()
+    }
+
     /// Runs the points of `shard` whose results are not in `out` yet (after `preflight`), writing each
     /// into `out/points/<directory>/` atomically, then the summary of every point found in `out`.
     /// `force` first removes what fedsim wrote in `out` (it must carry fedsim's marker and hold
-    /// nothing else). Errors: `InputError` (exit 2), `OutputError` (exit 1).
-    public func run(shard: Shard, out: String, force: Bool = false, memoryLimit: Double, observer: (any ExperimentObserver)? = nil) throws -> Outcome {
+    /// nothing else). With `execution.jobs` > 1 the points run in that many worker processes
+    /// (`fedsim sweep … --worker k/J`); every point's files, and so the summary, are the same
+    /// bytes whatever the number of jobs. Errors: `InputError` (exit 2), `OutputError` (exit 1).
+    public func run(shard: Shard, out: String, force: Bool = false, memoryLimit: Double, observer: (any ExperimentObserver)? = nil,
+                    execution: Execution = .sequential) throws -> Outcome {
         try preflight(shard: shard, memoryLimit: memoryLimit)
-        let mine = points(in: shard)
-        _ = try OutputDirectory.prepare(out, kind: .sweep, replace: force, resume: true)
-        if force { try OutputDirectory.clean(out, kind: .sweep) }
+        var mine = points(in: shard)
+        if let w = execution.worker {
+            mine = mine.enumerated().filter { $0.offset % w.count == w.index - 1 }.map(\.element)
+            _ = try OutputDirectory.prepare(out, kind: .sweep, replace: false, resume: true)
+        } else {
+            _ = try OutputDirectory.prepare(out, kind: .sweep, replace: force, resume: true)
+            // --force on a folder that does not exist yet: nothing to remove.
+            if force, FileManager.default.fileExists(atPath: out) { try OutputDirectory.clean(out, kind: .sweep) }
+        }
         try OutputDirectory.create(out, kind: .sweep)
         let pointsDir = Self.pointsFolder(out)
         do { try FileManager.default.createDirectory(atPath: pointsDir, withIntermediateDirectories: true) } catch {
             throw OutputError(path: pointsDir, reason: InputFile.plain(error))
         }
-        OutputDirectory.cleanStale(in: pointsDir)
+        if execution.worker == nil { OutputDirectory.cleanStale(in: pointsDir) }
+        if execution.worker == nil, execution.jobs > 1 {
+            let (ran, skipped) = try runJobs(mine, shard: shard, out: out, memoryLimit: memoryLimit, execution: execution, observer: observer)
+            return try summarise(out: out, ran: ran, skipped: skipped)
+        }
         var ran = 0, skipped = 0
         let started = Date()
         for (k, p) in mine.enumerated() {
@@ -108,9 +152,90 @@ extension Sweep {
             let left = Double(mine.count - k - 1) * elapsed / Double(max(1, ran))
             try observer?.experiment(.pointFinished(PointFinished(position: position, files: data, headline: Report.headline(results), done: ran + skipped, inShard: mine.count, secondsLeft: left)))
         }
+        if execution.worker != nil {
+            let found = points.filter { FileManager.default.fileExists(atPath: pointsDir + "/" + $0.directory + "/summary.json") }.count
+            return Outcome(ran: ran, skipped: skipped, found: found, stale: 0, total: points.count, summaryFiles: [])
+        }
+        return try summarise(out: out, ran: ran, skipped: skipped)
+    }
+
+    /// Writes the summary of every point found in `out`.
+    private func summarise(out: String, ran: Int, skipped: Int) throws -> Outcome {
         let summary = try SweepSummary.write(directory: out, axes: axes,
                                              points: points.map { .init(index: $0.index, directory: $0.directory, values: $0.values, seed: $0.seed) })
         return Outcome(ran: ran, skipped: skipped, found: summary.found, stale: summary.stale, total: points.count, summaryFiles: summary.files)
+    }
+
+    /// Runs `mine` in `execution.jobs` worker processes of this executable and reports each
+    /// point as its files appear; a failed worker stops the sweep with its last messages.
+    private func runJobs(_ mine: [Point], shard: Shard, out: String, memoryLimit: Double, execution: Execution,
+                         observer: (any ExperimentObserver)?) throws -> (ran: Int, skipped: Int) {
+        let pointsDir = Self.pointsFolder(out)
+        func done(_ p: Point) -> Bool { FileManager.default.fileExists(atPath: pointsDir + "/" + p.directory + "/summary.json") }
+        let skipped = mine.filter(done).count
+        guard skipped < mine.count else { return (0, skipped) }
+        guard let executable = execution.executable ?? (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) else {
+            throw OutputError(path: "/proc/self/exe", reason: "cannot find this program to start its worker processes")
+        }
+        let jobs = min(execution.jobs, mine.count)
+        let logs = FileManager.default.temporaryDirectory.appendingPathComponent("fedsim-sweep-jobs-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))")
+        do { try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true) } catch {
+            throw OutputError(path: logs.path, reason: InputFile.plain(error))
+        }
+        defer { try? FileManager.default.removeItem(at: logs) }
+        let outcomes = JobOutcomes(count: jobs)
+        let finished = DispatchSemaphore(value: 0)
+        for k in 1...jobs {
+            var arguments = ["sweep", file, "--out", out, "--shard", "\(shard.index)/\(shard.count)", "--worker", "\(k)/\(jobs)",
+                             "--max-memory", String(Int(memoryLimit.rounded(.down)))]
+            if let t = execution.threadsPerJob { arguments += ["--threads", String(t)] }
+            let err = logs.appendingPathComponent("worker-\(k).err").path, outFile = logs.appendingPathComponent("worker-\(k).out").path
+            let argv = arguments
+            let thread = Thread {
+                defer { finished.signal() }
+                do {
+                    let o = try Subprocess.run(executable, argv, in: FileManager.default.currentDirectoryPath,
+                                               standardOutput: outFile, standardError: err, timeout: .infinity)
+                    outcomes.set(k - 1, o.succeeded ? nil : "worker \(k) of \(jobs) \(o.ending): \(Subprocess.tail(of: err))")
+                } catch {
+                    outcomes.set(k - 1, "worker \(k) of \(jobs): \(error)")
+                }
+            }
+            thread.start()
+        }
+        // Progress: each point as its summary appears (in the shard's order of completion).
+        var reported = Set(mine.filter(done).map(\.index))
+        let started = Date()
+        var running = jobs
+        var observerError: Error?
+        while running > 0 {
+            if finished.wait(timeout: .now() + 1) == .success { running -= 1 }
+            for p in mine where !reported.contains(p.index) && done(p) {
+                reported.insert(p.index)
+                guard observerError == nil, let observer else { continue }
+                let dir = pointsDir + "/" + p.directory
+                let files = ["summary.json", "rounds.csv"].compactMap { name in FileManager.default.contents(atPath: dir + "/" + name).map { (name: name, contents: $0) } }
+                let headline = (files.first.flatMap { try? RunSummary.read($0.contents, file: dir + "/summary.json") }).map { Report.headline($0) } ?? ""
+                let ran = reported.count - skipped
+                let left = Double(mine.count - reported.count) * Date().timeIntervalSince(started) / Double(max(1, ran))
+                do {
+                    try observer.experiment(.pointFinished(PointFinished(position: PointPosition(index: p.index, count: points.count), files: files,
+                                                                          headline: headline, done: reported.count, inShard: mine.count, secondsLeft: left)))
+                } catch { observerError = error }
+            }
+        }
+        if let failure = outcomes.failures.first { throw OutputError(path: out, reason: "a sweep job failed: " + failure) }
+        if let observerError { throw observerError }
+        return (mine.filter(done).count - skipped, skipped)
+    }
+
+    /// The workers' failures, one slot per worker.
+    private final class JobOutcomes: @unchecked Sendable {
+        private let lock = NSLock()
+        private var slots: [String?]
+        init(count: Int) { slots = Array(repeating: nil, count: count) }
+        func set(_ k: Int, _ failure: String?) { lock.lock(); slots[k] = failure; lock.unlock() }
+        var failures: [String] { lock.lock(); defer { lock.unlock() }; return slots.compactMap { $0 } }
     }
 
     /// `point.json`: the point's index, seed, content key and axis values.

@@ -10,6 +10,8 @@ struct SweepCommand: Command {
     static let options: [OptionSpec] = [
         OptionSpec("out", "DIR", "Output directory (points/, sweep.csv, sweep.md, plots/)."),
         OptionSpec("shard", "i/N", "Run only points k with k mod N = i − 1."),
+        OptionSpec("jobs", "N", "Run the points in N worker processes at once (default 1); the outputs are\nthe same bytes whatever N. Each worker gets --threads, or the cores ÷ N."),
+        OptionSpec("worker", "k/J", "Internal (what --jobs starts its workers with): run the k-th of J parts\nof the shard's points and write no summary."),
         OptionSpec("force", nil, "Start over: remove the points and summaries fedsim wrote in DIR first\n(only those: DIR must carry fedsim's marker and hold nothing else)."),
         OptionSpec("dry-run", nil, "Check the sweep and list its points (done or to run); write nothing."),
         OptionSpec("max-memory", "M", "Refuse points whose memory estimate exceeds M (default: half of memory)."),
@@ -24,7 +26,7 @@ struct SweepCommand: Command {
     later invocation (all shards done) writes the summary of every point found.
 
     USAGE:
-      fedsim sweep SWEEP.json --out DIR [--shard i/N] [--force] [--dry-run] [--max-memory M] [--threads N]
+      fedsim sweep SWEEP.json --out DIR [--jobs N] [--shard i/N] [--force] [--dry-run] [--max-memory M] [--threads N]
 
     SWEEP FILE:
       {"base": "default.json",                       the scenario, relative to the sweep file
@@ -45,12 +47,25 @@ struct SweepCommand: Command {
     let force: Bool
     let dryRun: Bool
     let maxMemory: Double
+    let execution: Sweep.Execution
 
     init(arguments: [String]) throws {
         let parsed = try ParsedArguments(arguments, spec: Self.options)
         maxMemory = try RunCommand.memoryLimit(parsed.value("max-memory"))
-        if parsed.value("threads") != nil { Parallelism.use(threads: try parsed.integer("threads", default: 1, in: 1...1024)) }
+        let threads: Int? = parsed.value("threads") == nil ? nil : try parsed.integer("threads", default: 1, in: 1...1024)
+        if let threads { Parallelism.use(threads: threads) }
         guard parsed.positional.count == 1 else { throw UsageError(parsed.positional.isEmpty ? "missing the sweep file" : "expected one sweep file") }
+        let jobs = try parsed.integer("jobs", default: 1, in: 1...256)
+        var worker: Sweep.Worker?
+        if let text = parsed.value("worker") {
+            let parts = text.split(separator: "/", omittingEmptySubsequences: false).map { Int($0) }
+            guard parts.count == 2, let k = parts[0], let n = parts[1], n <= 256, let w = Sweep.Worker(index: k, count: n) else {
+                throw UsageError("--worker expects k/J with 1 ≤ k ≤ J ≤ 256, found '\(String(text.prefix(40)))'")
+            }
+            worker = w
+        }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        execution = Sweep.Execution(jobs: jobs, threadsPerJob: jobs > 1 ? (threads ?? max(1, cores / jobs)) : nil, worker: worker)
         file = parsed.positional[0]
         dryRun = parsed.flag("dry-run")
         let out = parsed.value("out") ?? ""
@@ -79,7 +94,8 @@ struct SweepCommand: Command {
             console.print("\(plan.count) point(s); \(sweep.points(in: shard).count) in this shard")
             return 0
         }
-        let outcome = try sweep.run(shard: shard, out: out, force: force, memoryLimit: maxMemory, observer: ConsoleProgress(console))
+        let outcome = try sweep.run(shard: shard, out: out, force: force, memoryLimit: maxMemory, observer: ConsoleProgress(console), execution: execution)
+        if execution.worker != nil { return 0 }
         console.print("Sweep: \(outcome.ran) point(s) run, \(outcome.skipped) already done; \(outcome.found) of \(outcome.total) points in \(out)"
                       + (outcome.stale > 0 ? " (\(outcome.stale) stale point folder(s) of an earlier definition ignored)" : ""))
         if outcome.found == outcome.total {

@@ -132,10 +132,9 @@ extension Report {
             .table(.init(header: (["arm", "client calls", "failed calls", "failed participants"] + kinds.map { $0.replacingOccurrences(of: "_", with: "-") }
                                   + ["mean train loss"]).map { [.text($0)] },
                          alignments: [.left] + Array(repeating: .right, count: 4 + kinds.count), rows: rows)),
-            .paragraph([.text(failed == 0
-                ? "Every client call of the external trainer succeeded (first seed)."
-                : "A failed call (the trainer exited non-zero or was killed, ran past its timeout, or returned a malformed, non-finite or mis-shaped adapter) makes its client a failed participant: it sends nothing and leaves its round when its modelled training would have ended; the round closes as usual (rounds.csv "),
-                        .code("failed"), .text(", clients.csv outcome "), .code("failed"), .text("; docs/EXTERNAL-TRAINER.md).")]),
+            .paragraph(failed == 0 ? [.text("Every client call of the external trainer succeeded (first seed); the mean train loss is what the trainer reported.")]
+                : [.text("A failed call (the trainer exited non-zero or was killed, ran past its timeout, or returned a malformed, non-finite or mis-shaped adapter) makes its client a failed participant: it sends nothing and leaves its round when its modelled training would have ended; the round closes as usual (rounds.csv "),
+                   .code("failed"), .text(", clients.csv outcome "), .code("failed"), .text("; docs/EXTERNAL-TRAINER.md).")]),
         ]
         let examples = arms.flatMap { a in (a.trainer?.examples ?? []).map { "\(a.name), \($0)" } }
         if !examples.isEmpty {

@@ -104,4 +104,49 @@ final class SweepTests: ExperimentTestCase {
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("sw2")))
     }
+
+    /// `--jobs 2` (worker processes of the fedsim executable built beside the tests) writes the
+    /// same point files and summary as one process, byte for byte; only provenance.json, which
+    /// records the threads each process used, differs.
+    func testJobsWriteTheSameFilesAsOneProcess() throws {
+        let fedsim = try XCTUnwrap(Subprocess.resolve("fedsim", directory: tmp.path), "fedsim is not built beside the tests")
+        try write("s.json", scenario())
+        try write("sweep.json", #"{"base": "s.json", "axes": {"network.profile": ["3g", "4g", "5g"], "seed": [1, 2]}}"#)
+        let sweep = try Sweep(file: path("sweep.json"))
+        let one = try sweep.run(shard: .whole, out: path("one"), memoryLimit: 1e12)
+        let observer = RecordingObserver()
+        let two = try sweep.run(shard: .whole, out: path("two"), memoryLimit: 1e12, observer: observer,
+                                execution: Sweep.Execution(jobs: 2, threadsPerJob: 1, executable: fedsim))
+        XCTAssertEqual([one.ran, one.found], [6, 6])
+        XCTAssertEqual([two.ran, two.skipped, two.found, two.total], [6, 0, 6, 6])
+        XCTAssertEqual(Set(observer.finishedPoints.map(\.position.index)), Set(0..<6), "each point reported once as it appears")
+        XCTAssertEqual(observer.finishedPoints.map(\.done), Array(1...6))
+        func files(_ root: String) -> [String: Data] {
+            var out: [String: Data] = [:]
+            let base = URL(fileURLWithPath: root)
+            for case let url as URL in FileManager.default.enumerator(at: base, includingPropertiesForKeys: nil) ?? FileManager.DirectoryEnumerator() {
+                guard !url.hasDirectoryPath, url.lastPathComponent != "provenance.json", let data = try? Data(contentsOf: url) else { continue }
+                out[String(url.path.dropFirst(base.path.count))] = data
+            }
+            return out
+        }
+        let (a, b) = (files(path("one")), files(path("two")))
+        XCTAssertGreaterThan(a.count, 20)
+        XCTAssertEqual(Set(a.keys), Set(b.keys))
+        for (name, data) in a { XCTAssertEqual(data, b[name], name) }
+        // A second invocation finds every point done and starts no worker.
+        let again = try sweep.run(shard: .whole, out: path("two"), memoryLimit: 1e12, execution: Sweep.Execution(jobs: 2, executable: "/nonexistent"))
+        XCTAssertEqual([again.ran, again.skipped], [0, 6])
+    }
+
+    /// A worker that fails stops the sweep with exit 1's error, naming the worker and its message.
+    func testAFailingWorkerStopsTheSweep() throws {
+        try write("s.json", scenario())
+        try write("sweep.json", #"{"base": "s.json", "axes": {"seed": [1, 2]}}"#)
+        let sweep = try Sweep(file: path("sweep.json"))
+        XCTAssertThrowsError(try sweep.run(shard: .whole, out: path("x"), memoryLimit: 1e12, execution: Sweep.Execution(jobs: 2, executable: "/bin/false"))) { error in
+            XCTAssertTrue(error is OutputError, "\(error)")
+            XCTAssertTrue("\(error)".contains("a sweep job failed: worker"), "\(error)")
+        }
+    }
 }
