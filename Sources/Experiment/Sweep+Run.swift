@@ -129,6 +129,7 @@ extension Sweep {
             if force, FileManager.default.fileExists(atPath: out) { try OutputDirectory.clean(out, kind: .sweep) }
         }
         try OutputDirectory.create(out, kind: .sweep)
+        if execution.worker == nil { try OutputDirectory.writeFile(planJSON, to: out + "/" + Self.planFile) }
         let pointsDir = Self.pointsFolder(out)
         do { try FileManager.default.createDirectory(atPath: pointsDir, withIntermediateDirectories: true) } catch {
             throw OutputError(path: pointsDir, reason: InputFile.plain(error))
@@ -227,6 +228,23 @@ extension Sweep {
         if let failure = outcomes.failures.first { throw OutputError(path: out, reason: "a sweep job failed: " + failure) }
         if let observerError { throw observerError }
         return (mine.filter(done).count - skipped, skipped)
+    }
+
+    /// `sweep-plan.json` in a sweep's output: the sweep's key (SHA-256 of its points' keys, so
+    /// two outputs of the same definition share it), its axes and every planned point — what
+    /// `fedsim merge` checks shards against and summarises them with.
+    public static let planFile = "sweep-plan.json"
+
+    /// The sweep's key: the first 16 hex digits of SHA-256 over its points' keys in order.
+    public var key: String { String(SHA256.hex(points.map(\.key).joined(separator: "\n")).prefix(16)) }
+
+    var planJSON: Data {
+        let list: [JSONValue] = points.map { p in
+            .object(["index": .number(Double(p.index)), "directory": .string(p.directory), "seed": p.seed.map { .number(Double($0)) } ?? .null,
+                     "values": .array(p.values.map { .object(["key": .string($0.key), "value": $0.value]) })])
+        }
+        let json = JSONValue.object(["key": .string(key), "axes": .array(axes.map { .string($0) }), "points": .array(list)])
+        return Data((json.text(pretty: true) + "\n").utf8)
     }
 
     /// The workers' failures, one slot per worker.

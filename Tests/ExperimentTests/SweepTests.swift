@@ -149,4 +149,40 @@ final class SweepTests: ExperimentTestCase {
             XCTAssertTrue("\(error)".contains("a sweep job failed: worker"), "\(error)")
         }
     }
+
+    /// Three shards written to three folders and merged give the files of one unsharded sweep
+    /// (provenance.json aside); a shard of another sweep, or a folder that is no sweep output, is refused.
+    func testMergeOfThreeShardsEqualsOneSweep() throws {
+        try write("s.json", scenario())
+        try write("sweep.json", #"{"base": "s.json", "axes": {"network.profile": ["3g", "4g", "5g"], "seed": [1, 2]}}"#)
+        let sweep = try Sweep(file: path("sweep.json"))
+        _ = try sweep.run(shard: .whole, out: path("whole"), memoryLimit: 1e12)
+        for k in 1...3 { _ = try sweep.run(shard: try XCTUnwrap(Sweep.Shard(index: k, count: 3)), out: path("shard\(k)"), memoryLimit: 1e12) }
+        let merged = try SweepMerge.merge((1...3).map { path("shard\($0)") }, into: path("merged"))
+        XCTAssertEqual([merged.copied, merged.present, merged.missing, merged.total], [6, 0, 0, 6])
+        func files(_ root: String) -> [String: Data] {
+            var out: [String: Data] = [:]
+            let base = URL(fileURLWithPath: root)
+            for case let url as URL in FileManager.default.enumerator(at: base, includingPropertiesForKeys: nil) ?? FileManager.DirectoryEnumerator() {
+                guard !url.hasDirectoryPath, url.lastPathComponent != "provenance.json", let data = try? Data(contentsOf: url) else { continue }
+                out[String(url.path.dropFirst(base.path.count))] = data
+            }
+            return out
+        }
+        let (a, b) = (files(path("whole")), files(path("merged")))
+        XCTAssertEqual(Set(a.keys), Set(b.keys))
+        for (name, data) in a { XCTAssertEqual(data, b[name], name) }
+        XCTAssertNotNil(a["/sweep-plan.json"])
+        // Merging into a shard: it gains the others' points; two shards only: a point is missing.
+        let partial = try SweepMerge.merge([path("shard1"), path("shard2")], into: path("shard1"))
+        XCTAssertEqual([partial.copied, partial.present, partial.missing], [2, 2, 2])
+        // Another sweep's shard is refused, naming it; so is a folder that is no sweep output.
+        try write("other.json", #"{"base": "s.json", "axes": {"network.profile": ["3g", "5g"]}}"#)
+        _ = try Sweep(file: path("other.json")).run(shard: .whole, out: path("other"), memoryLimit: 1e12)
+        XCTAssertThrowsError(try SweepMerge.merge([path("shard3"), path("other")], into: path("m2"))) { error in
+            XCTAssertTrue("\(error)".contains(path("other")) && "\(error)".contains("another sweep"), "\(error)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("m2")))
+        XCTAssertThrowsError(try SweepMerge.merge([path("s.json")], into: path("m3"))) { XCTAssertTrue($0 is InputError) }
+    }
 }
