@@ -8,7 +8,7 @@ SHELL := /bin/bash
 # fortunes*: real text in English, German, Spanish, Italian, Russian, Polish and Czech for the
 # transformer language model (docs/LEARNING.md).
 CORPORA := fortunes fortunes-min fortunes-de fortunes-es fortunes-it fortunes-ru fortunes-pl fortunes-cs
-DEBIAN_PACKAGES := libgsl-dev libopenblas-dev liblapacke-dev zlib1g-dev dataset-fashion-mnist gnuplot-nox python3-jsonschema $(CORPORA)
+DEBIAN_PACKAGES := libgsl-dev libopenblas-dev liblapacke-dev zlib1g-dev dataset-fashion-mnist gnuplot-nox python3-jsonschema openmpi-bin $(CORPORA)
 SWIFT ?= swift
 VENV := .build/bench-venv
 PYTHON ?= python3

@@ -160,6 +160,37 @@ extension Sweep {
         return try summarise(out: out, ran: ran, skipped: skipped)
     }
 
+    /// One rank of an MPI job (`mpirun -n size fedsim sweep … --mpi`): runs shard `rank`+1 of
+    /// `size` into `out` (a folder every rank sees), then marks itself done in `out/.mpi/` (with
+    /// the sweep's key and `job`, the launcher's job identity); rank 0
+    /// waits for every rank's mark and writes the summary of the points found (what failed ranks
+    /// left undone is reported as missing; mpirun stops the job when a rank fails).
+    public func runRank(_ rank: Int, of size: Int, job: String, out: String, memoryLimit: Double, observer: (any ExperimentObserver)?) throws -> Outcome {
+        guard let shard = Shard(index: rank + 1, count: size) else {
+            throw InputError(.invalidValue(expected: "an MPI rank in 0…\(size - 1)", found: String(rank)), at: "--mpi")
+        }
+        // Every rank prepares the folder; creating it is idempotent, so their order does not matter.
+        let mine = try run(shard: shard, out: out, memoryLimit: memoryLimit, observer: observer,
+                           execution: Execution(worker: Worker(index: 1, count: 1)))
+        let marks = out + "/" + Self.mpiFolder
+        do { try FileManager.default.createDirectory(atPath: marks, withIntermediateDirectories: true) } catch {
+            throw OutputError(path: marks, reason: InputFile.plain(error))
+        }
+        let mark = Data("\(key) \(job) \(size)\n".utf8)
+        try OutputDirectory.writeFile(mark, to: marks + "/rank-\(rank)")
+        guard rank == 0 else { return mine }
+        let expected = mark
+        while (0..<size).contains(where: { FileManager.default.contents(atPath: marks + "/rank-\($0)") != expected }) {
+            usleep(200_000)
+        }
+        try? FileManager.default.removeItem(atPath: marks)
+        try OutputDirectory.writeFile(planJSON, to: out + "/" + Self.planFile)
+        return try summarise(out: out, ran: mine.ran, skipped: mine.skipped)
+    }
+
+    /// The folder of the MPI ranks' done marks in a sweep output (removed by rank 0).
+    public static let mpiFolder = ".mpi"
+
     /// Writes the summary of every point found in `out`.
     private func summarise(out: String, ran: Int, skipped: Int) throws -> Outcome {
         let summary = try SweepSummary.write(directory: out, axes: axes,

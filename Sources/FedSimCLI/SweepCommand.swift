@@ -11,6 +11,7 @@ struct SweepCommand: Command {
         OptionSpec("out", "DIR", "Output directory (points/, sweep.csv, sweep.md, plots/)."),
         OptionSpec("shard", "i/N", "Run only points k with k mod N = i − 1."),
         OptionSpec("jobs", "N", "Run the points in N worker processes at once (default 1); the outputs are\nthe same bytes whatever N. Each worker gets --threads, or the cores ÷ N."),
+        OptionSpec("mpi", nil, "Run as one rank of `mpirun -n N fedsim sweep … --mpi`: rank r runs shard r+1/N\n(from OMPI_COMM_WORLD_RANK/SIZE, or PMI_RANK/SIZE); rank 0 then waits for the\nothers and writes the summary. The output folder must be on a file system all ranks share."),
         OptionSpec("worker", "k/J", "Internal (what --jobs starts its workers with): run the k-th of J parts\nof the shard's points and write no summary."),
         OptionSpec("force", nil, "Start over: remove the points and summaries fedsim wrote in DIR first\n(only those: DIR must carry fedsim's marker and hold nothing else)."),
         OptionSpec("dry-run", nil, "Check the sweep and list its points (done or to run); write nothing."),
@@ -48,6 +49,8 @@ struct SweepCommand: Command {
     let dryRun: Bool
     let maxMemory: Double
     let execution: Sweep.Execution
+    let mpi: Bool
+    let rank: MPIRank?
 
     init(arguments: [String]) throws {
         let parsed = try ParsedArguments(arguments, spec: Self.options)
@@ -72,6 +75,20 @@ struct SweepCommand: Command {
         guard !out.isEmpty || dryRun else { throw UsageError("missing --out DIR") }
         self.out = out
         force = parsed.flag("force")
+        mpi = parsed.flag("mpi")
+        if mpi {
+            guard parsed.value("shard") == nil, parsed.value("jobs") == nil, parsed.value("worker") == nil else {
+                throw UsageError("--mpi takes the shard from the MPI rank: no --shard, --jobs or --worker with it")
+            }
+            guard !force else { throw UsageError("--mpi with --force: ranks would clean each other's points; remove or --force the folder in one process first") }
+            guard let rank = MPIRank.current else {
+                throw UsageError("--mpi: no MPI rank in the environment (OMPI_COMM_WORLD_RANK/SIZE or PMI_RANK/SIZE); start with mpirun -n N")
+            }
+            self.rank = rank
+            shard = Sweep.Shard(index: rank.rank + 1, count: rank.size) ?? .whole
+            return
+        }
+        rank = nil
         if let text = parsed.value("shard") {
             let parts = text.split(separator: "/", omittingEmptySubsequences: false).map { Int($0) }
             guard parts.count == 2, let i = parts[0], let n = parts[1], n <= 1_000_000, let shard = Sweep.Shard(index: i, count: n) else {
@@ -94,6 +111,13 @@ struct SweepCommand: Command {
             console.print("\(plan.count) point(s); \(sweep.points(in: shard).count) in this shard")
             return 0
         }
+        if let rank {
+            let outcome = try sweep.runRank(rank.rank, of: rank.size, job: rank.job, out: out, memoryLimit: maxMemory, observer: ConsoleProgress(console))
+            guard rank.rank == 0 else { return 0 }
+            console.print("Sweep (\(rank.size) MPI ranks): \(outcome.found) of \(outcome.total) points in \(out)")
+            if outcome.found == outcome.total { console.print("Summary: \(out)/sweep.md, sweep.csv") }
+            return 0
+        }
         let outcome = try sweep.run(shard: shard, out: out, force: force, memoryLimit: maxMemory, observer: ConsoleProgress(console), execution: execution)
         if execution.worker != nil { return 0 }
         console.print("Sweep: \(outcome.ran) point(s) run, \(outcome.skipped) already done; \(outcome.found) of \(outcome.total) points in \(out)"
@@ -113,5 +137,29 @@ struct SweepCommand: Command {
         case .toRun: "to run"
         case .otherShard: "other shard"
         }
+    }
+}
+
+/// This process's MPI rank and the job's size, from the launcher's environment (Open MPI's
+/// OMPI_COMM_WORLD_RANK/SIZE, or PMI_RANK/PMI_SIZE of MPICH and Slurm's PMI).
+struct MPIRank {
+    let rank: Int
+    let size: Int
+    /// The job's identity (PMIx namespace, Open MPI job id or Slurm job id), so marks of an
+    /// earlier, interrupted job are never taken for this one's.
+    var job: String {
+        let env = ProcessInfo.processInfo.environment
+        let id = ["PMIX_NAMESPACE", "OMPI_MCA_ess_base_jobid", "SLURM_JOB_ID", "OMPI_MCA_orte_hnp_uri"].lazy.compactMap { env[$0] }.first ?? "job"
+        return SHA256.hex(id).prefix(16).description
+    }
+
+    static var current: MPIRank? {
+        let env = ProcessInfo.processInfo.environment
+        for (r, n) in [("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"), ("PMI_RANK", "PMI_SIZE"), ("PMIX_RANK", "OMPI_COMM_WORLD_SIZE")] {
+            if let rank = env[r].flatMap(Int.init), let size = env[n].flatMap(Int.init), size >= 1, size <= 1_000_000, (0..<size).contains(rank) {
+                return MPIRank(rank: rank, size: size)
+            }
+        }
+        return nil
     }
 }

@@ -28,7 +28,7 @@ public enum OutputDirectory {
     public static func owned(_ kind: Kind) -> Set<String> {
         switch kind {
         case .run: return [marker, "summary.json", "rounds.csv", "clients.csv", "report.md", "report.html", "plots", "provenance.json", "point.json"]
-        case .sweep: return [marker, "points", "sweep.csv", "sweep.md", "plots", "report.md", "report.html", "provenance.json", "sweep-plan.json"]
+        case .sweep: return [marker, "points", "sweep.csv", "sweep.md", "plots", "report.md", "report.html", "provenance.json", "sweep-plan.json", ".mpi"]
         }
     }
 
