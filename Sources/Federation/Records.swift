@@ -152,7 +152,7 @@ public struct ArmResult: Sendable, Codable {
     /// seed is saved for resuming (`fedsim run --seeds`).
     enum CodingKeys: String, CodingKey {
         case name, codec, uploadBytesPerClient, downloadBytesInSync, downloadBytesDense, rounds, clients, events
-        case initialAccuracy, initialLoss, measuredUploadKept, measuredDownloadKept, learningSeconds
+        case initialAccuracy, initialLoss, measuredUploadKept, measuredDownloadKept, learningSeconds, trainer
     }
 
     public var simulatedSeconds: Double { rounds.last?.endSeconds ?? 0 }
