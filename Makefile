@@ -4,7 +4,8 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
-# python3-jsonschema: test-only (checks Scenarios/ against Scenarios/schema.json); FedSim never runs Python.
+# python3-jsonschema: test-only (checks Scenarios/ against Scenarios/schema.json and Reports/ against docs/schemas/);
+# FedSim never runs Python.
 # fortunes*: real text in English, German, Spanish, Italian, Russian, Polish and Czech for the
 # transformer language model (docs/LEARNING.md).
 CORPORA := fortunes fortunes-min fortunes-de fortunes-es fortunes-it fortunes-ru fortunes-pl fortunes-cs
@@ -52,6 +53,7 @@ test: setup
 	@.build/debug/fedsim schema | cmp -s - Scenarios/schema.json || { echo "make test: Scenarios/schema.json differs from 'fedsim schema' (regenerate: .build/debug/fedsim schema > Scenarios/schema.json)"; exit 1; }
 	@$(PYTHON) Tests/Scenarios/check_schema.py . >.build/schema.log 2>&1 || { cat .build/schema.log; echo "make test: scenario schema check FAILED"; exit 1; }
 	@echo "make test: Scenarios/schema.json is what 'fedsim schema' emits, and every scenario in Scenarios/ matches it"
+	@$(PYTHON) Tests/Scenarios/check_outputs.py . || { echo "make test: output check against docs/schemas/ and docs/OUTPUTS.md FAILED"; exit 1; }
 	@$(PYTHON) Tests/Scenarios/check_trainer_protocol.py . .build/debug/fedsim .build/trainer-protocol || { echo "make test: external-trainer protocol check FAILED"; exit 1; }
 	@$(MAKE) --no-print-directory fuzz-short
 

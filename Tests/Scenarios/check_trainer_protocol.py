@@ -7,7 +7,8 @@ Checks docs/external-trainer/{request,result}.schema.json are valid JSON Schemas
 FEDSIM on Tests/Fixtures/external/external.json (copied with builtin.json into OUT, exchange files
 kept there), and validates every request.json fedsim wrote and every result.json fedsim-train
 wrote (the deliberately garbled ones of the fixture's --fail garbage client excepted) against
-them. Exits 1 on any failure.
+them, and the run's summary.json (with its external_trainer keys) against
+docs/schemas/summary.schema.json. Exits 1 on any failure.
 """
 
 import json
@@ -56,12 +57,19 @@ def main():
         counts[kind] += 1
     summary = json.loads((out / "run/summary.json").read_text())
     failed = sum(a.get("failed", 0) for s in summary["runs"] for a in s["arms"]) if "runs" in summary else None
+    # The run's summary.json, with its external_trainer keys, against docs/schemas/summary.schema.json (docs/OUTPUTS.md).
+    summary_schema = json.loads((root / "docs/schemas/summary.schema.json").read_text())
+    Draft202012Validator.check_schema(summary_schema)
+    for e in sorted(Draft202012Validator(summary_schema).iter_errors(summary), key=lambda e: list(map(str, e.path)))[:5]:
+        failures.append(f"{out / 'run/summary.json'}: {'/'.join(map(str, e.path))}: {e.message[:300]}")
+    if not any("external_trainer" in a for s in summary.get("runs", []) for a in s.get("arms", [])):
+        failures.append(f"{out / 'run/summary.json'}: no arm has external_trainer")
     for line in failures[:20]:
         print(line)
     if failures or counts["request"] < 10 or counts["result"] < 10:
         sys.exit(f"check_trainer_protocol.py: {len(failures)} file(s) fail the schemas ({counts['request']} requests, {counts['result']} results checked)")
     print(f"check_trainer_protocol.py: {counts['request']} requests and {counts['result']} results match docs/external-trainer/*.schema.json"
-          + (f"; {failed} failed participants" if failed is not None else ""))
+          + (f"; {failed} failed participants" if failed is not None else "") + "; its summary.json matches docs/schemas/summary.schema.json")
 
 
 main()
