@@ -2,17 +2,17 @@ import Foundation
 import Numerics
 
 /// `fedsim sweep --jobs 2` against `--jobs 1` on a 40-point time-only sweep (4 profiles × 10
-/// seeds of 2,000 clients, 200 rounds): wall time of the whole command, outputs checked equal.
+/// seeds of 500 clients, 100 rounds): wall time of the whole command, outputs checked equal.
 enum SweepBenchmark: Benchmark {
     static let name = "sweep"
     static let summary = "fedsim sweep: 40 points with --jobs 2 vs --jobs 1 (speedup goal ≥ 1.8× on 2 cores)"
 
     static let base = """
-    {"name": "bench-sweep", "population": {"clients": 2000, "device_speed": {"dist": "lognormal", "median": "30TFLOPS", "p90": "120TFLOPS"}},
+    {"name": "bench-sweep", "population": {"clients": 500, "device_speed": {"dist": "lognormal", "median": "30TFLOPS", "p90": "120TFLOPS"}},
      "network": {"profile": "4g"}, "availability": {"dropout_per_round": 0.05},
-     "selection": {"per_round": 100, "over_selection": 0.3, "deadline": "30min", "min_completions": 10},
+     "selection": {"per_round": 50, "over_selection": 0.3, "deadline": "30min", "min_completions": 10},
      "workload": {"payload": {"model": "llama-2-7b", "rank": 16, "targets": ["q", "v"]}},
-     "arms": [{"codec": "lora"}, {"codec": "fedsrd", "sparsity": 0.9}], "stop": {"rounds": 200}}
+     "arms": [{"codec": "lora"}, {"codec": "fedsrd", "sparsity": 0.9}], "stop": {"rounds": 100}}
     """
 
     static func run(_ context: BenchContext) -> [BenchRow] {

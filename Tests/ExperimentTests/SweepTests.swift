@@ -10,7 +10,7 @@ final class SweepTests: ExperimentTestCase {
     /// The committed sweeps plan exactly the point folders of the committed reports: content keys
     /// and folder names are stable (a changed key would orphan every finished point).
     func testCommittedSweepsPlanTheCommittedPointFolders() throws {
-        for name in ["compressibility", "profiles"] {
+        for name in ["compressibility", "profiles", "uplink"] {
             let sweep = try Sweep(file: repoRoot.appendingPathComponent("Scenarios/sweeps/\(name).json").path)
             let committed = contents(repoRoot.appendingPathComponent("Reports/sweeps/\(name)/points").path).filter { !$0.hasPrefix(".") }
             XCTAssertFalse(committed.isEmpty, name)

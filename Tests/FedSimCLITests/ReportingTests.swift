@@ -19,13 +19,13 @@ final class ReportingTests: XCTestCase {
 
     func testCommittedSummariesDecodeAndEncodeToTheSameBytes() throws {
         var paths = Self.runs.map { $0 + "/summary.json" }
-        for sweep in ["compressibility", "profiles"] {
+        for sweep in ["compressibility", "profiles", "uplink"] {
             let dir = Self.root.appendingPathComponent("Reports/sweeps/\(sweep)/points")
             if let first = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted().first(where: { !$0.hasPrefix(".") }) {
                 paths.append("Reports/sweeps/\(sweep)/points/\(first)/summary.json")
             }
         }
-        XCTAssertEqual(paths.count, 5)
+        XCTAssertEqual(paths.count, 6)
         for path in paths {
             let bytes = try committed(path)
             let summary = try RunSummary.read(bytes, file: path)
