@@ -9,10 +9,29 @@ import Reporting
 /// progress with an estimate of the time left.
 final class ConsoleProgress: ExperimentObserver {
     let console: Console
+    /// In a log, the least time between two round lines.
+    let logInterval: TimeInterval
+    /// When each arm (by its tag) saw its first round, and when the last round line went to the log.
+    private var armStarted: [String: Date] = [:]
+    private var lastLogLine = Date()
 
-    init(_ console: Console) { self.console = console }
+    init(_ console: Console, logInterval: TimeInterval = 60) {
+        self.console = console
+        self.logInterval = logInterval
+    }
 
-    var wantsRounds: Bool { console.stderrIsTerminal }
+    /// Rounds are wanted on a terminal (the progress line) and in a log (a line a minute).
+    var wantsRounds: Bool { true }
+
+    /// The wall time left for an arm at `round` of `rounds`, from its pace so far.
+    func timeLeft(_ tag: String, round: Int, rounds: Int?) -> String {
+        let now = Date()
+        let start = armStarted[tag] ?? now
+        if armStarted[tag] == nil { armStarted[tag] = now }
+        guard let rounds, round > 1, rounds > round else { return "" }
+        let left = now.timeIntervalSince(start) / Double(round - 1) * Double(rounds - round)
+        return "  ~\(Quantity.humanReadable(left, as: .duration)) left"
+    }
 
     /// "[point i/N] " for a sweep point, "" for a plain run.
     static func label(_ point: PointPosition?) -> String {
@@ -34,8 +53,15 @@ final class ConsoleProgress: ExperimentObserver {
         case let .seedResumed(c):
             console.error("\(Self.label(c.point))seed \(c.seed): finished by an earlier, interrupted run (resumed)")
         case let .round(c, arm, round, rounds, t, accuracy):
-            console.progress("\(Self.tag(c, arm)) round \(round)\(rounds.map { "/\($0)" } ?? "")  sim \(Quantity.humanReadable(t, as: .duration))"
-                             + (accuracy.map { "  acc \(String(format: "%.3f", $0))" } ?? ""))
+            let tag = Self.tag(c, arm)
+            let line = "\(tag) round \(round)\(rounds.map { "/\($0)" } ?? "")  sim \(Quantity.humanReadable(t, as: .duration))"
+                + (accuracy.map { "  acc \(String(format: "%.3f", $0))" } ?? "") + timeLeft(tag, round: round, rounds: rounds)
+            if terminal {
+                console.progress(line)
+            } else if Date().timeIntervalSince(lastLogLine) >= logInterval {
+                lastLogLine = Date()
+                console.error(line)
+            }
         case .armFailed:
             if terminal { console.progress(nil) }
         case let .armFinished(c, arm, rounds, t, accuracy, trained):

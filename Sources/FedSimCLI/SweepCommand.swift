@@ -27,7 +27,7 @@ struct SweepCommand: Command {
     later invocation (all shards done) writes the summary of every point found.
 
     USAGE:
-      fedsim sweep SWEEP.json --out DIR [--jobs N] [--shard i/N] [--force] [--dry-run] [--max-memory M] [--threads N]
+      fedsim sweep SWEEP.json --out DIR [--jobs N] [--shard i/N] [--mpi] [--force] [--dry-run] [--max-memory M] [--threads N] [--worker k/J]
 
     SWEEP FILE:
       {"base": "default.json",                       the scenario, relative to the sweep file
