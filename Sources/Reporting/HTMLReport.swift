@@ -47,7 +47,7 @@ extension ReportDocument {
             guard let svg = f.svg else { return "" }
             // The SVG element itself, without its XML declaration and doctype.
             let element = svg.range(of: "<svg").map { String(svg[$0.lowerBound...]) } ?? svg
-            return "<figure>\(element)<figcaption>\(escape(f.caption))</figcaption></figure>\n"
+            return "<figure>\(element)<figcaption>\(escape(shown(f.caption)))</figcaption></figure>\n"
         }
     }
 

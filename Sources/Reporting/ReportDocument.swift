@@ -86,7 +86,7 @@ extension ReportDocument {
         case let .table(t):
             func row(_ cells: [[Inline]]) -> String { "| " + cells.map(markdown).joined(separator: " | ") + " |\n" }
             return row(t.header) + "|" + t.alignments.map { $0 == .right ? "---:|" : "---|" }.joined() + "\n" + t.rows.map(row).joined()
-        case let .figure(f): return "![\(f.caption)](\(f.path))\n"
+        case let .figure(f): return "![\(markdownText(f.caption))](\(f.path))\n"
         }
     }
 
