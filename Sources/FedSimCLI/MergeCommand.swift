@@ -40,7 +40,7 @@ struct MergeCommand: Command {
         let o = try SweepMerge.merge(shards, into: out, force: force)
         console.print("Merge: \(o.copied) point(s) copied, \(o.present) already in \(out); \(o.total - o.missing) of \(o.total) points"
                       + (o.missing > 0 ? " (\(o.missing) in no shard yet)" : ""))
-        console.print("Summary: \(out)/sweep.md, sweep.csv" + (o.summaryFiles.contains("plots/speedup.svg") ? ", plots/speedup.svg" : ""))
+        console.print("Summary: \(out)/report.html (report.md, sweep.csv, plots/)")
         return 0
     }
 }

@@ -21,8 +21,8 @@ struct SweepCommand: Command {
 
     static let help = """
     Run every combination of the axes of a sweep file on a base scenario, one point after another,
-    and summarise each arm's time to target and speedup over lora per point (sweep.csv, sweep.md,
-    plots/speedup.svg). A point whose results exist is skipped, so an interrupted sweep picks up
+    and summarise each arm's time to target and speedup over lora per point, and where along each
+    numeric axis it crosses 1 (report.html, report.md = sweep.md, sweep.csv, plots/). A point whose results exist is skipped, so an interrupted sweep picks up
     where it stopped; --shard i/N runs every N-th point (e.g. one Slurm array task each), and any
     later invocation (all shards done) writes the summary of every point found.
 
@@ -123,9 +123,9 @@ struct SweepCommand: Command {
         console.print("Sweep: \(outcome.ran) point(s) run, \(outcome.skipped) already done; \(outcome.found) of \(outcome.total) points in \(out)"
                       + (outcome.stale > 0 ? " (\(outcome.stale) stale point folder(s) of an earlier definition ignored)" : ""))
         if outcome.found == outcome.total {
-            console.print("Summary: \(out)/sweep.md, sweep.csv" + (outcome.summaryFiles.contains("plots/speedup.svg") ? ", plots/speedup.svg" : ""))
+            console.print("Summary: \(out)/report.html (report.md, sweep.csv\(outcome.summaryFiles.contains("plots/speedup.svg") ? ", plots/" : ""))")
         } else {
-            console.print("Summary of the points so far: \(out)/sweep.md (run the other shards, then this command again)")
+            console.print("Summary of the points so far: \(out)/report.html (run the other shards, then this command again, or fedsim merge)")
         }
         return 0
     }

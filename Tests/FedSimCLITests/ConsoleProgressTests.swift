@@ -65,6 +65,6 @@ final class ConsoleProgressTests: XCTestCase {
         XCTAssertTrue(terminal.err.contains("\r\u{1B}[K[point 2/2] [lora] round 1/4  sim "), terminal.err)
         XCTAssertTrue(terminal.err.contains("\n[point 2/2] "), terminal.err)
         XCTAssertFalse(terminal.err.contains("left)"), terminal.err)
-        XCTAssertTrue(terminal.out.hasPrefix("Sweep: 1 point(s) run, 1 already done; 2 of 2 points in \(path("sw"))\nSummary: \(path("sw"))/sweep.md, sweep.csv"), terminal.out)
+        XCTAssertTrue(terminal.out.hasPrefix("Sweep: 1 point(s) run, 1 already done; 2 of 2 points in \(path("sw"))\nSummary: \(path("sw"))/report.html (report.md, sweep.csv"), terminal.out)
     }
 }
