@@ -55,7 +55,7 @@ final class ConsoleProgressTests: XCTestCase {
         XCTAssertTrue(log.err.hasPrefix("[point 1/2] done (1 of 1 in this shard; about "), log.err)
         XCTAssertTrue(log.err.hasSuffix(" left)\n"), log.err)
         XCTAssertTrue(log.out.hasPrefix("Sweep: 1 point(s) run, 0 already done; 1 of 2 points in \(path("sw"))\n"
-                                        + "Summary of the points so far: \(path("sw"))/sweep.md"), log.out)
+                                        + "Summary of the points so far: \(path("sw"))/report.html"), log.out)
         let dry = run(["sweep", path("sweep.json"), "--out", path("sw"), "--dry-run", "--shard", "2/2"], terminal: false)
         XCTAssertEqual(dry.status, 0, dry.err)
         let rows = dry.out.split(separator: "\n").map { $0.split(separator: "\t").prefix(2).joined(separator: " ") }
