@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <spawn.h>
+#include <malloc.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_rng.h>
 #include <gsl/gsl_randist.h>
@@ -43,6 +44,15 @@ static inline int fedsim_rename_exchange(const char *a, const char *b) {
 extern int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, const char *path);
 static inline int fedsim_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
     return posix_spawn_file_actions_addchdir_np(actions, path);
+}
+
+// glibc's allocator returns big freed blocks to the kernel (mmap above 128 kB, heap trimming),
+// so the next allocation of the same size faults in fresh zeroed pages: an adapter's tensors
+// (hundreds of kB each, tens of MB in all) were paying that on every read. Blocks below 64 MB come
+// from the heap and freed memory is kept for reuse until 256 MB of it sits at the top.
+static inline void fedsim_tune_malloc(void) {
+    mallopt(M_MMAP_THRESHOLD, 64 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
 }
 
 // GSL's generator types are C globals, which Swift 6 rejects as not concurrency-safe;

@@ -127,6 +127,7 @@ public enum BLASKernel {
     /// `ensureDeterministicKernel`, then the self-check. Returns nil when the program may go on, or
     /// the message to print (the caller prints it and exits 1).
     public static func startUp(program: String) -> String? {
+        fedsim_tune_malloc()
         ensureDeterministicKernel()
         let failures = selfCheck()
         guard !failures.isEmpty else { return nil }
