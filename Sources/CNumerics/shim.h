@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <spawn.h>
 #include <malloc.h>
+#include <sys/wait.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_rng.h>
 #include <gsl/gsl_randist.h>
@@ -44,6 +45,16 @@ static inline int fedsim_rename_exchange(const char *a, const char *b) {
 extern int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, const char *path);
 static inline int fedsim_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
     return posix_spawn_file_actions_addchdir_np(actions, path);
+}
+
+// Whether child `pid` has ended, without reaping it (1 ended, 0 running, -1 error): while it is a
+// zombie its process id, and so its process group's, cannot be reused, so the group can still be
+// killed safely before the child is reaped.
+static inline int fedsim_child_ended(pid_t pid) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0) return -1;
+    return info.si_pid == pid ? 1 : 0;
 }
 
 // glibc's allocator returns big freed blocks to the kernel (mmap above 128 kB, heap trimming),

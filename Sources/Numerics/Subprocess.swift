@@ -88,23 +88,23 @@ public enum Subprocess {
         var pause: UInt32 = 1_000
         var killedAt: Double?
         while true {
-            let r = waitpid(pid, &status, WNOHANG)
-            if r == pid { break }
-            if r < 0, errno != EINTR { break }
+            let ended = fedsim_child_ended(pid)
+            if ended == 1 { break }
+            if ended < 0, errno != EINTR { break }
             let t = elapsed()
             if killedAt == nil, t > timeout {
                 kill(-pid, SIGTERM)
                 killedAt = t
             } else if let k = killedAt, t > k + 3 {
                 kill(-pid, SIGKILL)
-                waitpid(pid, &status, 0)
-                break
             }
             usleep(pause)
             pause = min(pause * 2, 20_000)
         }
-        // Whatever the program left running in its group ends with the call.
+        // Whatever the program left running in its group ends with the call. The child is not
+        // reaped yet (a zombie), so its group's id still names this group.
         kill(-pid, SIGKILL)
+        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
         let seconds = elapsed()
         if killedAt != nil { return Outcome(ending: .timedOut(seconds: timeout), seconds: seconds) }
         let signalled = status & 0x7f
