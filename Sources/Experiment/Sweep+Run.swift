@@ -215,33 +215,11 @@ extension Sweep {
             throw OutputError(path: logs.path, reason: InputFile.plain(error))
         }
         defer { try? FileManager.default.removeItem(at: logs) }
-        let outcomes = JobOutcomes(count: jobs)
-        let finished = DispatchSemaphore(value: 0)
-        for k in 1...jobs {
-            var arguments = ["sweep", file, "--out", out, "--shard", "\(shard.index)/\(shard.count)", "--worker", "\(k)/\(jobs)",
-                             "--max-memory", String(Int(memoryLimit.rounded(.down)))]
-            if let t = execution.threadsPerJob { arguments += ["--threads", String(t)] }
-            let err = logs.appendingPathComponent("worker-\(k).err").path, outFile = logs.appendingPathComponent("worker-\(k).out").path
-            let argv = arguments
-            let thread = Thread {
-                defer { finished.signal() }
-                do {
-                    let o = try Subprocess.run(executable, argv, in: FileManager.default.currentDirectoryPath,
-                                               standardOutput: outFile, standardError: err, timeout: .infinity)
-                    outcomes.set(k - 1, o.succeeded ? nil : "worker \(k) of \(jobs) \(o.ending): \(Subprocess.tail(of: err))")
-                } catch {
-                    outcomes.set(k - 1, "worker \(k) of \(jobs): \(error)")
-                }
-            }
-            thread.start()
-        }
         // Progress: each point as its summary appears (in the shard's order of completion).
         var reported = Set(mine.filter(done).map(\.index))
         let started = Date()
-        var running = jobs
         var observerError: Error?
-        while running > 0 {
-            if finished.wait(timeout: .now() + 1) == .success { running -= 1 }
+        func poll() {
             for p in mine where !reported.contains(p.index) && done(p) {
                 reported.insert(p.index)
                 guard observerError == nil, let observer else { continue }
@@ -256,7 +234,23 @@ extension Sweep {
                 } catch { observerError = error }
             }
         }
-        if let failure = outcomes.failures.first { throw OutputError(path: out, reason: "a sweep job failed: " + failure) }
+        let (file, threads) = (self.file, execution.threadsPerJob)
+        // One thread per worker process (each waits for its process), the progress polled meanwhile.
+        let failures: [String?] = blockingMap(jobs, threads: jobs, poll: poll) { j in
+            let k = j + 1
+            var arguments = ["sweep", file, "--out", out, "--shard", "\(shard.index)/\(shard.count)", "--worker", "\(k)/\(jobs)",
+                             "--max-memory", String(Int(memoryLimit.rounded(.down)))]
+            if let threads { arguments += ["--threads", String(threads)] }
+            let err = logs.appendingPathComponent("worker-\(k).err").path, outFile = logs.appendingPathComponent("worker-\(k).out").path
+            do {
+                let o = try Subprocess.run(executable, arguments, in: FileManager.default.currentDirectoryPath,
+                                           standardOutput: outFile, standardError: err, timeout: .infinity)
+                return o.succeeded ? nil : "worker \(k) of \(jobs) \(o.ending): \(Subprocess.tail(of: err))"
+            } catch {
+                return "worker \(k) of \(jobs): \(error)"
+            }
+        }
+        if let failure = failures.compactMap({ $0 }).first { throw OutputError(path: out, reason: "a sweep job failed: " + failure) }
         if let observerError { throw observerError }
         return (mine.filter(done).count - skipped, skipped)
     }
@@ -276,15 +270,6 @@ extension Sweep {
         }
         let json = JSONValue.object(["key": .string(key), "axes": .array(axes.map { .string($0) }), "points": .array(list)])
         return Data((json.text(pretty: true) + "\n").utf8)
-    }
-
-    /// The workers' failures, one slot per worker.
-    private final class JobOutcomes: @unchecked Sendable {
-        private let lock = NSLock()
-        private var slots: [String?]
-        init(count: Int) { slots = Array(repeating: nil, count: count) }
-        func set(_ k: Int, _ failure: String?) { lock.lock(); slots[k] = failure; lock.unlock() }
-        var failures: [String] { lock.lock(); defer { lock.unlock() }; return slots.compactMap { $0 } }
     }
 
     /// `point.json`: the point's index, seed, content key and axis values.

@@ -13,7 +13,7 @@ func parallelMap<T>(_ count: Int, threads: Int, _ body: @Sendable (Int) -> T) ->
 func parallelMap<S, T>(_ count: Int, threads: Int, scratch: @Sendable () -> S, _ body: @Sendable (inout S, Int) -> T) -> [T] {
     guard count > 0 else { return [] }
     let workers = max(1, min(threads, count))
-    let results = ResultBox<T>(count: count)
+    let results = ResultSlots<T>(count: count)
     BLASThreads.singleThreaded {
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var state = scratch()
@@ -21,13 +21,4 @@ func parallelMap<S, T>(_ count: Int, threads: Int, scratch: @Sendable () -> S, _
         }
     }
     return results.values()
-}
-
-/// Slots written by concurrent workers, each slot by exactly one worker; read in slot order.
-final class ResultBox<T>: @unchecked Sendable {
-    private var slots: [T?]
-    private let lock = NSLock()
-    init(count: Int) { slots = [T?](repeating: nil, count: count) }
-    func set(_ i: Int, _ value: T) { lock.lock(); slots[i] = value; lock.unlock() }
-    func values() -> [T] { slots.map { $0! } }
 }

@@ -63,26 +63,17 @@ enum Plots {
         let scriptURL = dir.appendingPathComponent("plot.gp")
         do { try Data(script.utf8).write(to: scriptURL) } catch { throw Failure(reason: "cannot write its script (\(InputFile.plain(error)))") }
         try? FileManager.default.removeItem(at: dir.appendingPathComponent(output))
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: gnuplot)
-        p.arguments = ["plot.gp"]
-        p.currentDirectoryURL = dir
-        p.standardInput = FileHandle.nullDevice
-        p.standardOutput = FileHandle.nullDevice
         let errFile = dir.appendingPathComponent("gnuplot.err")
-        _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
-        guard let err = try? FileHandle(forWritingTo: errFile) else { throw Failure(reason: "cannot capture gnuplot's messages") }
-        p.standardError = err
-        do { try p.run() } catch { throw Failure(reason: "gnuplot could not be started (\(InputFile.plain(error)))") }
-        let deadline = Date().addingTimeInterval(timeout)
-        while p.isRunning {
-            if Date() > deadline { p.terminate(); p.waitUntilExit(); throw Failure(reason: "gnuplot took longer than \(Int(timeout)) s") }
-            usleep(2_000)
+        let outcome: Subprocess.Outcome
+        do {
+            outcome = try Subprocess.run(gnuplot, ["plot.gp"], in: dir.path, standardOutput: "/dev/null", standardError: errFile.path, timeout: timeout)
+        } catch {
+            throw Failure(reason: "gnuplot could not be started (\(error))")
         }
-        try? err.close()
+        if case .timedOut = outcome.ending { throw Failure(reason: "gnuplot took longer than \(Int(timeout)) s") }
         let message = ((try? String(contentsOf: errFile, encoding: .utf8)) ?? "")
             .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.suffix(2).joined(separator: " ")
-        guard p.terminationStatus == 0, let svg = try? String(contentsOf: dir.appendingPathComponent(output), encoding: .utf8), svg.contains("</svg>") else {
+        guard outcome.succeeded, let svg = try? String(contentsOf: dir.appendingPathComponent(output), encoding: .utf8), svg.contains("</svg>") else {
             throw Failure(reason: "gnuplot failed" + (message.isEmpty ? "" : ": " + String(message.prefix(200))))
         }
         return svg

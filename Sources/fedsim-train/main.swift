@@ -92,13 +92,18 @@ struct Request {
     }
 }
 
-/// `adapter` with its layers in `order`'s order (a PEFT file lists modules in natural order).
+/// `adapter` (read from `file`, modules in natural order) with its layers in the workload's
+/// order `order`: the same modules with the same shapes, or an error naming the first difference.
 func ordered(_ adapter: LoRAAdapter, like order: LoRAAdapter, file: String) throws -> LoRAAdapter {
-    try PEFTAdapter.compatible(PEFTAdapter.loraAdapter(from: PEFTAdapter.safetensors(from: order, dtype: .f32), fileName: "the workload's adapter"),
-                               adapter, beforeName: "the workload's adapter", afterName: file)
     let byName = Dictionary(adapter.layers.map { ($0.shape.name, $0) }, uniquingKeysWith: { a, _ in a })
+    guard byName.count == adapter.layers.count, adapter.layers.count == order.layers.count else {
+        throw Failure(description: "\(file): \(adapter.layers.count) modules; the workload's adapter has \(order.layers.count)", status: 2)
+    }
     return LoRAAdapter(layers: try order.layers.map { l in
         guard let found = byName[l.shape.name] else { throw Failure(description: "\(file): module '\(l.shape.name)' is missing", status: 2) }
+        guard found.shape == l.shape else {
+            throw Failure(description: "\(file): module '\(l.shape.name)' has r=\(found.shape.rank), d_in=\(found.shape.inFeatures), d_out=\(found.shape.outFeatures); the workload's has r=\(l.shape.rank), d_in=\(l.shape.inFeatures), d_out=\(l.shape.outFeatures)", status: 2)
+        }
         return found
     })
 }

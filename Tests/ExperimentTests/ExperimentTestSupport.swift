@@ -51,6 +51,18 @@ class ExperimentTestCase: XCTestCase {
         """
     }
 
+    /// Every file under `root` by its path below it, but provenance.json (it records each
+    /// process's threads and commit): what two ways of running a sweep must agree on.
+    func outputFiles(_ root: String) -> [String: Data] {
+        var out: [String: Data] = [:]
+        let base = URL(fileURLWithPath: root)
+        for case let url as URL in FileManager.default.enumerator(at: base, includingPropertiesForKeys: nil) ?? FileManager.DirectoryEnumerator() {
+            guard !url.hasDirectoryPath, url.lastPathComponent != "provenance.json", let data = try? Data(contentsOf: url) else { continue }
+            out[String(url.path.dropFirst(base.path.count))] = data
+        }
+        return out
+    }
+
     func contents(_ dir: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted()
     }

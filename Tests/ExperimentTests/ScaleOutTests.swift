@@ -11,19 +11,8 @@ final class ScaleOutTests: ExperimentTestCase {
 
     func fedsim() throws -> String { try XCTUnwrap(Subprocess.resolve("fedsim", directory: tmp.path), "fedsim is not built beside the tests") }
 
-    /// Every file under `root` but provenance.json (it records each process's threads and commit).
-    func files(_ root: String) -> [String: Data] {
-        var out: [String: Data] = [:]
-        let base = URL(fileURLWithPath: root)
-        for case let url as URL in FileManager.default.enumerator(at: base, includingPropertiesForKeys: nil) ?? FileManager.DirectoryEnumerator() {
-            guard !url.hasDirectoryPath, url.lastPathComponent != "provenance.json", let data = try? Data(contentsOf: url) else { continue }
-            out[String(url.path.dropFirst(base.path.count))] = data
-        }
-        return out
-    }
-
     func assertSameFiles(_ a: String, _ b: String, file: StaticString = #filePath, line: UInt = #line) {
-        let (x, y) = (files(a), files(b))
+        let (x, y) = (outputFiles(a), outputFiles(b))
         XCTAssertGreaterThan(x.count, 20, file: file, line: line)
         XCTAssertEqual(Set(x.keys), Set(y.keys), file: file, line: line)
         for (name, data) in x { XCTAssertEqual(data, y[name], name, file: file, line: line) }

@@ -121,16 +121,7 @@ final class SweepTests: ExperimentTestCase {
         XCTAssertEqual([two.ran, two.skipped, two.found, two.total], [6, 0, 6, 6])
         XCTAssertEqual(Set(observer.finishedPoints.map(\.position.index)), Set(0..<6), "each point reported once as it appears")
         XCTAssertEqual(observer.finishedPoints.map(\.done), Array(1...6))
-        func files(_ root: String) -> [String: Data] {
-            var out: [String: Data] = [:]
-            let base = URL(fileURLWithPath: root)
-            for case let url as URL in FileManager.default.enumerator(at: base, includingPropertiesForKeys: nil) ?? FileManager.DirectoryEnumerator() {
-                guard !url.hasDirectoryPath, url.lastPathComponent != "provenance.json", let data = try? Data(contentsOf: url) else { continue }
-                out[String(url.path.dropFirst(base.path.count))] = data
-            }
-            return out
-        }
-        let (a, b) = (files(path("one")), files(path("two")))
+        let (a, b) = (outputFiles(path("one")), outputFiles(path("two")))
         XCTAssertGreaterThan(a.count, 20)
         XCTAssertEqual(Set(a.keys), Set(b.keys))
         for (name, data) in a { XCTAssertEqual(data, b[name], name) }
@@ -160,16 +151,7 @@ final class SweepTests: ExperimentTestCase {
         for k in 1...3 { _ = try sweep.run(shard: try XCTUnwrap(Sweep.Shard(index: k, count: 3)), out: path("shard\(k)"), memoryLimit: 1e12) }
         let merged = try SweepMerge.merge((1...3).map { path("shard\($0)") }, into: path("merged"))
         XCTAssertEqual([merged.copied, merged.present, merged.missing, merged.total], [6, 0, 0, 6])
-        func files(_ root: String) -> [String: Data] {
-            var out: [String: Data] = [:]
-            let base = URL(fileURLWithPath: root)
-            for case let url as URL in FileManager.default.enumerator(at: base, includingPropertiesForKeys: nil) ?? FileManager.DirectoryEnumerator() {
-                guard !url.hasDirectoryPath, url.lastPathComponent != "provenance.json", let data = try? Data(contentsOf: url) else { continue }
-                out[String(url.path.dropFirst(base.path.count))] = data
-            }
-            return out
-        }
-        let (a, b) = (files(path("whole")), files(path("merged")))
+        let (a, b) = (outputFiles(path("whole")), outputFiles(path("merged")))
         XCTAssertEqual(Set(a.keys), Set(b.keys))
         for (name, data) in a { XCTAssertEqual(data, b[name], name) }
         XCTAssertNotNil(a["/sweep-plan.json"])

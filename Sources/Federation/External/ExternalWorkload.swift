@@ -130,49 +130,31 @@ public final class ExternalWorkload: ProxyModel, @unchecked Sendable {
         }
         try ExternalWorkload.writeAdapter(global, to: globalFile.path)
         defer { if !trainer.keepFiles { try? FileManager.default.removeItem(at: roundDir) } }
-        var outcomes = [ClientTraining?](repeating: nil, count: clients.count)
-        var stats = [TrainerStatistics](repeating: TrainerStatistics(), count: clients.count)
-        let next = Counter()
-        let results = ResultBox(count: clients.count)
-        // One thread per concurrent call (not the dispatch pool, which may run only as many
-        // blocked workers as there are cores): `parallel` calls really run at once.
-        let workers = min(trainer.parallel, clients.count)
-        let done = DispatchSemaphore(value: 0)
-        for _ in 0..<workers {
-            let thread = Thread { [self] in
-                defer { done.signal() }
-                while let k = next.take(below: clients.count) {
-                    let client = clients[k]
-                    let call = TrainerCall(directory: roundDir.appendingPathComponent("client-\(client)"))
-                    var request = arm.requestFields
-                    request["kind"] = "train"
-                    request["round"] = .number(Double(round))
-                    request["client"] = .number(Double(client))
-                    request["shard"] = .number(Double(client % shards))
-                    request["seed"] = .number(Double(ExternalWorkload.callSeed(run: seed, round: round, client: client)))
-                    request["local_steps"] = trainer.localSteps.map { .number(Double($0)) } ?? .null
-                    request["freeze_a"] = .bool(freezingA)
-                    request["adapter"] = .string(globalFile.path)
-                    request["output"] = .string(call.adapter.path)
-                    request["result"] = .string(call.result.path)
-                    results.set(k, trainOne(call: call, request: request, global: global, freezingA: freezingA))
-                }
-            }
-            thread.start()
+        // One thread per concurrent call: `parallel` calls really run at once.
+        let calls = blockingMap(clients.count, threads: trainer.parallel) { [self] k in
+            let client = clients[k]
+            let call = TrainerCall(directory: roundDir.appendingPathComponent("client-\(client)"))
+            var request = arm.requestFields
+            request["kind"] = "train"
+            request["round"] = .number(Double(round))
+            request["client"] = .number(Double(client))
+            request["shard"] = .number(Double(client % shards))
+            request["seed"] = .number(Double(ExternalWorkload.callSeed(run: seed, round: round, client: client)))
+            request["local_steps"] = trainer.localSteps.map { .number(Double($0)) } ?? .null
+            request["freeze_a"] = .bool(freezingA)
+            request["adapter"] = .string(globalFile.path)
+            request["output"] = .string(call.adapter.path)
+            request["result"] = .string(call.result.path)
+            return trainOne(call: call, request: request, global: global, freezingA: freezingA)
         }
-        for _ in 0..<workers { done.wait() }
-        for k in clients.indices {
-            let (outcome, s) = results.get(k)
-            outcomes[k] = outcome
-            stats[k] = s
-        }
+        let outcomes = calls.map(\.0), stats = calls.map(\.1)
         // Failures in a row, in the round's client order (the same whatever `parallel` is).
         lock.lock()
         defer { lock.unlock() }
         var total = statistics[arm.index] ?? TrainerStatistics()
         for (k, outcome) in outcomes.enumerated() {
             total.add(stats[k])
-            if case let .failed(failure)? = outcome {
+            if case let .failed(failure) = outcome {
                 consecutiveFailures += 1
                 if consecutiveFailures >= trainer.maxConsecutiveFailures {
                     statistics[arm.index] = total
@@ -184,14 +166,14 @@ public final class ExternalWorkload: ProxyModel, @unchecked Sendable {
             }
         }
         statistics[arm.index] = total
-        return outcomes.map { $0 ?? .failed(TrainingFailure(kind: .malformed, message: "no outcome")) }
+        return outcomes
     }
 
     /// One client call: run, then check what came back.
     private func trainOne(call: TrainerCall, request: [String: JSONValue], global: LoRAAdapter, freezingA: Bool) -> (ClientTraining, TrainerStatistics) {
         var stats = TrainerStatistics()
         stats.calls = 1
-        let who = "round \(request["round"].map(ResolvedNumber.text) ?? "?"), client \(request["client"].map(ResolvedNumber.text) ?? "?")"
+        let who = "round \(request["round"]?.described ?? "?"), client \(request["client"]?.described ?? "?")"
         func failed(_ kind: TrainingFailure.Kind, _ message: String) -> (ClientTraining, TrainerStatistics) {
             stats.failures[kind.rawValue, default: 0] += 1
             let shown = message.replacingOccurrences(of: exchange.path, with: "<exchange>")
@@ -341,14 +323,6 @@ public struct TrainerStatistics: Sendable, Equatable, Codable {
     }
 }
 
-/// A JSON number as text, for messages.
-enum ResolvedNumber {
-    static func text(_ v: JSONValue) -> String {
-        if case let .number(d) = v { return Quantity.shortest(d) }
-        return "?"
-    }
-}
-
 /// The files of one call in the exchange directory.
 struct TrainerCall {
     let directory: URL
@@ -437,29 +411,5 @@ enum TrainerResult {
             out[k] = try v.number(-1e300...1e300, "a finite number")
         }
         return out
-    }
-}
-
-/// A thread-safe "next index" for the call workers.
-private final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-    func take(below n: Int) -> Int? {
-        lock.lock(); defer { lock.unlock() }
-        guard value < n else { return nil }
-        value += 1
-        return value - 1
-    }
-}
-
-/// The workers' results, one slot per call.
-private final class ResultBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var slots: [(ClientTraining, TrainerStatistics)?]
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ k: Int, _ value: (ClientTraining, TrainerStatistics)) { lock.lock(); slots[k] = value; lock.unlock() }
-    func get(_ k: Int) -> (ClientTraining?, TrainerStatistics) {
-        lock.lock(); defer { lock.unlock() }
-        return (slots[k]?.0, slots[k]?.1 ?? TrainerStatistics())
     }
 }
