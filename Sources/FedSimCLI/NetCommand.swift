@@ -13,6 +13,14 @@ struct NetCommand: Command {
         OptionSpec("loss", "P", "Packet loss rate in [0, 1) (default 0)."),
         OptionSpec("model", "M", "tcp (default): handshake + TLS 1.3, then the congestion window round trip\nby round trip (slow start from 10 segments, HyStart, CUBIC after losses,\nbuffer overflow), capped by the link and --share. fluid: RTT/2 + bytes/rate."),
         OptionSpec("kept", nil, "The connection is kept from an earlier transfer: no set-up."),
+        OptionSpec("stack", "S", "linux (default: Linux's CUBIC with its Reno-friendly region, Ethernet frames)\nor ns-3.37 (the stack of Validation/ns3: no TLS, 1502-byte frames, CUBIC\nwithout the Reno-friendly region, NewReno counting ACKs)."),
+        OptionSpec("cc", "CC", "Congestion control: cubic (default), reno or bbr."),
+        OptionSpec("tls", nil, "A TLS 1.3 handshake (1 RTT) after TCP's (the default)."),
+        OptionSpec("no-tls", nil, "Plain TCP: the handshake is the only set-up."),
+        OptionSpec("tcp-friendly", "on|off", "CUBIC's Reno-friendly region (on: Linux; off: ns-3.37)."),
+        OptionSpec("min-rto", "TIME", "Minimum retransmission timeout (default 200ms)."),
+        OptionSpec("delayed-ack", "TIME", "The receiver's delayed-ACK timeout (default 40ms)."),
+        OptionSpec("frame", "SIZE", "Bytes a full segment takes on the link (default 1514: MSS 1448 + TCP/IP\nheaders + Ethernet II; ns-3's point-to-point link: 1502)."),
         OptionSpec("share", "RATE", "A fair share of a busy server link capping the rate (default none)."),
         OptionSpec("json", nil, "Print one JSON object {\"seconds\": …, \"phases\": {…}, …}."),
     ]
@@ -42,6 +50,8 @@ struct NetCommand: Command {
     let kept: Bool
     let share: Double
     let json: Bool
+    /// The TCP stack's settings.
+    let tcp: TCPParameters
     /// The transfer's timing, computed (and refused beyond the model's horizon) while parsing.
     let timing: TransferTiming
 
@@ -75,10 +85,11 @@ struct NetCommand: Command {
         }
         model = m
         kept = parsed.flag("kept")
+        tcp = try NetCommand.tcpParameters(parsed)
         share = parsed.value("share") == nil ? .infinity : try quantity("share", .bitRate)
         guard share > 0 else { throw UsageError("--share must be positive") }
         json = parsed.flag("json")
-        timing = try model.checkedTiming(bytes: bytes, link: link, connectionKept: kept, shareBitsPerSecond: share, keyPath: "net transfer")
+        timing = try model.checkedTiming(bytes: bytes, link: link, connectionKept: kept, shareBitsPerSecond: share, tcp: tcp, keyPath: "net transfer")
     }
 
     func run(console: Console) throws -> Int32 {
@@ -105,6 +116,23 @@ struct NetCommand: Command {
     }
 
     private func fixed(_ x: Double) -> String { Quantity.formatFixed(x, decimals: 3) }
+
+    /// The TCP settings of the command line, over the chosen `--stack`'s.
+    static func tcpParameters(_ parsed: ParsedArguments) throws -> TCPParameters {
+        var settings: [(TCPSetting, String)] = []
+        for setting in TCPSetting.allCases {
+            guard let option = setting.option, let text = parsed.value(option) else { continue }
+            settings.append((setting, text))
+        }
+        if parsed.flag("tls") && parsed.flag("no-tls") { throw UsageError("--tls and --no-tls contradict each other") }
+        if parsed.flag("tls") { settings.append((.tls, "true")) }
+        if parsed.flag("no-tls") { settings.append((.tls, "false")) }
+        do {
+            return try TCPParameters(settings: settings)
+        } catch let error as TCPSettingError {
+            throw UsageError("--\(error.setting.option ?? error.setting.rawValue) expects \(error.expected), found '\(InputError.clipped(error.found))'")
+        }
+    }
 }
 
 /// The `--json` form of `fedsim net transfer`.

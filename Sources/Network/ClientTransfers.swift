@@ -3,8 +3,9 @@ import EventKernel
 /// The transfers between the server and its clients as events on a simulator: the transfer
 /// model's timing bridged onto the server's two shared links.
 ///
-/// Under `tcp`, connection set-up and slow start are a timer; the rest of the bytes are a flow on
-/// the server link (egress for downloads, ingress for uploads), capped at the model's steady rate,
+/// Under `tcp`, connection set-up and slow start are a timer; the rest of the bytes, in frames
+/// (payload × frame / MSS), are a flow on the server link (egress for downloads, ingress for
+/// uploads), capped at the model's steady rate,
 /// so an uncontended transfer takes exactly the model's time and a contended one gets its max-min
 /// share; the last byte's propagation (RTT/2) is a timer again. Under `fluid` the whole transfer
 /// is a flow at the client link's rate. With `keepConnections`, a client's connection stays open
@@ -87,7 +88,8 @@ public final class ClientTransfers {
             // Set-up and slow start as a timer; the rest as a flow capped at the model's steady rate.
             let timing = model.timing(bytes: Double(bytes), link: l, connectionKept: connectionKept(i), tcp: tcp)
             if keepConnections { connected[i] = true }
-            let rest = max(0, Double(bytes) - timing.slowStartBytes) * 8
+            // On the server link the flow is counted in frames: payload × frame / MSS.
+            let rest = max(0, Double(bytes) - timing.slowStartBytes) * 8 * max(tcp.frameBytes, tcp.mssBytes) / tcp.mssBytes
             let cap = timing.steadySeconds > 0 ? rest / timing.steadySeconds : l.rateBitsPerSecond
             let lead = timing.setupSeconds + timing.slowStartSeconds
             let propagation = l.rttSeconds / 2

@@ -17,20 +17,66 @@ public enum CongestionControl: String, Sendable, Codable, CaseIterable {
     /// CUBIC (RFC 8312; Linux's default): after a loss W ← β·W with β = 0.7, then
     /// W(t) = C·(t − K)³ + W_max with C = 0.4, never below the Reno-friendly estimate.
     case cubic
-    /// NewReno (RFC 6582): W ← W/2 after a loss, then one segment more per round trip.
+    /// NewReno (RFC 6582): W ← W/2 after a loss, then one segment more per round trip (or per
+    /// round trip and ACK ratio, with `TCPParameters.ackCounting` = `.perACK`).
     case reno
+}
+
+/// How a Reno window counts what is acknowledged.
+public enum AckCounting: String, Sendable, Codable, CaseIterable {
+    /// By acknowledged segments (Linux; RFC 3465 byte counting): slow start doubles the window per
+    /// round trip, congestion avoidance adds one segment per round trip.
+    case perSegment = "per-segment"
+    /// By ACKs (ns-3.37's TcpNewReno): with an ACK every `segmentsPerACK` segments, slow start grows
+    /// the window 1 + 1/b per round trip and congestion avoidance adds 1/b segment.
+    case perACK = "per-ack"
+}
+
+/// How random packet losses fall on the segments sent.
+public enum LossSpacing: String, Sendable, Codable, CaseIterable {
+    /// Gaps between losses follow the geometric distribution of independent losses, taken at the
+    /// points of a van der Corput sequence (deterministic, every stretch of 2^k losses a stratified
+    /// sample): short and long gaps as a real lossy link has them.
+    case geometric
+    /// A loss every 1/p segments exactly (the earlier model; a lower bound on CUBIC's throughput,
+    /// whose growth is convex in the time since the last loss).
+    case even
 }
 
 /// TCP constants of the `tcp` model.
 public struct TCPParameters: Sendable, Equatable, Codable {
     /// Maximum segment size in bytes (1448: a 1500-byte MTU minus IP, TCP and timestamp headers).
     public var mssBytes: Double = 1448
+    /// Bytes a full segment takes on the link: the MSS plus TCP/IP headers (52 with timestamps) and
+    /// the link layer's (14 for Ethernet II; ns-3's point-to-point link: 2). The payload moves at
+    /// rate × mssBytes / frameBytes.
+    public var frameBytes: Double = 1514
     /// Initial congestion window in segments (RFC 6928).
     public var initialWindowSegments: Double = 10
     /// Round trips of the TLS handshake before data (TLS 1.3: 1; 0 for plain TCP).
     public var tlsRoundTrips: Double = 1
     /// Minimum retransmission timeout in seconds (Linux: 0.2 s): a timeout costs RTT + this.
     public var minRTOSeconds: Double = 0.2
+    /// The receiver's delayed-ACK timeout in seconds (Linux's minimum, 40 ms): a round trip that
+    /// sends fewer than `segmentsPerACK` segments waits this long for its ACK.
+    public var delayedAckSeconds: Double = 0.04
+    /// Segments per ACK of the receiver (2: RFC 1122's delayed ACKs).
+    public var segmentsPerACK: Double = 2
+    /// Limited transmit (RFC 3042) with SACK: a loss is repaired by fast retransmit whenever at
+    /// least one segment of the window survives (each survivor's ACK releases a new segment, whose
+    /// ACK is another duplicate). Off: a window with fewer than 3 survivors times out.
+    public var limitedTransmit: Bool = true
+    /// CUBIC's fast convergence (RFC 8312 §4.6; Linux and ns-3): a loss below the last maximum
+    /// lowers the remembered maximum to W·(1 + β)/2.
+    public var fastConvergence: Bool = true
+    /// How Reno counts acknowledgements (`.perSegment`: Linux; `.perACK`: ns-3.37).
+    public var ackCounting: AckCounting = .perSegment
+    /// How random losses are spaced over the segments.
+    public var lossSpacing: LossSpacing = .geometric
+    /// Under `.geometric` spacing, a lossy transfer's time is the median over this many loss
+    /// patterns (the sequence rotated by k/n, k = 0…n−1): a typical transfer, as the median of
+    /// repeated runs is.
+    public var lossPatterns: Int = 5
     /// The congestion controller.
     public var congestionControl: CongestionControl = .cubic
     /// Window growth per round trip in slow start (2: Linux, with appropriate byte counting).
@@ -45,6 +91,22 @@ public struct TCPParameters: Sendable, Equatable, Codable {
     public var minimumBufferSegments: Double = 100
     /// Defaults.
     public init() {}
+
+    /// The settings of the ns-3.37 stack `Validation/ns3/tcp_bulk.cc` runs, with `congestionControl`:
+    /// plain TCP (no TLS), 1502-byte point-to-point frames, CUBIC without the Reno-friendly region,
+    /// NewReno counting ACKs and without HyStart.
+    public static func ns3(_ congestionControl: CongestionControl) -> TCPParameters {
+        var tcp = TCPParameters()
+        tcp.congestionControl = congestionControl
+        tcp.tlsRoundTrips = 0
+        tcp.frameBytes = 1502
+        tcp.renoFriendly = false
+        if congestionControl == .reno {
+            tcp.ackCounting = .perACK
+            tcp.hyStart = false
+        }
+        return tcp
+    }
 }
 
 /// One transfer's timing under a model.
@@ -113,7 +175,9 @@ extension TransferModel {
     /// Rounds after which the rest of a transfer is estimated in closed form, whatever its state.
     public static let roundLimit = 1 << 20
     /// Loss events of a steady cycle window after `exactRounds` before whole windows are skipped.
-    static let windowLossEvents = 16
+    static let windowLossEvents = 64
+    /// Random losses (under geometric spacing) of a steady cycle window.
+    static let windowLosses: UInt64 = 1024
 
     /// The congestion window round trip by round trip (docs/NETWORK-MODEL.md): slow start, HyStart,
     /// losses — random ones as an expected count accumulated over the segments sent (a loss event
@@ -131,80 +195,142 @@ extension TransferModel {
     public static func windowRounds(bytes: Double, rate: Double, rtt: Double, loss p: Double,
                                     tcp: TCPParameters, exactRounds: Int = TransferModel.exactRounds,
                                     roundLimit: Int = TransferModel.roundLimit) -> (slowStartSeconds: Double, slowStartBytes: Double, steadySeconds: Double) {
-        guard bytes > 0 else { return (0, 0, 0) }
-        guard bytes.isFinite, rate > 0, !rtt.isNaN, rtt < .infinity, p >= 0, p < 1 else { return (.infinity, 0, .infinity) }
-        let mss = tcp.mssBytes
-        guard rtt > 0 else { return (bytes * 8 / rate, bytes, 0) }
-        let bdp = rate * rtt / 8 / mss                                   // segments in flight that fill the pipe
+        // Random losses: the median of `lossPatterns` stratified patterns (docs/NETWORK-MODEL.md),
+        // unless the first already sees so many loss events that the pattern no longer matters.
+        let patterns = p > 0 && tcp.lossSpacing == .geometric ? max(1, tcp.lossPatterns) : 1
+        let first = windowPath(bytes: bytes, rate: rate, rtt: rtt, loss: p, tcp: tcp, exactRounds: exactRounds, roundLimit: roundLimit, rotation: 0)
+        guard patterns > 1, first.lossEvents < TransferModel.patternLossEvents else { return first.timing }
+        var paths = [first.timing]
+        for r in 1..<patterns {
+            paths.append(windowPath(bytes: bytes, rate: rate, rtt: rtt, loss: p, tcp: tcp, exactRounds: exactRounds, roundLimit: roundLimit,
+                                    rotation: Double(r) / Double(patterns)).timing)
+        }
+        // Sorted by total time, ties by pattern: the middle one (the lower middle of an even count).
+        let order = paths.indices.sorted { (paths[$0].slowStartSeconds + paths[$0].steadySeconds, $0) < (paths[$1].slowStartSeconds + paths[$1].steadySeconds, $1) }
+        return paths[order[(patterns - 1) / 2]]
+    }
+
+    /// Loss events after which a transfer's time is taken from one loss pattern: the patterns'
+    /// spread has averaged out (and long lossy transfers cost one path, not five).
+    static let patternLossEvents = 256
+
+    /// One path of the window (`windowRounds`) under the loss pattern rotated by `rotation` ∈ [0, 1).
+    static func windowPath(bytes: Double, rate: Double, rtt: Double, loss p: Double, tcp: TCPParameters,
+                           exactRounds: Int, roundLimit: Int, rotation: Double)
+        -> (timing: (slowStartSeconds: Double, slowStartBytes: Double, steadySeconds: Double), lossEvents: Int) {
+        guard bytes > 0 else { return ((0, 0, 0), 0) }
+        guard bytes.isFinite, rate > 0, !rtt.isNaN, rtt < .infinity, p >= 0, p < 1 else { return ((.infinity, 0, .infinity), 0) }
+        let mss = tcp.mssBytes, frame = max(tcp.frameBytes, mss)
+        // Each segment takes a whole frame on the link: the payload moves at rate × MSS / frame.
+        let payloadRate = rate * mss / frame
+        guard rtt > 0 else { return ((bytes * 8 / payloadRate, bytes, 0), 0) }
+        let bdp = payloadRate * rtt / 8 / mss                            // segments in flight that fill the pipe
         let capacity = bdp + max(tcp.bufferBDP * bdp, tcp.minimumBufferSegments)
         let beta = tcp.congestionControl == .cubic ? 0.7 : 0.5, c = 0.4
+        let perACK = tcp.congestionControl == .reno && tcp.ackCounting == .perACK
+        let ackRatio = max(1, tcp.segmentsPerACK)
+        let slowStartGrowth = perACK ? 1 + 1 / ackRatio : tcp.slowStartGrowth
+        let renoIncrease = perACK ? 1 / ackRatio : 1
+        let survivorsNeeded = tcp.limitedTransmit ? 1.0 : 3.0
+        var randomLosses = LossSchedule(loss: p, spacing: tcp.lossSpacing, rotation: rotation)
         var w = tcp.initialWindowSegments, slowStart = true
-        var t = 0.0, delivered = 0.0, expectedLosses = 0.0
-        var wMax = 0.0, epoch = 0.0, k = 0.0
+        var t = 0.0, delivered = 0.0
+        // CUBIC's state in whole segments, as Linux's bictcp and ns-3 keep it: the last maximum
+        // (0: none since the start or a timeout), the curve's origin and K, the epoch's start.
+        var lastMax = 0.0, origin = 0.0, ssthresh = Double.infinity, epoch = 0.0, k = 0.0, wEpoch = 0.0
         var slowStartEnd: (t: Double, bytes: Double)?
-        var rounds = 0
+        var rounds = 0, lossEvents = 0
         // Past `exactRounds`: where the long-run measurement starts, and the current cycle window.
         var longRun: (t: Double, delivered: Double, rounds: Int)?
         var cycle: (t: Double, delivered: Double, losses: Int)?
+        var cycleMark = UInt64.max
+        /// A new congestion-avoidance epoch at window `w` (CUBIC's K from the remembered maximum).
+        func startEpoch() {
+            epoch = t
+            wEpoch = w
+            let segments = w.rounded(.down)
+            if lastMax <= segments { k = 0; origin = segments } else { k = cbrt((lastMax - segments) / c); origin = lastMax }
+        }
         while true {
             let remaining = bytes - delivered
             let sent = min(w * mss, remaining)
-            let serialisation = sent * 8 / rate
             let segments = sent / mss
+            let serialisation = segments * frame * 8 / rate
             let overflow = max(0, segments - capacity)
-            expectedLosses += segments * p
-            let random = expectedLosses.rounded(.down)
-            expectedLosses -= random
-            let lost = min(segments, overflow + random)
+            let random = randomLosses.draw(segments: segments)
+            let lost = min(segments, overflow + random.count)
+            // Segments of the round sent before its first loss: in slow start their ACKs grew the
+            // window before the loss was seen.
+            let beforeLoss = min(random.first, overflow > 0 ? capacity : segments)
             if lost == 0 && sent >= remaining {
                 t += serialisation
                 break
             }
             delivered += sent - lost * mss
             t += max(rtt, serialisation)
+            // Fewer segments than the receiver ACKs at once: the ACK waits for its delayed-ACK timer.
+            if lost == 0 && segments < ackRatio { t += tcp.delayedAckSeconds }
             if lost > 0 {
+                lossEvents += 1
                 if slowStart { slowStartEnd = slowStartEnd ?? (t, delivered) }
+                let window = min(slowStart ? w + (slowStartGrowth - 1) * beforeLoss : w, capacity)
+                // Fast convergence: a loss below the last maximum remembers less.
+                let segments = window.rounded(.down)
+                lastMax = (tcp.fastConvergence && segments < lastMax ? segments * (1 + beta) / 2 : segments).rounded(.down)
+                ssthresh = max(2, (beta * segments).rounded(.down))
                 slowStart = false
-                let window = min(w, capacity)
-                if window - lost < 3 {
-                    // Too few segments left in flight for three duplicate ACKs: a retransmission timeout.
+                if window - lost < survivorsNeeded {
+                    // Too few segments left in flight to raise duplicate ACKs: a retransmission timeout
+                    // (which also makes CUBIC forget its maximum).
                     t += rtt + tcp.minRTOSeconds
-                    wMax = window
                     w = 1
+                    lastMax = 0
                     slowStart = true
-                    epoch = t
-                    k = cbrt(wMax * (1 - beta) / c)
                 } else {
                     // Fast recovery (SACK): the lost segments are resent with the rest.
-                    wMax = window
-                    w = max(2, beta * window)
-                    epoch = t
-                    k = cbrt(wMax * (1 - beta) / c)
+                    w = ssthresh
+                    startEpoch()
                 }
             } else if slowStart {
-                w *= tcp.slowStartGrowth
-                if wMax > 0 && w >= beta * wMax {
+                w *= slowStartGrowth
+                if w >= ssthresh {
                     // Slow start after a timeout ends at the threshold.
-                    w = beta * wMax
+                    w = ssthresh
                     slowStart = false
-                    epoch = t
+                    startEpoch()
                 } else if tcp.hyStart && w >= bdp * 1.125 {
                     slowStart = false
                     slowStartEnd = slowStartEnd ?? (t, delivered)
-                    wMax = w
-                    epoch = t
-                    k = 0
+                    ssthresh = w
+                    startEpoch()
                 }
                 if slowStartEnd == nil && w >= bdp { slowStartEnd = (t, delivered) }
             } else {
                 switch tcp.congestionControl {
                 case .reno:
-                    w += 1
+                    w += renoIncrease
                 case .cubic:
+                    // Linux's bictcp_update (and ns-3's TcpCubic::Update) per round trip: the target
+                    // is the origin ± C·|t − K|³ truncated to whole segments; the window grows by
+                    // one segment per `cnt` acknowledged, cnt = ⌊W / (target − W)⌋ ≥ 2 (at most 1.5×
+                    // per round trip), 100·W at or above the target, at most 20 with no maximum known.
                     let since = t - epoch + rtt
-                    let cubic = c * pow(since - k, 3) + wMax
-                    let friendly = tcp.renoFriendly ? wMax * beta + 3 * (1 - beta) / (1 + beta) * since / rtt : 0
-                    w = max(1, min(max(cubic, friendly), 1.5 * w))
+                    let delta = (c * pow(abs(since - k), 3)).rounded(.down)
+                    let target = since < k ? origin - delta : origin + delta
+                    let segments = max(1, w.rounded(.down))
+                    var cnt = target > segments ? max(2, (segments / (target - segments)).rounded(.down)) : 100 * segments
+                    if lastMax == 0 { cnt = min(cnt, 20) }
+                    var goal = target
+                    if tcp.renoFriendly {
+                        // The Reno-friendly region (RFC 8312 §4.2): never slower than Reno's estimate.
+                        let estimate = wEpoch + 3 * (1 - beta) / (1 + beta) * since / rtt
+                        if estimate > segments { cnt = max(2, min(cnt, (segments / (estimate - segments)).rounded(.down))); goal = max(goal, estimate) }
+                    }
+                    // Per ACK, cnt is recomputed as the window grows: over a round trip the window
+                    // reaches the goal and no further (but never grows slower than the clamp allows).
+                    let grown = w + w / cnt
+                    let floor = w + w / (lastMax == 0 ? 20 : 100 * segments)
+                    w = max(1, goal > w ? min(grown, max(goal, floor)) : grown)
                 }
             }
             rounds += 1
@@ -223,10 +349,14 @@ extension TransferModel {
                 break
             }
             guard lost > 0 else { continue }
-            // Just after a loss event: a point of the sawtooth. Skip whole windows of cycles.
+            // Just after a loss event: a point of the sawtooth. Skip whole windows of cycles: under
+            // geometric spacing a window is a block of `windowLosses` random losses (aligned in the
+            // sequence, so its gaps are a stratified sample of the distribution), else
+            // `windowLossEvents` loss events.
+            let mark = tcp.lossSpacing == .geometric && p > 0 ? randomLosses.losses / TransferModel.windowLosses : UInt64(lossEvents / windowLossEvents)
+            guard mark != cycleMark else { continue }
+            cycleMark = mark
             guard let open = cycle else { cycle = (t, delivered, 0); continue }
-            let losses = open.losses + 1
-            guard losses >= windowLossEvents else { cycle = (open.t, open.delivered, losses); continue }
             let dD = delivered - open.delivered, dT = t - open.t
             let repeats = ((bytes - delivered) / dD - 2).rounded(.down)
             if dD > 0, repeats >= 1 {
@@ -237,7 +367,7 @@ extension TransferModel {
             cycle = nil
         }
         let end = slowStartEnd ?? (t, bytes)
-        return (end.t, min(end.bytes, bytes), t - end.t)
+        return ((end.t, min(end.bytes, bytes), t - end.t), lossEvents)
     }
 
 }
@@ -288,5 +418,71 @@ extension TransferModel {
 
     static func describe(bytes: Double, link: LinkConditions) -> String {
         "\(describe(bytes, .bytes)) at \(describe(link.rateBitsPerSecond, .bitRate)), RTT \(describe(link.rttSeconds, .duration)), loss \(Quantity.shortest(link.loss))"
+    }
+}
+
+/// Where random losses fall (`LossSpacing`): the number lost among each round's segments.
+struct LossSchedule {
+    let loss: Double
+    let spacing: LossSpacing
+    /// `.even`: expected losses not yet counted. `.geometric`: segments until the next loss.
+    private var carry = 0.0
+    private var index: UInt64 = 0
+
+    /// The pattern: every point of the sequence shifted by this, modulo 1 (a Cranley–Patterson rotation).
+    let rotation: Double
+
+    init(loss: Double, spacing: LossSpacing, rotation: Double = 0) {
+        self.loss = loss
+        self.spacing = spacing
+        self.rotation = rotation
+        if spacing == .geometric { carry = loss > 0 ? nextGap() : .infinity }
+    }
+
+    /// Point k ≥ 1 of the base-2 van der Corput sequence, in (0, 1).
+    static func vanDerCorput(_ k: UInt64) -> Double {
+        var x = k
+        x = (x & 0x5555_5555_5555_5555) << 1 | (x >> 1) & 0x5555_5555_5555_5555
+        x = (x & 0x3333_3333_3333_3333) << 2 | (x >> 2) & 0x3333_3333_3333_3333
+        x = (x & 0x0F0F_0F0F_0F0F_0F0F) << 4 | (x >> 4) & 0x0F0F_0F0F_0F0F_0F0F
+        x = x.byteSwapped
+        return min(Double(x >> 11) * 0x1p-53, 1 - 0x1p-53)
+    }
+
+    /// Segments up to and including the next loss: the geometric distribution's quantile (mean 1/p)
+    /// at the next point of the sequence.
+    private mutating func nextGap() -> Double {
+        index &+= 1
+        var u = LossSchedule.vanDerCorput(index) + rotation
+        if u >= 1 { u -= 1 }
+        u = max(u, 0x1p-53)
+        return max(1, (log1p(-u) / log1p(-loss)).rounded(.up))
+    }
+
+    /// Random losses drawn so far (geometric spacing).
+    var losses: UInt64 { index &- 1 }
+
+    /// Random losses among the next `segments` segments sent, and how many segments precede the
+    /// first of them (`segments` when none is lost).
+    mutating func draw(segments: Double) -> (count: Double, first: Double) {
+        switch spacing {
+        case .even:
+            let before = carry
+            carry += segments * loss
+            let whole = carry.rounded(.down)
+            carry -= whole
+            return (whole, whole > 0 ? max(0, (1 - before) / loss - 1) : segments)
+        case .geometric:
+            var left = segments, n = 0.0
+            var first = segments
+            while carry <= left {
+                if n == 0 { first = segments - left + carry - 1 }
+                left -= carry
+                n += 1
+                carry = nextGap()
+            }
+            carry -= left
+            return (n, first)
+        }
     }
 }

@@ -67,7 +67,10 @@ final class TransferBoundsTests: XCTestCase {
             let fast = within(0.5, what) { TransferModel.windowRounds(bytes: bytes, rate: rate, rtt: rtt, loss: p, tcp: tcp) }
             let e = exact.slowStartSeconds + exact.steadySeconds, f = fast.slowStartSeconds + fast.steadySeconds
             XCTAssertGreaterThan(e / rtt, Double(TransferModel.exactRounds), "\(what): the case must need extrapolation")
-            XCTAssertEqual(f, e, accuracy: 1e-3 * e, what)
+            // A repeated block of 1,024 random losses stands for the rest of a lossy transfer (its
+            // gaps a stratified sample, their order the sequence's): within 1 %; overflow cycles
+            // repeat exactly: 0.1 %.
+            XCTAssertEqual(f, e, accuracy: (p > 0 ? 1e-2 : 1e-3) * e, what)
             XCTAssertEqual(fast.slowStartSeconds, exact.slowStartSeconds, what)
         }
     }
