@@ -34,7 +34,7 @@ final class ArmRun {
         self.progress = progress
         eligible = payloads.learner == nil ? nil : (0..<population.count).filter { population.samples[$0] > 0 }
         simulator = Simulator(expectedPendingEvents: 4 * config.selection.selected + 16)
-        transfers = ClientTransfers(simulator: simulator, population: population, model: config.network.model,
+        transfers = ClientTransfers(simulator: simulator, population: population, model: config.network.model, tcp: config.network.tcp,
                                     downlink: config.server.downlink, uplink: config.server.uplink,
                                     keepConnections: config.network.keepConnections)
         let w = config.workload

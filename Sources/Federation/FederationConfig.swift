@@ -64,11 +64,14 @@ public struct FederationConfig: Sendable {
         public var model: TransferModel
         /// Whether a client's connection stays open between rounds (no new handshake, warm window).
         public var keepConnections: Bool
+        /// The TCP stack of the `tcp` model.
+        public var tcp: TCPParameters
 
-        public init(profile: NetworkProfile = .webMix, model: TransferModel = .tcp, keepConnections: Bool = true) {
+        public init(profile: NetworkProfile = .webMix, model: TransferModel = .tcp, keepConnections: Bool = true, tcp: TCPParameters = TCPParameters()) {
             self.profile = profile
             self.model = model
             self.keepConnections = keepConnections
+            self.tcp = tcp
         }
     }
 

@@ -33,6 +33,7 @@ enum NetworkSection: ScenarioSection {
                                       + "and the fair share of the server link) or \"fluid\" (RTT/2 + bytes / rate; see docs/NETWORK-MODEL.md).")]),
             ScenarioKey("keep_connections", ["type": "boolean", "default": .bool(d.keepConnections),
                                              "description": "Default true: connection set-up (handshake + TLS) only on a client's first transfer."]),
+            ScenarioKey("tcp", SchemaVocabulary.ref("tcp")),
         ] + linkKeys
     }
     static var definitions: [String: JSONValue] {
@@ -49,6 +50,7 @@ enum NetworkSection: ScenarioSection {
                      "not": ["anyOf": [["required": ["profile"]], ["required": ["mix"]]]]],
                 ],
             ]),
+            "tcp": tcpSchema,
             "link": ["description": "The per-client link distributions: down, up and rtt are required together; loss is optional (default 0).",
                      "type": "object", "properties": linkKeys.properties],
             "profile-name": ["type": "string", "minLength": 1,
@@ -140,7 +142,64 @@ enum NetworkSection: ScenarioSection {
             network.model = parsed
         }
         network.keepConnections = try node.member("keep_connections")?.bool() ?? d.keepConnections
+        if let t = node.member("tcp") { network.tcp = try parseTCP(t) }
         return (network, form, user)
+    }
+
+    /// The schema of `network.tcp`: every `TCPSetting`, by its scenario type.
+    static var tcpSchema: JSONValue {
+        var properties: [String: JSONValue] = [:]
+        for setting in TCPSetting.allCases {
+            let description = JSONValue.string(setting.summary)
+            switch setting {
+            case .stack: properties[setting.rawValue] = ["enum": .array(TCPStack.allCases.map { .string($0.rawValue) }), "description": description]
+            case .congestionControl: properties[setting.rawValue] = ["enum": .array(CongestionControl.allCases.map { .string($0.rawValue) }), "description": description]
+            case .ackCounting: properties[setting.rawValue] = ["enum": .array(AckCounting.allCases.map { .string($0.rawValue) }), "description": description]
+            case .lossSpacing: properties[setting.rawValue] = ["enum": .array(LossSpacing.allCases.map { .string($0.rawValue) }), "description": description]
+            case .tls, .hyStart, .limitedTransmit: properties[setting.rawValue] = ["type": "boolean", "description": description]
+            case .tcpFriendly: properties[setting.rawValue] = ["oneOf": [["type": "boolean"], ["enum": ["on", "off"]]], "description": description]
+            case .minRTO, .delayedAck: properties[setting.rawValue] = ["type": "string", "description": description, "examples": ["200ms"]]
+            case .mss, .frame: properties[setting.rawValue] = ["oneOf": [["type": "number"], ["type": "string"]], "description": description]
+            case .initialWindow, .bufferBDP, .minimumBuffer: properties[setting.rawValue] = ["type": "number", "description": description]
+            }
+        }
+        return ["type": "object", "additionalProperties": false, "properties": .object(properties),
+                "description": "The TCP stack of the tcp model (docs/NETWORK-MODEL.md): a preset (\"stack\") and the settings that modify it."]
+    }
+
+    /// `network.tcp`: each setting's JSON value as the text `TCPParameters(settings:)` reads.
+    static func parseTCP(_ node: Node) throws -> TCPParameters {
+        _ = try node.object(allowed: TCPSetting.allCases.map(\.rawValue))
+        var settings: [(TCPSetting, String)] = []
+        for setting in TCPSetting.allCases {
+            guard let member = node.member(setting.rawValue) else { continue }
+            let text: String
+            switch member.value {
+            case let .string(s): text = s
+            case let .bool(b): text = b ? "true" : "false"
+            case let .number(n): text = Quantity.shortest(n)
+            default: throw member.invalid(setting.expected)
+            }
+            settings.append((setting, text))
+        }
+        do {
+            return try TCPParameters(settings: settings)
+        } catch let error as TCPSettingError {
+            let at = node.member(error.setting.rawValue)?.path ?? node.path
+            throw InputError(.invalidValue(expected: error.expected, found: "'\(InputError.clipped(error.found))'"), at: at)
+        }
+    }
+
+    /// `network.tcp` as the resolved scenario shows it: every setting's value.
+    static func resolvedTCP(_ t: TCPParameters) -> JSONValue {
+        [TCPSetting.congestionControl.rawValue: .string(t.congestionControl.rawValue), TCPSetting.tls.rawValue: .bool(t.tlsRoundTrips > 0),
+         TCPSetting.tcpFriendly.rawValue: .bool(t.renoFriendly), TCPSetting.minRTO.rawValue: .string(Quantity.humanReadable(t.minRTOSeconds, as: .duration)),
+         TCPSetting.delayedAck.rawValue: .string(Quantity.humanReadable(t.delayedAckSeconds, as: .duration)),
+         TCPSetting.initialWindow.rawValue: .number(t.initialWindowSegments), TCPSetting.mss.rawValue: .number(t.mssBytes),
+         TCPSetting.frame.rawValue: .number(t.frameBytes), TCPSetting.hyStart.rawValue: .bool(t.hyStart),
+         TCPSetting.ackCounting.rawValue: .string(t.ackCounting.rawValue), TCPSetting.limitedTransmit.rawValue: .bool(t.limitedTransmit),
+         TCPSetting.lossSpacing.rawValue: .string(t.lossSpacing.rawValue), TCPSetting.bufferBDP.rawValue: .number(t.bufferBDP),
+         TCPSetting.minimumBuffer.rawValue: .number(t.minimumBufferSegments)]
     }
 
     static func link(_ l: LinkDistributions) -> [String: JSONValue] {
@@ -148,7 +207,8 @@ enum NetworkSection: ScenarioSection {
     }
 
     static func resolved(_ network: FederationConfig.Network, form: Scenario.NetworkForm, userProfiles: [NetworkProfile]) -> JSONValue {
-        var net: [String: JSONValue] = ["model": .string(network.model.rawValue), "keep_connections": .bool(network.keepConnections)]
+        var net: [String: JSONValue] = ["model": .string(network.model.rawValue), "keep_connections": .bool(network.keepConnections),
+                                        "tcp": resolvedTCP(network.tcp)]
         switch form {
         case let .named(n): net["profile"] = .string(n)
         case let .mix(items): net["mix"] = .array(items.map { ["weight": .number($0.weight), "profile": .string($0.profile)] })
