@@ -101,10 +101,10 @@ public struct TCPParameters: Sendable, Equatable, Codable {
         tcp.tlsRoundTrips = 0
         tcp.frameBytes = 1502
         tcp.renoFriendly = false
-        if congestionControl == .reno {
-            tcp.ackCounting = .perACK
-            tcp.hyStart = false
-        }
+        // ns-3.37's HyStart does not end slow start in Validation/ns3's runs (slow start fills the
+        // one-BDP buffer and overflows it even without random loss), so the model's is off too.
+        tcp.hyStart = false
+        if congestionControl == .reno { tcp.ackCounting = .perACK }
         return tcp
     }
 }
@@ -240,6 +240,7 @@ extension TransferModel {
         var lastMax = 0.0, origin = 0.0, ssthresh = Double.infinity, epoch = 0.0, k = 0.0, wEpoch = 0.0
         var slowStartEnd: (t: Double, bytes: Double)?
         var rounds = 0, lossEvents = 0
+        var protectedSegments = 0.0
         // Past `exactRounds`: where the long-run measurement starts, and the current cycle window.
         var longRun: (t: Double, delivered: Double, rounds: Int)?
         var cycle: (t: Double, delivered: Double, losses: Int)?
@@ -257,11 +258,15 @@ extension TransferModel {
             let segments = sent / mss
             let serialisation = segments * frame * 8 / rate
             let overflow = max(0, segments - capacity)
-            let random = randomLosses.draw(segments: segments)
+            let random = randomLosses.draw(segments: segments, protected: protectedSegments)
             let lost = min(segments, overflow + random.count)
-            // Segments of the round sent before its first loss: in slow start their ACKs grew the
-            // window before the loss was seen.
-            let beforeLoss = min(random.first, overflow > 0 ? capacity : segments)
+            // A loss among the round's first `protectedSegments` (sent before the last loss was
+            // detected) is repaired in that recovery; a later one, or a full buffer, starts another.
+            let event = overflow > 0 || random.unprotected > 0
+            // Segments of the round sent before the loss that starts the event: their ACKs grew the
+            // window (in slow start) and released new segments before the loss was seen.
+            let beforeLoss = min(random.firstUnprotected, overflow > 0 ? capacity : segments)
+            var protectedNext = 0.0
             if lost == 0 && sent >= remaining {
                 t += serialisation
                 break
@@ -270,8 +275,9 @@ extension TransferModel {
             t += max(rtt, serialisation)
             // Fewer segments than the receiver ACKs at once: the ACK waits for its delayed-ACK timer.
             if lost == 0 && segments < ackRatio { t += tcp.delayedAckSeconds }
-            if lost > 0 {
+            if event {
                 lossEvents += 1
+                let grewBy = slowStart ? slowStartGrowth : 1
                 if slowStart { slowStartEnd = slowStartEnd ?? (t, delivered) }
                 let window = min(slowStart ? w + (slowStartGrowth - 1) * beforeLoss : w, capacity)
                 // Fast convergence: a loss below the last maximum remembers less.
@@ -287,10 +293,14 @@ extension TransferModel {
                     lastMax = 0
                     slowStart = true
                 } else {
-                    // Fast recovery (SACK): the lost segments are resent with the rest.
+                    // Fast recovery (SACK): the lost segments are resent with the rest. The segments
+                    // sent while the loss was on its way to being detected open the next round.
                     w = ssthresh
                     startEpoch()
+                    protectedNext = min(w, beforeLoss * grewBy)
                 }
+            } else if lost > 0 {
+                // Losses repaired within the recovery in progress: the window holds.
             } else if slowStart {
                 w *= slowStartGrowth
                 if w >= ssthresh {
@@ -333,6 +343,7 @@ extension TransferModel {
                     w = max(1, goal > w ? min(grown, max(goal, floor)) : grown)
                 }
             }
+            protectedSegments = protectedNext
             rounds += 1
             guard rounds >= exactRounds else { continue }
             if longRun == nil { longRun = (t, delivered, rounds) }
@@ -348,7 +359,7 @@ extension TransferModel {
                 }
                 break
             }
-            guard lost > 0 else { continue }
+            guard event else { continue }
             // Just after a loss event: a point of the sawtooth. Skip whole windows of cycles: under
             // geometric spacing a window is a block of `windowLosses` random losses (aligned in the
             // sequence, so its gaps are a stratified sample of the distribution), else
@@ -462,27 +473,38 @@ struct LossSchedule {
     /// Random losses drawn so far (geometric spacing).
     var losses: UInt64 { index &- 1 }
 
-    /// Random losses among the next `segments` segments sent, and how many segments precede the
-    /// first of them (`segments` when none is lost).
-    mutating func draw(segments: Double) -> (count: Double, first: Double) {
+    /// Random losses among the next `segments` segments sent; of them, those at or after the first
+    /// `protected` segments, and how many segments precede the first of those (`segments` when none).
+    mutating func draw(segments: Double, protected: Double = 0) -> (count: Double, unprotected: Double, firstUnprotected: Double) {
         switch spacing {
         case .even:
             let before = carry
             carry += segments * loss
             let whole = carry.rounded(.down)
             carry -= whole
-            return (whole, whole > 0 ? max(0, (1 - before) / loss - 1) : segments)
+            guard whole > 0 else { return (0, 0, segments) }
+            // The losses fall at (k − before)/p − 1, k = 1…whole.
+            var unprotected = 0.0, first = segments
+            for k in stride(from: 1.0, through: whole, by: 1) {
+                let at = max(0, (k - before) / loss - 1)
+                if at >= protected { unprotected += 1; first = min(first, at) }
+            }
+            return (whole, unprotected, first)
         case .geometric:
-            var left = segments, n = 0.0
+            var left = segments, n = 0.0, unprotected = 0.0
             var first = segments
             while carry <= left {
-                if n == 0 { first = segments - left + carry - 1 }
+                let at = max(0, segments - left + carry - 1)
+                if at >= protected {
+                    if unprotected == 0 { first = at }
+                    unprotected += 1
+                }
                 left -= carry
                 n += 1
                 carry = nextGap()
             }
             carry -= left
-            return (n, first)
+            return (n, unprotected, first)
         }
     }
 }

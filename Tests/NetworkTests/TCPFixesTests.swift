@@ -37,7 +37,7 @@ final class TCPFixesTests: XCTestCase {
         XCTAssertEqual(even.draw(segments: 99).count, 0)
         let hit = even.draw(segments: 2)
         XCTAssertEqual(hit.count, 1)
-        XCTAssertEqual(hit.first, 0, accuracy: 1e-9, "the 100th segment is the first of this draw")
+        XCTAssertEqual(hit.firstUnprotected, 0, accuracy: 1e-9, "the 100th segment is the first of this draw")
     }
 
     func testFirstLossPositionInADraw() {
@@ -46,7 +46,7 @@ final class TCPFixesTests: XCTestCase {
         // the second, ⌈ln 0.75 / ln 0.99⌉ = 29, ends at segment 97.
         let draw = schedule.draw(segments: 100)
         XCTAssertEqual(draw.count, 2)
-        XCTAssertEqual(draw.first, 68)
+        XCTAssertEqual(draw.firstUnprotected, 68)
     }
 
     func testLimitedTransmitAvoidsTheTimeout() {
@@ -142,5 +142,22 @@ final class TCPFixesTests: XCTestCase {
                 XCTAssertEqual((error as? TCPSettingError)?.setting, setting)
             }
         }
+    }
+}
+
+extension TCPFixesTests {
+    /// Losses among the segments sent before the last loss was detected are repaired in that
+    /// recovery: they cost their bytes but no second window reduction.
+    func testLossesInTheRecoveryWindowAreOneEvent() {
+        var schedule = LossSchedule(loss: 0.01, spacing: .geometric)
+        // Gaps 69 and 29: losses at segments 68 and 97 of a 100-segment draw.
+        let open = schedule.draw(segments: 100, protected: 0)
+        XCTAssertEqual(open.count, 2)
+        XCTAssertEqual(open.unprotected, 2)
+        var again = LossSchedule(loss: 0.01, spacing: .geometric)
+        let shielded = again.draw(segments: 100, protected: 90)
+        XCTAssertEqual(shielded.count, 2, "both segments are still lost")
+        XCTAssertEqual(shielded.unprotected, 1, "only the one after the protected prefix starts an event")
+        XCTAssertEqual(shielded.firstUnprotected, 97)
     }
 }
