@@ -35,11 +35,17 @@ public enum TraceFile {
         .duration: ["s": 1, "sec": 1, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "min": 60, "h": 3600],
     ]
 
+    /// Spelled-out SI bit rates (case-sensitive), common in trace headers.
+    static let spelledUnits: [Quantity.Dimension: [String: Double]] = [
+        .bitRate: ["bit/s": 1, "kbit/s": 1e3, "Mbit/s": 1e6, "Gbit/s": 1e9, "Tbit/s": 1e12],
+    ]
+
     /// The factor to the base unit of `unit` in `dimension`, or nil when it is not one of its units.
     public static func unitFactor(_ unit: String, _ dimension: Quantity.Dimension) -> Double? {
         let u = unit.trimmingCharactersInWhitespace()
         guard !u.isEmpty else { return nil }
         if Quantity.hasUnit("1" + u), let v = Quantity.parse("1" + u, as: dimension), v.isFinite, v > 0 { return v }
+        if let f = spelledUnits[dimension]?[u] { return f }
         if u == u.lowercased(), let f = lowerCaseUnits[dimension]?[u] { return f }
         return nil
     }
@@ -192,15 +198,16 @@ public enum TraceFile {
                 throw fail("line \(number), column 1: expected a timestamp ≥ the previous line's \(Quantity.shortest(previous)) ms (timestamps must not decrease), found '\(InputError.clipped(cell, 60))'")
             }
             previous = ms
-            stamps.append(ms / 1000)
+            stamps.append(ms)
         }
         guard let last = stamps.last, last > 0 else { throw fail("line \(rows[0].number), column 1: expected a last timestamp after 0 ms, found 0") }
-        let bins = max(1, Int((last / bin).rounded(.up)))
+        let binMs = bin * 1000
+        let bins = max(1, Int((last / binMs).rounded(.up)))
         guard bins <= 100_000_000 else { throw fail("spans \(bins) bins of \(Quantity.humanReadable(bin, as: .duration)); expected at most 1e8 (choose a longer \"bin\")") }
         var counts = [Double](repeating: 0, count: bins)
-        for s in stamps {
-            // Timestamp s (ms, 1-based in Mahimahi: an opportunity at s delivers during (s − 1 ms, s]) goes to its bin.
-            let k = min(bins - 1, max(0, Int(((s - 1e-3) / bin).rounded(.down))))
+        for ms in stamps {
+            // An opportunity at ms delivers during (ms − 1, ms]: bin ⌊(ms − 1) / bin⌋, in whole milliseconds.
+            let k = min(bins - 1, max(0, Int(((ms - 1) / binMs).rounded(.down))))
             counts[k] += 1
         }
         let bitsPerPacket = mahimahiPacketBytes * 8
