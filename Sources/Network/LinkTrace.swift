@@ -20,7 +20,7 @@ public struct CapacityTrace: Sendable, Equatable {
 
     /// A trace from sample times (seconds, strictly increasing; shifted so the first is 0) and
     /// their rates (bit/s, finite, ≥ 0); `length` when the format fixes it (it must exceed the
-    /// last sample's time).
+    /// last sample's time; else it is one ulp past it).
     public init(times: [Double], rates: [Double], length fixed: Double? = nil) {
         precondition(!times.isEmpty && times.count == rates.count, "a trace needs one rate per time")
         let t0 = times[0]
@@ -28,8 +28,8 @@ public struct CapacityTrace: Sendable, Equatable {
         let n = relative.count
         let length: Double
         if let fixed { length = fixed - t0 } else if n == 1 { length = .infinity } else { length = relative[n - 1] + (relative[n - 1] - relative[n - 2]) }
-        precondition(length > relative[n - 1], "a trace's length must exceed its last sample's time")
-        self.length = length
+        // At the very edge of Double's precision the last interval may round away: one ulp then.
+        self.length = length > relative[n - 1] ? length : relative[n - 1].nextUp
         if length.isFinite {
             var sum = 0.0
             for k in 0..<n { sum += rates[k] * ((k + 1 < n ? relative[k + 1] : length) - relative[k]) }
@@ -134,7 +134,9 @@ public struct LinkTrace: Sendable, Equatable {
         let trace = traces[index % traces.count]
         let start: Double
         switch offset {
-        case let .fixed(seconds): start = seconds
+        case let .fixed(seconds):
+            // Looping, only the offset's place in one length matters (and huge offsets keep their precision).
+            start = loop && trace.length.isFinite ? seconds.truncatingRemainder(dividingBy: trace.length) : seconds
         case .random:
             let counter = groups == nil ? UInt64(i) : (1 << 63 | UInt64(leaf) << 32 | UInt64(index))
             start = trace.length.isFinite ? StreamKey.uniform(key: offsetKey, counter: counter) * trace.length : 0
@@ -180,8 +182,13 @@ public struct TraceCursor: Sendable {
             cycle = 0
             segment = trace.segment(at: max(0, tau))
         }
-        // Rounding may leave the cursor one segment early: step until the next change is after t.
-        while nextChange <= t { advance() }
+        // Rounding may leave the cursor one segment early: step until the next change is after t
+        // (bounded: a whole cycle is at most every segment once more).
+        var steps = 0
+        while nextChange <= t && steps <= trace.starts.count {
+            advance()
+            steps += 1
+        }
     }
 
     /// The rate in force, bit/s (at least `CapacityTrace.minimumRate`).
