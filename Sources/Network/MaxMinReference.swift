@@ -47,4 +47,36 @@ public enum MaxMinReference {
         }
         return finish
     }
+
+    /// Brute force with caps that change: flow i's cap is `capChanges[i][j].cap` from time
+    /// `capChanges[i][j].at` on (the first entry at or before its start). After every start,
+    /// finish or cap change, every rate is recomputed by water-filling. Returns each flow's finish time.
+    public static func bruteForce(capacity: Double, starts: [Double], bits: [Double], capChanges: [[(at: Double, cap: Double)]]) -> [Double] {
+        var finish = [Double](repeating: .nan, count: starts.count)
+        var left = bits
+        var now = 0.0
+        var active: [Int] = []
+        var pending = starts.indices.sorted { starts[$0] < starts[$1] || (starts[$0] == starts[$1] && $0 < $1) }
+        func cap(_ i: Int, at t: Double) -> Double { capChanges[i].last { $0.at <= t }?.cap ?? capChanges[i][0].cap }
+        while !pending.isEmpty || !active.isEmpty {
+            let rates = waterFill(capacity: capacity, caps: active.map { cap($0, at: now) })
+            var next = pending.first.map { starts[$0] } ?? .infinity
+            for (k, i) in active.enumerated() {
+                next = min(next, now + left[i] / rates[k])
+                if let change = capChanges[i].first(where: { $0.at > now }) { next = min(next, change.at) }
+            }
+            for (k, i) in active.enumerated() { left[i] -= rates[k] * (next - now) }
+            now = next
+            var still: [Int] = []
+            for i in active {
+                if left[i] <= 1e-9 * bits[i] + 1e-12 { finish[i] = now } else { still.append(i) }
+            }
+            active = still
+            while let p = pending.first, starts[p] <= now {
+                active.append(p)
+                pending.removeFirst()
+            }
+        }
+        return finish
+    }
 }

@@ -10,12 +10,21 @@ public struct LinkDistributions: Sendable, Equatable {
     public var rtt: Distribution
     /// Packet loss rate, a probability in [0, 1).
     public var loss: Distribution
+    /// A time-varying downlink (its rate follows a trace during the run); nil: the drawn rate
+    /// holds for the whole run. With a trace, `downlink` is the constant trace mean (what the
+    /// population records and dropouts are placed by).
+    public var downlinkTrace: LinkTrace?
+    /// A time-varying uplink, as `downlinkTrace`.
+    public var uplinkTrace: LinkTrace?
 
-    public init(downlink: Distribution, uplink: Distribution, rtt: Distribution, loss: Distribution) {
+    public init(downlink: Distribution, uplink: Distribution, rtt: Distribution, loss: Distribution,
+                downlinkTrace: LinkTrace? = nil, uplinkTrace: LinkTrace? = nil) {
         self.downlink = downlink
         self.uplink = uplink
         self.rtt = rtt
         self.loss = loss
+        self.downlinkTrace = downlinkTrace
+        self.uplinkTrace = uplinkTrace
     }
 
     /// The four attributes with their names and dimensions, in display order.

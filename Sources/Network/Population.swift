@@ -48,6 +48,12 @@ public struct Population: Sendable {
     public var profile: [UInt16]
     /// Names of the leaf profiles.
     public let profileNames: [String]
+    /// Per leaf profile, its time-varying downlink and uplink, if any (`LinkTrace`).
+    public let linkTraces: [(down: LinkTrace?, up: LinkTrace?)]
+    /// The derived key of the counter-based trace offsets (`network.trace.offset`).
+    let traceOffsetKey: UInt64
+    /// Whether any client's link follows a trace during the run.
+    public let hasTimeVaryingLinks: Bool
 
     /// Bytes of a population of `clients` clients, to refuse one that cannot fit before drawing it:
     /// six Doubles and a profile index per client (50 B), plus, under a session model, the
@@ -67,6 +73,9 @@ public struct Population: Sendable {
         count = n
         let leaves = network.leaves
         profileNames = leaves.map(\.name)
+        linkTraces = leaves.map { ($0.link.downlinkTrace, $0.link.uplinkTrace) }
+        hasTimeVaryingLinks = linkTraces.contains { $0.down != nil || $0.up != nil }
+        traceOffsetKey = StreamKey(seed: seed, purpose: LinkTrace.offsetPurpose).derivedKey
         func stream(_ what: String) -> RandomStream { RandomStream(seed: seed, purpose: "population.\(what)") }
 
         // Which leaf each client is on.
@@ -99,5 +108,22 @@ public struct Population: Sendable {
         loss = link("loss", \.loss, clamp: 0...Population.maximumLoss)
         speed = draw("speed", [DistributionSampler(spec.deviceSpeed)]) { max($0, 1) }
         samples = given ?? draw("samples", [DistributionSampler(spec.samples)]) { max(1, $0.rounded()) }
+        // A time-varying link's recorded rate is the time-weighted mean of the client's trace.
+        if hasTimeVaryingLinks {
+            for i in 0..<n {
+                let leaf = Int(profile[i])
+                if let t = linkTraces[leaf].down { downlink[i] = max(t.timeline(client: i, leaf: leaf, offsetKey: traceOffsetKey).trace.meanRate, 1e3) }
+                if let t = linkTraces[leaf].up { uplink[i] = max(t.timeline(client: i, leaf: leaf, offsetKey: traceOffsetKey).trace.meanRate, 1e3) }
+            }
+        }
+    }
+
+    /// Client `i`'s capacity timeline in `downlink` or uplink direction, when that link follows a
+    /// trace; nil when its rate is constant.
+    public func capacityTimeline(_ i: Int, downlink: Bool) -> CapacityTimeline? {
+        guard hasTimeVaryingLinks else { return nil }
+        let leaf = Int(profile[i])
+        guard let trace = downlink ? linkTraces[leaf].down : linkTraces[leaf].up else { return nil }
+        return trace.timeline(client: i, leaf: leaf, offsetKey: traceOffsetKey)
     }
 }

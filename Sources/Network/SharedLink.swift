@@ -109,6 +109,47 @@ public final class SharedLink {
         return left
     }
 
+    /// Changes `id`'s cap to `cap` from now on (its client link's capacity changed mid-transfer):
+    /// the bits it has left are kept, and the max-min shares of every flow are recomputed. The
+    /// flow re-enters as a capped flow with its new cap, exactly as `start` enters a new one, and
+    /// the rebalancing moves it (and others) between the sets. A stale id or an unchanged cap does
+    /// nothing.
+    /// - Complexity: O(log n) amortised.
+    public func setCap(_ id: FlowID, to cap: Double) {
+        precondition(cap > 0 && cap.isFinite, "a flow needs a positive finite cap")
+        guard var f = flow(id), f.cap != cap else { return }
+        advance()
+        let left = remaining(f)
+        switch f.mode {
+        case let .capped(_, event):
+            simulator.cancel(event)
+            sumCapped -= f.cap
+            cappedCount -= 1
+        case .shared:
+            sharedCount -= 1
+        }
+        let slot = id.slot
+        let finish = simulator.now.seconds + left / cap
+        f.generation &+= 1
+        f.cap = cap
+        f.mode = .capped(finish: finish, event: simulator.schedule(at: SimTime(seconds: finish)) { [unowned self] in self.cappedFinished(slot) })
+        flows[slot] = f
+        sumCapped += cap
+        cappedCount += 1
+        capped.push(.init(key: cap, id: slot, generation: f.generation))
+        rebalance()
+    }
+
+    /// The bits `id` has left, or nil when it finished.
+    public func remainingBits(of id: FlowID) -> Double? {
+        guard let f = flow(id) else { return nil }
+        switch f.mode {
+        case let .capped(finish, _): return max(0, (finish - simulator.now.seconds) * f.cap)
+        case let .shared(virtualFinish):
+            return max(0, virtualFinish - virtualClock - level * (simulator.now.seconds - lastUpdate))
+        }
+    }
+
     private func remaining(_ f: Flow) -> Double {
         switch f.mode {
         case let .capped(finish, _): return max(0, (finish - simulator.now.seconds) * f.cap)

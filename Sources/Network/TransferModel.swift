@@ -92,6 +92,9 @@ public struct TCPParameters: Sendable, Equatable, Codable {
     /// Defaults.
     public init() {}
 
+    /// Bits on the link per payload bit: frame / MSS.
+    public var wireFactor: Double { max(frameBytes, mssBytes) / mssBytes }
+
     /// The settings of the ns-3.37 stack `Validation/ns3/tcp_bulk.cc` runs, with `congestionControl`:
     /// plain TCP (no TLS), 1502-byte point-to-point frames, CUBIC without the Reno-friendly region,
     /// NewReno counting ACKs and without HyStart.

@@ -4,6 +4,7 @@ import Federation
 import Foundation
 import Network
 import Numerics
+import Scenario
 
 /// The time-only federation at scale: 100,000 clients, 100 rounds of 1,000 selected, the tcp model
 /// and a shared server link; and sampling a 1,000,000-client population. Each runs in a child
@@ -39,6 +40,30 @@ enum FederationBenchmark: Benchmark {
             }
             result["events"] = Double(arm?.events ?? 0)
             result["rows"] = Double(arm?.clients.count ?? 0)
+        case "traced", "traced-fluid", "untraced":
+            // Time-varying links at scale: Scenarios/time-varying-lte.json with 10,000 clients, 100
+            // selected per round (first arm, lora); "traced-fluid" under the fluid model; "untraced"
+            // with each link at its trace's mean, constant.
+            var scenario = try ScenarioParser.load(file: "Scenarios/time-varying-lte.json")
+            scenario.population.clients = quick ? 2_000 : 10_000
+            scenario.selection.perRound = 100
+            scenario.selection.minCompletions = 50
+            scenario.stop.rounds = quick ? 10 : 30
+            if what == "untraced", case var .link(link) = scenario.network.profile.body {
+                link.downlinkTrace = nil
+                link.uplinkTrace = nil
+                scenario.network.profile.body = .link(link)
+            }
+            if what == "traced-fluid" { scenario.network.model = .fluid }
+            let config = scenario.config
+            var arm: ArmResult?
+            result["seconds"] = measureSeconds {
+                guard let f = try? FederationRun(config: config) else { return }
+                arm = try? f.run(arm: config.arms[0], recordClients: true)
+            }
+            result["events"] = Double(arm?.events ?? 0)
+            result["rows"] = Double(arm?.clients.count ?? 0)
+            result["simulated_seconds"] = arm?.rounds.last?.endSeconds ?? .nan
         case "population":
             let n = quick ? 200_000 : 1_000_000
             let spec = PopulationSpec(clients: n, samples: .lognormal(median: 600, p90: 2000),
@@ -74,6 +99,13 @@ enum FederationBenchmark: Benchmark {
                                  peerName: "–", goal: nil, ceiling: (10, "10 s")))
             rows.append(BenchRow(benchmark: "federation 100k×100×1000", metric: "peak RSS MB", ours: (r["peak_rss"] ?? .nan) / 1e6, peer: nil,
                                  peerName: "–", goal: nil, ceiling: (1000, "1 GB")))
+        }
+        for what in ["traced", "traced-fluid", "untraced"] {
+            guard let r = runChild(what, quick: context.quick) else { continue }
+            let label = "time-varying links 10k×30×130 (\(what))"
+            FileHandle.standardError.write(Data(String(format: "bench: %@: %.2f s wall, %.0f events, %.0f events/s\n", label,
+                                                       r["seconds"] ?? .nan, r["events"] ?? .nan, (r["events"] ?? .nan) / (r["seconds"] ?? .nan)).utf8))
+            rows.append(BenchRow(benchmark: label, metric: "wall seconds", ours: r["seconds"] ?? .nan, peer: nil, peerName: "–", goal: nil, ceiling: (10, "10 s")))
         }
         if let r = runChild("population", quick: context.quick) {
             rows.append(BenchRow(benchmark: "population 1M", metric: "wall seconds", ours: r["seconds"] ?? .nan, peer: nil,

@@ -35,6 +35,7 @@ final class ScenarioTarget: FuzzTarget {
     static func mirror(root: String, into dir: String) throws {
         let fm = FileManager.default
         try fm.createDirectory(atPath: dir + "/traces", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: dir + "/time-traces", withIntermediateDirectories: true)
         try fm.createDirectory(atPath: dir + "/distributions", withIntermediateDirectories: true)
         for path in listFiles(root + "/Scenarios", suffix: ".json") {
             try? fm.copyItem(atPath: path, toPath: dir + "/" + (path as NSString).lastPathComponent)
@@ -42,8 +43,12 @@ final class ScenarioTarget: FuzzTarget {
         for path in listFiles(root + "/Scenarios/distributions", suffix: ".json") {
             try? fm.copyItem(atPath: path, toPath: dir + "/distributions/" + (path as NSString).lastPathComponent)
         }
-        for path in listFiles(root + "/Tests/Fixtures/invalid-scenarios/traces", suffix: ".csv") {
+        for path in listFiles(root + "/Tests/Fixtures/invalid-scenarios/traces", suffix: ".csv") + listFiles(root + "/Scenarios/traces", suffix: ".csv") {
             try? fm.copyItem(atPath: path, toPath: dir + "/traces/" + (path as NSString).lastPathComponent)
+        }
+        // The time-varying link fixtures' traces (kept apart: the trace target's corpus is traces/ only).
+        for path in listFiles(root + "/Tests/Fixtures/invalid-scenarios/time-traces", suffix: ".csv") {
+            try? fm.copyItem(atPath: path, toPath: dir + "/time-traces/" + (path as NSString).lastPathComponent)
         }
         try Data(TraceTarget.validCSV.utf8).write(to: URL(fileURLWithPath: dir + "/traces/valid.csv"))
     }

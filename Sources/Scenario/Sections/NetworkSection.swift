@@ -7,8 +7,10 @@ import Numerics
 enum NetworkSection: ScenarioSection {
     static let name = "network"
     static let linkKeys: [ScenarioKey] = [
-        ScenarioKey("down", SchemaVocabulary.ref("distribution-rate", "Downlink (server → client) rate per client: a bit-rate distribution, e.g. \"20Mbps\".")),
-        ScenarioKey("up", SchemaVocabulary.ref("distribution-rate", "Uplink (client → server) rate per client: a bit-rate distribution, e.g. \"2Mbps\".")),
+        ScenarioKey("down", ["anyOf": [SchemaVocabulary.ref("distribution-rate"), SchemaVocabulary.ref("link-trace")],
+                             "description": "Downlink (server → client) rate per client: a bit-rate distribution, e.g. \"20Mbps\", or a time-varying link {\"trace\": …}."]),
+        ScenarioKey("up", ["anyOf": [SchemaVocabulary.ref("distribution-rate"), SchemaVocabulary.ref("link-trace")],
+                           "description": "Uplink (client → server) rate per client: a bit-rate distribution, e.g. \"2Mbps\", or a time-varying link {\"trace\": …}."]),
         ScenarioKey("rtt", SchemaVocabulary.ref("distribution-duration", "Round-trip time per client: a duration distribution, e.g. \"40ms\".")),
         ScenarioKey("loss", SchemaVocabulary.ref("distribution-loss", "Packet-loss rate per client, in [0, 1): a number, a percentage or a distribution; default 0.")),
     ]
@@ -62,6 +64,7 @@ enum NetworkSection: ScenarioSection {
                                           "profile": SchemaVocabulary.ref("profile-name")]],
             "mix": ["description": "A weighted mix of profiles; each client draws a member by weight, then all four link attributes from it.",
                     "type": "array", "minItems": 1, "items": SchemaVocabulary.ref("mix-member")],
+            "link-trace": linkTraceSchema,
             "profile-definition": ["description": .string("A user-defined network profile: the link distributions down, up, rtt (required) and loss "
                                        + "(optional, default 0), plus an optional one-line summary and sources."),
                                    "type": "object", "additionalProperties": false, "required": ["down", "up", "rtt"], "properties": profileKeys.properties],
@@ -69,11 +72,159 @@ enum NetworkSection: ScenarioSection {
     }
 
     static func parseLink(_ node: Node) throws -> LinkDistributions {
-        let link = LinkDistributions(downlink: try node.required("down").distribution(.bitRate),
-                                     uplink: try node.required("up").distribution(.bitRate),
+        let (down, downTrace) = try rate(node.required("down"))
+        let (up, upTrace) = try rate(node.required("up"))
+        let link = LinkDistributions(downlink: down, uplink: up,
                                      rtt: try node.required("rtt").distribution(.duration),
-                                     loss: try node.member("loss")?.distribution(.dimensionless) ?? Distribution(.constant(0), dimension: .dimensionless))
+                                     loss: try node.member("loss")?.distribution(.dimensionless) ?? Distribution(.constant(0), dimension: .dimensionless),
+                                     downlinkTrace: downTrace, uplinkTrace: upTrace)
         return try link.validated(at: node.path)
+    }
+
+    /// A rate key: a distribution, or a time-varying link (an object with "trace" and no "dist"),
+    /// whose distribution is then the constant mean of its first trace.
+    static func rate(_ node: Node) throws -> (Distribution, LinkTrace?) {
+        guard node.member("trace") != nil, node.member("dist") == nil else { return (try node.distribution(.bitRate), nil) }
+        let trace = try linkTrace(node)
+        return (Distribution(.constant(trace.traces[0].meanRate), dimension: .bitRate), trace)
+    }
+
+    static let traceKeys = ["trace", "format", "column", "time_column", "unit", "time_unit", "bin", "loop", "offset", "groups"]
+    static let traceFormats = ["csv", "mahimahi"]
+    /// The default bin of a Mahimahi trace.
+    static let defaultMahimahiBin = 1.0
+
+    /// `{"trace": "f.csv" | ["a.csv", …], "column": …, "time_column"?, "unit"?, "time_unit"?, "loop"?, "offset"?, "groups"?}`
+    /// or `{"trace": …, "format": "mahimahi", "bin"?: "1s", …}`.
+    static func linkTrace(_ node: Node) throws -> LinkTrace {
+        _ = try node.object(allowed: traceKeys)
+        let traceNode = try node.required("trace")
+        let files: [(String, Node)]
+        let list: Bool
+        if case .array = traceNode.value {
+            let items = try traceNode.elements()
+            guard !items.isEmpty else { throw traceNode.invalid("a trace file or a non-empty array of trace files") }
+            files = try items.map { (try $0.string(), $0) }
+            list = true
+        } else {
+            guard case let .string(f) = traceNode.value else { throw traceNode.invalid("a trace file or a non-empty array of trace files") }
+            files = [(f, traceNode)]
+            list = false
+        }
+        for (f, n) in files where f.isEmpty { throw n.invalid("a trace file's path") }
+        let formatName = try node.member("format")?.string() ?? "csv"
+        guard traceFormats.contains(formatName) else {
+            throw InputError(.unknownName(kind: "trace format", name: formatName, suggestion: Suggestion.nearest(to: formatName, in: traceFormats), valid: traceFormats),
+                             at: node.child("format"))
+        }
+        func column(_ key: String) throws -> String? {
+            guard let c = node.member(key) else { return nil }
+            if case let .number(d) = c.value, let index = Int(exactly: d), index >= 0 { return String(index) }
+            let text = try c.string()
+            guard !text.isEmpty else { throw c.invalid("a column name or a 0-based column index") }
+            return text
+        }
+        var source = LinkTrace.Source(files: files.map(\.0), list: list, format: formatName)
+        var traces: [CapacityTrace] = []
+        if formatName == "mahimahi" {
+            for key in ["column", "time_column", "unit", "time_unit"] where node.member(key) != nil {
+                throw InputError(.invalidValue(expected: "no '\(key)' with format 'mahimahi' (one millisecond timestamp per 1500-byte delivery opportunity)", found: "'\(key)'"),
+                                 at: node.child(key))
+            }
+            let bin = try node.member("bin")?.positiveQuantity(.duration, "a positive bin duration, e.g. \"1s\"") ?? defaultMahimahiBin
+            source.bin = bin
+            for (f, n) in files {
+                let series = try TraceFile.readMahimahi(file: f, relativeTo: node.baseDirectory, keyPath: n.path, bin: bin)
+                traces.append(try capacityTrace(series, file: f, at: n.path))
+            }
+        } else {
+            if let b = node.member("bin") {
+                throw InputError(.invalidValue(expected: "'bin' only with format 'mahimahi'", found: "'bin'"), at: b.path)
+            }
+            guard let valueColumn = try column("column") else {
+                throw InputError(.missingKey("column"), at: node.path)
+            }
+            source.column = valueColumn
+            source.timeColumn = try column("time_column")
+            source.unit = try node.member("unit")?.string()
+            source.timeUnit = try node.member("time_unit")?.string()
+            for (f, n) in files {
+                let series = try TraceFile.readCSV(file: f, relativeTo: node.baseDirectory, keyPath: n.path, unitsAt: node.path,
+                                                   valueColumn: valueColumn, valueUnit: source.unit, valueDimension: .bitRate,
+                                                   timeColumn: source.timeColumn, timeUnit: source.timeUnit)
+                traces.append(try capacityTrace(series, file: f, at: n.path))
+            }
+        }
+        let loop = try node.member("loop")?.bool() ?? true
+        var offset = LinkTrace.Offset.random
+        if let o = node.member("offset") {
+            if case .string("random") = o.value {
+                offset = .random
+            } else {
+                let seconds = try o.quantity(.duration)
+                guard seconds >= 0 else { throw o.invalid("\"random\" or a duration ≥ 0 into the trace, e.g. \"30s\"") }
+                offset = .fixed(seconds)
+            }
+        }
+        let groups = try node.member("groups")?.integer(1...10_000_000, "a number of shared timelines in 1…10,000,000")
+        return LinkTrace(traces: traces, loop: loop, offset: offset, groups: groups, source: source)
+    }
+
+    static func capacityTrace(_ series: TraceFile.Series, file: String, at path: String) throws -> CapacityTrace {
+        if let length = series.length, let first = series.times.first, !(length > (series.times.last ?? first)) {
+            throw InputError(.file(path: file, reason: "has no length after its last sample"), at: path)
+        }
+        let trace = CapacityTrace(times: series.times, rates: series.values, length: series.length)
+        guard trace.meanRate > 0 else {
+            throw InputError(.file(path: file, reason: "has no capacity: expected a trace whose time-weighted mean is positive, found 0"), at: path)
+        }
+        return trace
+    }
+
+    /// The schema of a time-varying link.
+    static var linkTraceSchema: JSONValue {
+        let column: JSONValue = ["anyOf": [["type": "string", "minLength": 1], ["type": "integer", "minimum": 0]]]
+        return [
+            "description": .string("A time-varying link (docs/NETWORK-MODEL.md): the rate follows a trace during the run, piecewise constant. "
+                + "CSV: a header row naming each column with its unit (time_s,down_mbps or \"time (s)\",\"down (Mbps)\"), or the units given here. "
+                + "Each client has its own timeline unless \"groups\" is given."),
+            "type": "object", "required": ["trace"], "additionalProperties": false, "not": ["required": ["dist"]],
+            "properties": [
+                "trace": ["description": "A trace file (relative to the scenario), or an array of them: timeline k uses file k mod their number.",
+                          "anyOf": [["type": "string", "minLength": 1], ["type": "array", "minItems": 1, "items": ["type": "string", "minLength": 1]]]],
+                "format": ["enum": .array(traceFormats.map { .string($0) }), "default": "csv",
+                           "description": "\"csv\" (default): a time column and a rate column; \"mahimahi\": one millisecond timestamp per 1500-byte delivery opportunity."],
+                "column": SchemaVocabulary.with(column, ["description": "The rate column (CSV; required): a header name or a 0-based index."]),
+                "time_column": SchemaVocabulary.with(column, ["description": "The time column (CSV): a header name or a 0-based index; default the first column."]),
+                "unit": ["type": "string", "pattern": .string(#"^\s*"# + SchemaVocabulary.units(.bitRate) + #"\s*$"#),
+                         "description": "The rate column's unit when its header names none (e.g. \"Mbps\"); must agree with the header's if it names one."],
+                "time_unit": ["type": "string", "pattern": .string(#"^\s*"# + SchemaVocabulary.units(.duration) + #"\s*$"#),
+                              "description": "The time column's unit when its header names none (e.g. \"s\"); must agree with the header's if it names one."],
+                "bin": SchemaVocabulary.ref("quantity-duration-positive", "Mahimahi only: the width of the bins delivery opportunities are counted in; default \"1s\"."),
+                "loop": ["type": "boolean", "default": true,
+                         "description": "Default true: the trace repeats after its length (the last sample holds as long as the interval before it); false: the last rate holds."],
+                "offset": ["anyOf": [["const": "random"], SchemaVocabulary.ref("quantity-duration-nonneg")], "default": "random",
+                           "description": "Where each timeline starts in its trace: \"random\" (default: uniform over the trace's length, the same draw in every arm) or a duration."],
+                "groups": SchemaVocabulary.integer(1...10_000_000, "Clients share this many timelines (client i on timeline i mod groups); default: one timeline per client."),
+            ],
+        ]
+    }
+
+    static func traceJSON(_ t: LinkTrace) -> JSONValue {
+        let s = t.source
+        var o: [String: JSONValue] = ["trace": s.list ? .array(s.files.map { .string($0) }) : .string(s.files[0]),
+                                      "format": .string(s.format), "loop": .bool(t.loop)]
+        if let c = s.column { o["column"] = .string(c) }
+        if let c = s.timeColumn { o["time_column"] = .string(c) }
+        if let u = s.unit { o["unit"] = .string(u) }
+        if let u = s.timeUnit { o["time_unit"] = .string(u) }
+        if let b = s.bin { o["bin"] = Resolved.quantity(b, .duration) }
+        switch t.offset {
+        case .random: o["offset"] = "random"
+        case let .fixed(seconds): o["offset"] = Resolved.quantity(seconds, .duration)
+        }
+        if let g = t.groups { o["groups"] = Resolved.integer(g) }
+        return .object(o)
     }
 
     static func parse(_ node: Node?) throws -> (FederationConfig.Network, Scenario.NetworkForm, [NetworkProfile]) {
@@ -203,7 +354,8 @@ enum NetworkSection: ScenarioSection {
     }
 
     static func link(_ l: LinkDistributions) -> [String: JSONValue] {
-        ["down": l.downlink.json, "up": l.uplink.json, "rtt": l.rtt.json, "loss": l.loss.json]
+        ["down": l.downlinkTrace.map(traceJSON) ?? l.downlink.json, "up": l.uplinkTrace.map(traceJSON) ?? l.uplink.json,
+         "rtt": l.rtt.json, "loss": l.loss.json]
     }
 
     static func resolved(_ network: FederationConfig.Network, form: Scenario.NetworkForm, userProfiles: [NetworkProfile]) -> JSONValue {

@@ -137,6 +137,23 @@ CASES = [
     ("long-unknown-key", [("k" * 5000, 1)], "(top level)", "unknown key '" + "k" * 200 + "…'"),
     ("long-profile-name", [("network.profile", "p" * 5000)], "network.profile", "unknown network profile '" + "p" * 200 + "…'"),
     ("trace-non-numeric", [("network.profile", DELETE), ("network.down", {"dist": "empirical", "trace": {"file": "traces/non-numeric.csv", "column": "down", "unit": "Mbps"}}), ("network.up", "1Mbps"), ("network.rtt", "50ms")], "network.down.trace", "line 3"),
+    # issue 14: time-varying links ({"trace": …} without "dist"): units and a time column are mandatory.
+    ("tv-trace-without-units", [None, ("network.down", {"trace": "time-traces/tv-no-units.csv", "column": "down"})], "network.down.trace", "line 1, column 'down': expected a header naming the column's bit-rate unit"),
+    ("tv-trace-without-time-unit", [None, ("network.down", {"trace": "time-traces/tv-no-units.csv", "column": "down", "unit": "Mbps"})], "network.down.trace", "line 1, column 'time': expected a header naming the column's duration unit"),
+    ("tv-trace-without-time-column", [None, ("network.down", {"trace": "time-traces/tv-no-time.csv", "column": "down_mbps"})], "network.down.trace", "expected a time column"),
+    ("tv-trace-non-monotone", [None, ("network.down", {"trace": "time-traces/tv-non-monotone.csv", "column": "down_mbps"})], "network.down.trace", "line 4, column 'time_s': expected a time after the previous row's 2"),
+    ("tv-trace-negative", [None, ("network.down", {"trace": "time-traces/tv-negative.csv", "column": "down_mbps"})], "network.down.trace", "line 3, column 'down_mbps': expected a finite capacity ≥ 0, found '-3'"),
+    ("tv-trace-nan", [None, ("network.down", {"trace": "time-traces/tv-nan.csv", "column": "down_mbps"})], "network.down.trace", "line 3, column 'down_mbps': expected a finite capacity ≥ 0, found 'nan'"),
+    ("tv-trace-empty", [None, ("network.down", {"trace": "time-traces/tv-empty.csv", "column": "down_mbps"})], "network.down.trace", "tv-empty.csv': is empty"),
+    ("tv-trace-header-only", [None, ("network.down", {"trace": "time-traces/tv-header-only.csv", "column": "down_mbps"})], "network.down.trace", "has a header but no rows"),
+    ("tv-trace-is-directory", [None, ("network.down", {"trace": "traces", "column": "down_mbps"})], "network.down.trace", "is a directory"),
+    ("tv-trace-second-file-missing", [None, ("network.down", {"trace": ["time-traces/tv-kbps.csv", "traces/no-such.csv"], "column": "down_kbps"})], "network.down.trace[1]", "no-such.csv"),
+    ("tv-trace-unit-contradicts-header", [None, ("network.down", {"trace": "time-traces/tv-kbps.csv", "column": "down_kbps", "unit": "Mbps"})], "network.down.unit", "the unit the header of column 'down_kbps' names ('kbps')"),
+    ("tv-trace-unknown-key", [None, ("network.down", {"trace": "time-traces/tv-kbps.csv", "column": "down_kbps", "looop": True})], "network.down", "unknown key 'looop' (did you mean 'loop'?)"),
+    ("tv-trace-no-column", [None, ("network.down", {"trace": "time-traces/tv-kbps.csv"})], "network.down", "missing key 'column'"),
+    ("tv-trace-offset-bare-number", [None, ("network.down", {"trace": "time-traces/tv-kbps.csv", "column": "down_kbps", "offset": 30})], "network.down.offset", "duration"),
+    ("tv-trace-groups-zero", [None, ("network.down", {"trace": "time-traces/tv-kbps.csv", "column": "down_kbps", "groups": 0})], "network.down.groups", "a number of shared timelines"),
+    ("tv-trace-unknown-format", [None, ("network.down", {"trace": "time-traces/tv-kbps.csv", "column": "down_kbps", "format": "pcap"})], "network.down.format", "unknown trace format 'pcap'"),
 ]
 
 def expand(edits):
