@@ -141,7 +141,7 @@ public struct PickleReader {
 
     private mutating func take(_ n: Int, at op: Int) throws -> ArraySlice<UInt8> {
         guard n >= 0, n <= bytes.count - pos else {
-            throw fail(op, "the file ends early (needs \(n) more bytes, \(bytes.count - pos) left): truncated")
+            throw fail(op, "the file ends early (\(n) more byte(s) needed, \(bytes.count - pos) left): truncated")
         }
         defer { pos += n }
         return bytes[pos..<(pos + n)]
