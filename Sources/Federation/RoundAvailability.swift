@@ -45,6 +45,15 @@ struct RoundAvailability {
         return dropAt.isFinite ? SimTime(seconds: max(dropAt, now.seconds)) : nil
     }
 
+    /// How long after an empty round (nobody selectable at `now`) the next one starts: a minute,
+    /// or, with a participation window, until the next window opens when that is later (so the
+    /// hours a window is closed are not a thousand empty rounds).
+    func retryAfterEmpty(_ now: SimTime) -> SimDuration {
+        let minute = SimDuration(seconds: 60)
+        guard let opening = timeline?.nextWindowOpening(after: now.seconds), opening - now.seconds > 60 else { return minute }
+        return SimDuration(seconds: opening - now.seconds)
+    }
+
     /// Throws when the session timelines ran out of draws (sessions too short for the run).
     func checkSessions() throws {
         if let timeline, timeline.exhausted {

@@ -254,6 +254,7 @@ public struct AvailabilityTimeline: Sendable {
         offsets = nil
         window = nil
         conditionsKey = 0
+        distinctOffsets = [0]
     }
 
     /// The timeline of `schedule` for `clients` clients under `seed`.
@@ -267,6 +268,26 @@ public struct AvailabilityTimeline: Sendable {
         }
         window = schedule.window
         conditionsKey = StreamKey(seed: seed, purpose: "availability.conditions").derivedKey
+        distinctOffsets = schedule.zones.map { Array(Set($0.zones.map(\.offset))).sorted() } ?? [0]
+    }
+
+    /// The distinct UTC offsets of the clients (0 without zones).
+    private let distinctOffsets: [Double]
+
+    /// The first time after `t` at which some client's local window opens (over every zone and
+    /// interval start); nil without a window or with a window of the whole day.
+    public func nextWindowOpening(after t: Double) -> Double? {
+        guard let window, !window.intervals.isEmpty else { return nil }
+        var best = Double.infinity
+        for o in distinctOffsets {
+            let (_, tod) = AvailabilityModel.Window.split(t + o)
+            for w in window.intervals where !(w.start == 0 && w.end >= AvailabilityModel.Window.day) {
+                var delta = w.start - tod
+                if delta <= 0 { delta += AvailabilityModel.Window.day }
+                best = min(best, t + delta)
+            }
+        }
+        return best.isFinite ? best : nil
     }
 
     /// Client `i`'s UTC offset, seconds.
