@@ -231,10 +231,11 @@ enum Plots {
             try Data(text.utf8).write(to: dir.appendingPathComponent("availability.dat"))
             let n = availability.first?.sample.clients ?? 0
             scripts.append(("availability.svg", head + """
-            set title "Clients online and selectable (\(n) clients followed, first seed)"
+            set title "Clients online and selectable (\(n) followed, first seed)"
             set xlabel "simulated time (h)"
             set ylabel "fraction of clients"
             set yrange [0:1.05]
+            set key below horizontal
             plot "availability.dat" using 1:2 with lines ls 1 title 'online (sessions or trace)', \\
               "availability.dat" using 1:3 with lines ls 2 title 'selectable (online, in window, conditions met)'
 
