@@ -274,15 +274,18 @@ public struct AvailabilityTimeline: Sendable {
     /// The distinct UTC offsets of the clients (0 without zones).
     private let distinctOffsets: [Double]
 
-    /// The first time after `t` at which some client's local window opens (over every zone and
-    /// interval start); nil without a window or with a window of the whole day.
+    /// The first time after `t` at which some client's local window opens or its conditions'
+    /// probability rises from 0 (over every zone); nil without a window or when neither ever
+    /// happens (a window of the whole day with conditions never 0).
     public func nextWindowOpening(after t: Double) -> Double? {
-        guard let window, !window.intervals.isEmpty else { return nil }
+        guard let window else { return nil }
+        var opens: [Double] = window.intervals.filter { !($0.start == 0 && $0.end >= AvailabilityModel.Window.day) }.map(\.start)
+        for h in 0..<24 where window.conditions[h] > 0 && window.conditions[(h + 23) % 24] <= 0 { opens.append(Double(h) * 3600) }
         var best = Double.infinity
         for o in distinctOffsets {
             let (_, tod) = AvailabilityModel.Window.split(t + o)
-            for w in window.intervals where !(w.start == 0 && w.end >= AvailabilityModel.Window.day) {
-                var delta = w.start - tod
+            for start in opens {
+                var delta = start - tod
                 if delta <= 0 { delta += AvailabilityModel.Window.day }
                 best = min(best, t + delta)
             }

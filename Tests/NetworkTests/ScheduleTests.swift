@@ -106,6 +106,19 @@ final class ScheduleTests: XCTestCase {
         XCTAssertEqual(Double((0..<n).filter { q.isEligible($0, at: night) }.count) / Double(n), 0.3, accuracy: 0.015)
     }
 
+    /// The next opening over every zone (an empty round waits for it): window starts and the hours
+    /// at which the conditions' probability rises from 0.
+    func testNextWindowOpening() {
+        let zones = AvailabilityModel.TimeZones(zones: [.init(offset: -5 * hour, weight: 1), .init(offset: 1 * hour, weight: 1)])
+        let t = AvailabilityTimeline(schedule(zones: zones, local: [(0, 6)]), clients: 10, seed: 1)
+        XCTAssertEqual(t.nextWindowOpening(after: 12 * hour), 23 * hour)
+        var p = [Double](repeating: 0, count: 24)
+        p[2] = 0.5
+        let profile = AvailabilityTimeline(schedule(local: [], conditions: p), clients: 10, seed: 1)
+        XCTAssertEqual(profile.nextWindowOpening(after: 3 * hour), 26 * hour)
+        XCTAssertNil(AvailabilityTimeline(schedule(local: [], conditions: [0.5]), clients: 1, seed: 1).nextWindowOpening(after: 0))
+    }
+
     /// FedScale's behaviour: available in [active, inactive) modulo finish_time; the end of an
     /// interval is where it stops; an interval reaching the period's end continues at 0.
     func testBehaviourTrace() {
