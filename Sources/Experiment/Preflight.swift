@@ -15,7 +15,7 @@ public enum Preflight {
     /// Refuses, before the run, availability sessions too short for the run's length (when the
     /// length is known: a time limit, or rounds × a deadline).
     public static func checkWork(_ scenario: Scenario, file: String) throws {
-        guard case let .sessions(sessions) = scenario.availability else { return }
+        guard let sessions = scenario.availability.sessionModel else { return }
         let byRounds = scenario.stop.rounds.flatMap { r in scenario.selection.deadline.map { Double(r) * ($0.seconds + scenario.server.aggregation.seconds) } }
         guard let horizon = [scenario.stop.time?.seconds, byRounds].compactMap({ $0 }).min() else { return }
         do { try sessions.checkWork(clients: scenario.population.clients, horizon: horizon, keyPath: "availability.sessions") } catch let error as InputError {

@@ -11,6 +11,7 @@ public enum FedSimMain {
     public static let commands: [any Command.Type] = [
         CodecCommand.self,
         DistributionCommand.self,
+        ImportCommand.self,
         MergeCommand.self,
         NetCommand.self,
         ProfilesCommand.self,

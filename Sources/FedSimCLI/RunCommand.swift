@@ -80,7 +80,8 @@ struct RunCommand: Command {
         let written = try runner.run(writingTo: out, force: force, memoryLimit: maxMemory, observer: ConsoleProgress(console))
         console.print(written.headline)
         for note in written.notes { console.error(note) }
-        console.print("Report: \(out)/report.html (report.md, summary.json, rounds.csv\(recordClients ? ", clients.csv" : ""))")
+        let availability = FileManager.default.fileExists(atPath: out + "/availability.csv") ? ", availability.csv" : ""
+        console.print("Report: \(out)/report.html (report.md, summary.json, rounds.csv\(recordClients ? ", clients.csv" : "")\(availability))")
         return 0
     }
 }

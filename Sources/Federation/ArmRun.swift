@@ -86,8 +86,8 @@ final class ArmRun {
         current = RoundInProgress(number: number, start: start, available: candidateCount,
                                   participants: picked.map { Participant(client: filtered ? candidates[$0] : $0) })
         guard !current.participants.isEmpty else {
-            // Nobody online: try again a minute later.
-            closeRound(.empty, retryAfter: SimDuration(seconds: 60))
+            // Nobody online: try again a minute later (with a window: when the next one opens).
+            closeRound(.empty, retryAfter: availability.retryAfterEmpty(start))
             return
         }
         do { try payloads.pretrain(clients: current.participants.map(\.client), round: number) } catch {

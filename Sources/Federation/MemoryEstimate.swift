@@ -17,7 +17,7 @@ public struct MemoryEstimate: Sendable {
     /// The estimate for one seed of `config` (arms run one after another; records of every arm are kept).
     public init(_ config: FederationConfig, recordClients: Bool) {
         var parts: [(String, Double)] = []
-        let sessions: Bool = { if case .sessions = config.availability { return true }; return false }()
+        let sessions = config.availability.hasTimeline
         // Population and per-arm client state (version and connection).
         parts.append(("population of \(config.population.clients) clients",
                       Population.estimatedBytes(clients: config.population.clients, sessions: sessions) + Double(config.population.clients) * 5))

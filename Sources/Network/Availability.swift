@@ -13,6 +13,9 @@ public enum AvailabilityModel: Sendable, Equatable {
     /// Alternating online/offline sessions; a client is selectable only while online and drops
     /// when its session ends mid-round.
     case sessions(Sessions)
+    /// Local time: time zones, hard participation windows with eligibility conditions, and
+    /// sessions or a FedScale behaviour trace (`Schedule.swift`).
+    case schedule(Schedule)
 
     /// On/off session durations and the optional day/night modulation.
     public struct Sessions: Sendable, Equatable {
@@ -59,6 +62,24 @@ public enum AvailabilityModel: Sendable, Equatable {
         case .always: return 0
         case let .dropout(p): return p
         case let .sessions(s): return s.dropoutPerRound
+        case let .schedule(s): return s.dropoutPerRound
+        }
+    }
+
+    /// Whether only some clients are selectable at a time (sessions, a trace or a window).
+    public var hasTimeline: Bool {
+        switch self {
+        case .always, .dropout: return false
+        case .sessions, .schedule: return true
+        }
+    }
+
+    /// The on/off sessions, if any (plain or inside a schedule).
+    public var sessionModel: Sessions? {
+        switch self {
+        case let .sessions(s): return s
+        case let .schedule(s): if case let .sessions(x) = s.online { return x }; return nil
+        default: return nil
         }
     }
 }
@@ -76,6 +97,8 @@ public struct SessionTimeline: Sendable {
     private var online: [Bool]
     private var nextToggle: [Double]
     private var drawn: [UInt32]
+    /// Each client's UTC offset, seconds (time zones: the diurnal phase follows local time); nil: 0.
+    private let offsets: [Double]?
     /// Session durations drawn so far, over every client, and the most that may be drawn.
     public private(set) var draws = 0
     public let drawLimit: Int
@@ -91,8 +114,13 @@ public struct SessionTimeline: Sendable {
     /// Bytes per client of a timeline: online flag, next change, draw counter.
     public static let bytesPerClient = Double(MemoryLayout<Bool>.stride + MemoryLayout<Double>.stride + MemoryLayout<UInt32>.stride)
 
-    public init(_ sessions: AvailabilityModel.Sessions, clients: Int, seed: UInt64, drawLimit: Int = SessionTimeline.defaultDrawLimit) {
+    /// `offsets` (one per client, seconds): each client's diurnal phase is taken at its local time
+    /// t + offset; nil: every client at offset 0.
+    public init(_ sessions: AvailabilityModel.Sessions, clients: Int, seed: UInt64, drawLimit: Int = SessionTimeline.defaultDrawLimit,
+                offsets: [Double]? = nil) {
+        precondition(offsets.map { $0.count == clients } ?? true, "one offset per client")
         self.sessions = sessions
+        self.offsets = offsets
         self.drawLimit = drawLimit
         keys = (StreamKey(seed: seed, purpose: "availability.start").derivedKey,
                 StreamKey(seed: seed, purpose: "availability.session").derivedKey)
@@ -117,7 +145,7 @@ public struct SessionTimeline: Sendable {
         let u = StreamKey.uniform(key: keys.durations, counter: counter)
         var d = (online ? sessions.online : sessions.offline).quantile(u)
         if let diurnal = sessions.diurnal {
-            let c = diurnal.phase(at: t) * diurnal.amplitude
+            let c = diurnal.phase(at: t + (offsets?[i] ?? 0)) * diurnal.amplitude
             d *= online ? 1 + c : 1 - c
         }
         return max(d, 1e-3)

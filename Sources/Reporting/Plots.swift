@@ -16,6 +16,7 @@ enum Plots {
         "phases.svg": "Where a round's time goes (mean per completed client)",
         "round-duration.svg": "Round duration",
         "fidelity.svg": "How faithfully each codec carried the updates, per round",
+        "availability.svg": "Clients online and selectable vs simulated time (first seed)",
     ]
     static func title(_ name: String) -> String { titles[name] ?? name }
 
@@ -110,8 +111,11 @@ enum Plots {
 
     /// The run's plots from its rows (first seed), and a note for each plot that could not be drawn.
     /// With a loss or perplexity `target`, also that metric against time, with the target as a line.
+    /// With `availability` rows (sessions, a trace or a window), also the fraction of clients
+    /// online and selectable against time.
     static func render(rounds allRounds: [RoundRow], clients: [ClientRow],
-                       target: (metric: Metrics.Metric, value: Double?) = (.accuracy, nil)) throws -> (plots: [Plot], notes: [String]) {
+                       target: (metric: Metrics.Metric, value: Double?) = (.accuracy, nil),
+                       availability allAvailability: [AvailabilityRow] = []) throws -> (plots: [Plot], notes: [String]) {
         let dir = try scratch("plots")
         defer { try? FileManager.default.removeItem(at: dir) }
         let firstSeed = allRounds.first?.seed
@@ -220,6 +224,23 @@ enum Plots {
         \(xtics)plot "phases.dat" using 1 lc rgb "#1f77b4", '' using 2 lc rgb "#2ca02c", '' using 3 lc rgb "#d62728", '' using 4 lc rgb "#bbbbbb"
 
         """ : nil))
+        let availability = allAvailability.filter { $0.seed == (firstSeed ?? allAvailability.first?.seed) }
+        if !availability.isEmpty {
+            var text = "# time_h online selectable\n"
+            for a in availability { text += "\(datum(a.sample.seconds / 3600)) \(datum(a.sample.online)) \(datum(a.sample.selectable))\n" }
+            try Data(text.utf8).write(to: dir.appendingPathComponent("availability.dat"))
+            let n = availability.first?.sample.clients ?? 0
+            scripts.append(("availability.svg", head + """
+            set title "Clients online and selectable (\(n) followed, first seed)"
+            set xlabel "simulated time (h)"
+            set ylabel "fraction of clients"
+            set yrange [0:1.05]
+            set key below horizontal
+            plot "availability.dat" using 1:2 with lines ls 1 title 'online (sessions or trace)', \\
+              "availability.dat" using 1:3 with lines ls 2 title 'selectable (online, in window, conditions met)'
+
+            """))
+        }
         return draw(scripts, in: dir)
     }
 }

@@ -14,7 +14,8 @@ public enum Report {
 
     /// The report files of a run's records: report.md, report.html and plots/*.svg.
     public static func files(_ records: RunRecords) throws -> Files {
-        let drawn = try Plots.render(rounds: records.rounds, clients: records.clients, target: records.summary.target)
+        let drawn = try Plots.render(rounds: records.rounds, clients: records.clients, target: records.summary.target,
+                                     availability: records.availability)
         let doc = document(records.summary, plots: drawn.plots, notes: drawn.notes, computeShares: records.computeShares)
         return [("report.md", Data(doc.markdown.utf8)), ("report.html", Data(doc.html.utf8))]
             + drawn.plots.map { ("plots/\($0.name)", Data($0.svg.utf8)) }
@@ -42,7 +43,9 @@ public enum Report {
         func text(_ data: Data?) -> String? { data.map { String(decoding: $0, as: UTF8.self) } }
         let records = try RunRecords.read(summary: try read("summary.json") ?? Data(), rounds: text(try read("rounds.csv")) ?? "",
                                           clients: text(try read("clients.csv", required: false)),
-                                          names: (dir + "/summary.json", dir + "/rounds.csv", dir + "/clients.csv"))
+                                          availability: text(try read("availability.csv", required: false)),
+                                          names: (dir + "/summary.json", dir + "/rounds.csv", dir + "/clients.csv"),
+                                          availabilityName: dir + "/availability.csv")
         let files = try files(records)
         OutputDirectory.cleanStale(in: dir)
         OutputDirectory.cleanStale(in: dir + "/plots")

@@ -50,13 +50,15 @@ public enum RunOutput {
         try OutputDirectory.write(files, to: dir, kind: .run)
     }
 
-    /// The data files of a run: summary.json, rounds.csv, clients.csv.
+    /// The data files of a run: summary.json, rounds.csv, clients.csv (and availability.csv with
+    /// sessions, a behaviour trace or a participation window).
     public static func files(_ results: RunResults) -> [(name: String, contents: Data)] { files(RunRecords(results)) }
 
     /// The data files of a run's records.
     public static func files(_ records: RunRecords) -> [(name: String, contents: Data)] {
         [("summary.json", records.summary.json), ("rounds.csv", Data(RoundRow.table.text(records.rounds).utf8)),
          ("clients.csv", Data(ClientRow.table.text(records.clients).utf8))]
+            + (records.availability.isEmpty ? [] : [("availability.csv", Data(AvailabilityRow.table.text(records.availability).utf8))])
     }
 }
 

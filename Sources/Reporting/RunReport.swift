@@ -171,7 +171,17 @@ extension Report {
         items.append([.text("network: ")] + network + [.text(" ("), .text(net.string("model")), .text(" model); server link "),
                       .text(server.string("down")), .text(" down / "), .text(server.string("up")), .text(" up; aggregation "),
                       .text(server.string("aggregation"))])
-        items.append([.text("availability: dropout \(pct(av.number("dropout_per_round"))) per round" + (av.value("sessions") != nil ? ", on/off sessions" : ""))])
+        var availability = "availability: dropout \(pct(av.number("dropout_per_round"))) per round" + (av.value("sessions") != nil ? ", on/off sessions" : "")
+        if av.value("fedscale") != nil { availability += ", FedScale behaviour trace " + av.object("fedscale").string("behaviour") }
+        if let zones = av.value("time_zones") {
+            if case let .array(list) = zones { availability += ", \(list.count) time zone(s)" } else { availability += ", time zones " + ResolvedScenario.string(zones) }
+        }
+        if av.value("window") != nil {
+            let w = av.object("window"), local = w.strings("local")
+            availability += ", window " + (local.isEmpty ? "all day" : local.joined(separator: ", ")) + " local time"
+            if let p = w.number("conditions") { availability += p < 1 ? ", conditions met with probability \(pct(p))" : "" } else { availability += ", conditions by local hour" }
+        }
+        items.append([.text(availability)])
         if let p = work.value("payload").flatMap(ResolvedScenario.init) {
             items.append([.text("payload: "), .text(p.string("model")), .text(" LoRA r = "), .text(p.string("rank")), .text(" on "),
                           .text(p.strings("targets").joined(separator: ",")), .text(", "), .text(p.string("values")), .text(" values")])

@@ -79,17 +79,51 @@ public struct ClientRow: Sendable, Equatable {
     }
 }
 
+/// A row of `availability.csv`: one instant of one seed's availability (written only when the
+/// scenario has sessions, a behaviour trace or a participation window; `AvailabilityOverTime`).
+public struct AvailabilityRow: Sendable, Equatable {
+    public var seed: UInt64
+    public var sample: AvailabilityOverTime.Sample
+
+    public init(seed: UInt64, sample: AvailabilityOverTime.Sample) {
+        self.seed = seed
+        self.sample = sample
+    }
+
+    /// The columns of `availability.csv`.
+    public static var table: CSVTable<AvailabilityRow> {
+        typealias C = CSVTable<AvailabilityRow>.Column
+        return CSVTable(columns: [
+            C.integer("seed", \.seed), C.number("time_s", \.sample.seconds), C.number("online", \.sample.online),
+            C.number("selectable", \.sample.selectable), C.count("clients", \.sample.clients),
+        ], blank: AvailabilityRow(seed: 0, sample: .init(seconds: 0, online: 0, selectable: 0, clients: 0)))
+    }
+
+    /// The rows of every seed's run: sampled over [0, the end of the seed's longest arm].
+    public static func rows(_ results: RunResults) -> [AvailabilityRow] {
+        results.runs.flatMap { run -> [AvailabilityRow] in
+            let horizon = run.arms.compactMap { $0.rounds.last?.endSeconds }.filter(\.isFinite).max() ?? 0
+            let samples = AvailabilityOverTime.sample(results.scenario.availability, clients: results.scenario.population.clients,
+                                                      seed: run.seed, horizon: horizon) ?? []
+            return samples.map { AvailabilityRow(seed: run.seed, sample: $0) }
+        }
+    }
+}
+
 /// Everything a run's report is rendered from: the summary and the rows of the two tables. Built
 /// from in-memory results by `fedsim run`, decoded from the data files by `fedsim report`.
 public struct RunRecords: Sendable {
     public var summary: RunSummary
     public var rounds: [RoundRow]
     public var clients: [ClientRow]
+    /// availability.csv's rows (empty without sessions, a trace or a window).
+    public var availability: [AvailabilityRow]
 
-    public init(summary: RunSummary, rounds: [RoundRow], clients: [ClientRow]) {
+    public init(summary: RunSummary, rounds: [RoundRow], clients: [ClientRow], availability: [AvailabilityRow] = []) {
         self.summary = summary
         self.rounds = rounds
         self.clients = clients
+        self.availability = availability
     }
 
     /// The records of in-memory results (seeds, then arms, then rounds or clients, in order).
@@ -107,6 +141,7 @@ public struct RunRecords: Sendable {
                 }
             }
         }
+        availability = AvailabilityRow.rows(results)
     }
 
     /// Per arm name, the share of the mean round its selected clients spent training locally
@@ -118,12 +153,14 @@ public struct RunRecords: Sendable {
         return shares.compactMapValues(\.value)
     }
 
-    /// Decodes a run's data files (`clients` nil: no clients.csv). `names` are where they came
-    /// from, for messages.
-    public static func read(summary: Data, rounds: String, clients: String?,
-                            names: (summary: String, rounds: String, clients: String) = ("summary.json", "rounds.csv", "clients.csv")) throws -> RunRecords {
+    /// Decodes a run's data files (`clients` nil: no clients.csv; `availability` nil: no
+    /// availability.csv). `names` are where they came from, for messages.
+    public static func read(summary: Data, rounds: String, clients: String?, availability: String? = nil,
+                            names: (summary: String, rounds: String, clients: String) = ("summary.json", "rounds.csv", "clients.csv"),
+                            availabilityName: String = "availability.csv") throws -> RunRecords {
         RunRecords(summary: try RunSummary.read(summary, file: names.summary),
                    rounds: try RoundRow.table.read(rounds, file: names.rounds),
-                   clients: try clients.map { try ClientRow.table.read($0, file: names.clients) } ?? [])
+                   clients: try clients.map { try ClientRow.table.read($0, file: names.clients) } ?? [],
+                   availability: try availability.map { try AvailabilityRow.table.read($0, file: availabilityName) } ?? [])
     }
 }

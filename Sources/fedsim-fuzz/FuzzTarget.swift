@@ -97,7 +97,7 @@ struct FuzzUsage: Error, CustomStringConvertible {
 /// Every target, by name, in the order they run.
 func makeTargets(env: FuzzEnvironment) -> [any FuzzTarget] {
     [ScenarioTarget(env: env), SweepTarget(env: env), SafeTensorsTarget(), WireTarget(), IDXTarget(env: env),
-     TraceTarget(env: env), ReportTarget(env: env)]
+     TraceTarget(env: env), ReportTarget(env: env), PickleTarget(env: env)]
 }
 
 func makeTarget(named name: String, env: FuzzEnvironment) throws -> any FuzzTarget {

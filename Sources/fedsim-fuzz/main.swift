@@ -24,7 +24,7 @@ USAGE:
   fedsim-fuzz --emit TARGET N DIR        write case N of TARGET (for --seed) into DIR
 
 OPTIONS:
-  --targets       Targets to run (default all): \(["scenario", "sweep", "safetensors", "wire", "idx", "trace", "report"].joined(separator: ", ")).
+  --targets       Targets to run (default all): \(["scenario", "sweep", "safetensors", "wire", "idx", "trace", "report", "pickle"].joined(separator: ", ")).
   --cases N       Generated cases per target (default 10000); saved fixtures run first, in addition.
   --time-limit S  Wall-time bound per target in seconds (default 900); a target stops early when reached.
   --seed S        Seed of the generated cases (default 1): same seed, same repository ⇒ same cases.
