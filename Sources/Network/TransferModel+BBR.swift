@@ -55,8 +55,8 @@ extension TransferModel {
 
         // Startup, round by round.
         var w = tcp.initialWindowSegments, t = 0.0, delivered = 0.0, expectedLosses = 0.0
-        var maxBandwidth = 0.0, fullBandwidth = 0.0, flatRounds = 0
-        for _ in 0..<bbrStartupRoundLimit {
+        var maxBandwidth = 0.0, fullBandwidth = 0.0, flatRounds = 0, overflowLost = 0.0, timedOut = false
+        for round in 0..<bbrStartupRoundLimit {
             let remaining = bytes - delivered
             let sent = min(w * mss, remaining)
             let segments = sent / mss
@@ -72,12 +72,19 @@ extension TransferModel {
                 // The transfer ends in startup: its last round only needs serialising.
                 return (t + serialisation, bytes, 0)
             }
-            let round = max(rtt, serialisation)
+            let duration = max(rtt, serialisation)
             delivered += sent - lost * mss
-            t += round
+            t += duration
+            overflowLost += min(lost, overflow)
+            if !timedOut && overflowLost >= 0.1 * capacity {
+                // An overshoot that drops a tenth of the pipe plus buffer loses retransmissions too (the
+                // queue stays full while startup paces at 2.89 ×): one retransmission timeout.
+                timedOut = true
+                t += rtt + tcp.minRTOSeconds
+            }
             // The delivery-rate sample of the round and the windowed maximum (no sample ages out
             // within startup: the filter spans 10 rounds and the bandwidth only grows).
-            let bandwidth = (segments - lost) / round
+            let bandwidth = (segments - lost) / duration
             maxBandwidth = max(maxBandwidth, bandwidth)
             if maxBandwidth >= 1.25 * fullBandwidth {
                 fullBandwidth = maxBandwidth
@@ -90,6 +97,9 @@ extension TransferModel {
             if lost > 0 {
                 // Recovery: packet conservation for a round, the window cut by what was lost.
                 w = max(bbrMinPipeSegments, min(w, capacity) - lost)
+            } else if round == 0 {
+                // ns-3.37: the initial window's ACKs grow the window by one segment only.
+                w += 1
             } else {
                 // cwnd += acked while below the target: doubling, capped at the target.
                 w = w < target ? min(2 * w, target) : w
