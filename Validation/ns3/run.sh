@@ -6,12 +6,13 @@
 #   TCP=Bbr ./run.sh         -> results_Bbr.csv (+ results_Bbr_runs.csv); BBR runs paced
 #   FORCE=1 ./run.sh         rerun even if the results are newer than every input
 #   RUNS=5 JOBS=2            RNG runs per lossy point (loss 0 is deterministic:
-#                            1 run); parallel simulations (default: nproc)
+#                            1 run; default 5, 3 for Bbr); parallel simulations
+#                            (default: nproc)
 #   MAXSIM=1e7               simulated-seconds limit per run (tcp_bulk --max-sim;
 #                            default 2e5, 1e7 for Bbr: ns-3.37's TcpBbr can fall
 #                            into a one-segment-per-RTO storm that needs days)
-#   MAXWALL=60               wall-clock limit per run, s (tcp_bulk --max-wall;
-#                            default 0 = none, 60 for Bbr). A run that hits it is
+#   MAXWALL=20               wall-clock limit per run, s (tcp_bulk --max-wall;
+#                            default 0 = none, 20 for Bbr). A run that hits it is
 #                            kept in *_runs.csv with seconds -1 and left out of
 #                            the point's figures (runs counts finished ones).
 #
@@ -23,9 +24,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$HERE"
 
 TCP="${TCP:-Cubic}"
-RUNS="${RUNS:-5}"
+if [ "$TCP" = "Bbr" ]; then RUNS="${RUNS:-3}"; else RUNS="${RUNS:-5}"; fi
 JOBS="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
-if [ "$TCP" = "Bbr" ]; then MAXSIM="${MAXSIM:-10000000}"; MAXWALL="${MAXWALL:-60}"
+if [ "$TCP" = "Bbr" ]; then MAXSIM="${MAXSIM:-10000000}"; MAXWALL="${MAXWALL:-20}"
 else MAXSIM="${MAXSIM:-200000}"; MAXWALL="${MAXWALL:-0}"; fi
 if [ "$TCP" = "Cubic" ]; then
     OUT="${OUT:-results.csv}"

@@ -91,6 +91,9 @@
  *   tcp_bulk --rate=20 --rtt=40 --loss=0.001 --bytes=20000000 --run=1 \
  *            [--tcp=Cubic|NewReno|LinuxReno|Bbr] [--queue-bdp=1] [--delack-ms=40]
  *            [--max-sim=200000] [--max-wall=0]
+ *   TCP_BULK_DEBUG=1 in the environment prints, on stderr, every retransmission
+ *   and the sender's cwnd (segments), pacing rate, congestion state and RTO
+ *   as they change ("time name value").
  *            [--header]
  */
 
