@@ -3,9 +3,18 @@
 #
 #   ./run.sh                 Cubic -> results.csv (+ results_runs.csv, one line per run)
 #   TCP=NewReno ./run.sh     -> results_NewReno.csv (+ results_NewReno_runs.csv)
+#   TCP=Bbr ./run.sh         -> results_Bbr.csv (+ results_Bbr_runs.csv); BBR runs paced
 #   FORCE=1 ./run.sh         rerun even if the results are newer than every input
 #   RUNS=5 JOBS=2            RNG runs per lossy point (loss 0 is deterministic:
-#                            1 run); parallel simulations (default: nproc)
+#                            1 run; default 5, 3 for Bbr); parallel simulations
+#                            (default: nproc)
+#   MAXSIM=1e7               simulated-seconds limit per run (tcp_bulk --max-sim;
+#                            default 2e5, 1e7 for Bbr: ns-3.37's TcpBbr can fall
+#                            into a one-segment-per-RTO storm that needs days)
+#   MAXWALL=20               wall-clock limit per run, s (tcp_bulk --max-wall;
+#                            default 0 = none, 20 for Bbr). A run that hits it is
+#                            kept in *_runs.csv with seconds -1 and left out of
+#                            the point's figures (runs counts finished ones).
 #
 # Quiet on success; exits non-zero on any failure. Installs ns3/libns3-dev/g++
 # with apt-get only when they are missing.
@@ -15,8 +24,10 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$HERE"
 
 TCP="${TCP:-Cubic}"
-RUNS="${RUNS:-5}"
+if [ "$TCP" = "Bbr" ]; then RUNS="${RUNS:-3}"; else RUNS="${RUNS:-5}"; fi
 JOBS="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
+if [ "$TCP" = "Bbr" ]; then MAXSIM="${MAXSIM:-10000000}"; MAXWALL="${MAXWALL:-20}"
+else MAXSIM="${MAXSIM:-200000}"; MAXWALL="${MAXWALL:-0}"; fi
 if [ "$TCP" = "Cubic" ]; then
     OUT="${OUT:-results.csv}"
 else
@@ -83,11 +94,11 @@ awk -F, -v runs="$RUNS" 'NR > 1 && NF >= 4 {
     }' grid.csv | sort -k1,1nr -k2,2nr | cut -d' ' -f2- >"$TMP/jobs"
 [ -s "$TMP/jobs" ] || die "grid.csv has no points"
 
-export BIN TCP TMP
+export BIN TCP TMP MAXSIM MAXWALL
 if ! xargs -P "$JOBS" -L 1 sh -c '
         f="$TMP/out_$1_$2_$3_$4_$5"
-        timeout 1200 "$BIN" --rate="$1" --rtt="$2" --loss="$3" --bytes="$4" --run="$5" --tcp="$TCP" \
-            >"$f.csv" 2>"$f.err" || { echo "tcp_bulk failed: $*" >&2; cat "$f.err" >&2; exit 1; }
+        timeout 1200 "$BIN" --rate="$1" --rtt="$2" --loss="$3" --bytes="$4" --run="$5" --tcp="$TCP" --max-sim="$MAXSIM" \
+            --max-wall="$MAXWALL" >"$f.csv" 2>"$f.err" || [ $? -eq 3 ] || { echo "tcp_bulk failed: $*" >&2; cat "$f.err" >&2; exit 1; }
     ' sh <"$TMP/jobs"; then
     die "simulation failed"
 fi
@@ -105,7 +116,9 @@ awk -F, '
     NR == 1 { next }
     {
         key = $2 "," $3 "," $4 "," $5
-        if (!(key in n)) order[++nk] = key
+        if (!(key in n)) { order[++nk] = key; n[key] = 0 }
+        if ($7 < 0) next    # gave up at MAXWALL: not a transfer time
+
         n[key]++; s[key] += $7; ss[key] += $7 * $7; h[key] += $8; rx[key] += $9
         rd[key] += $10; qd[key] += $11; to[key] += $13; q[key] = $14
         if (!(key in mn) || $7 < mn[key]) mn[key] = $7
@@ -114,7 +127,9 @@ awk -F, '
     END {
         print "rate_mbps,rtt_ms,loss,bytes,seconds,handshake_seconds,retransmissions,runs,seconds_std,seconds_min,seconds_max,random_drops,queue_drops,rtos,queue_pkts"
         for (i = 1; i <= nk; i++) {
-            k = order[i]; c = n[k]; m = s[k] / c
+            k = order[i]; c = n[k]
+            if (c == 0) { printf "%s,-1,-1,0,0,0,0,0,0,0,0,0\n", k; continue }
+            m = s[k] / c
             v = (c > 1) ? (ss[k] - c * m * m) / (c - 1) : 0
             if (v < 0) v = 0
             printf "%s,%.6f,%.6f,%.1f,%d,%.6f,%.6f,%.6f,%.1f,%.1f,%.1f,%d\n", k, m, h[k] / c, rx[k] / c, c,

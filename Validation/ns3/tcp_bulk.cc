@@ -31,7 +31,10 @@
  *   - Congestion control: TcpCubic by default (Linux's default; ns-3.37
  *     Cubic with HyStart on, beta 0.7, fast convergence; NOTE ns-3.37's Cubic
  *     has no Reno-friendly region). --tcp=NewReno selects TcpNewReno,
- *     --tcp=LinuxReno TcpLinuxReno.
+ *     --tcp=LinuxReno TcpLinuxReno, --tcp=Bbr TcpBbr (ns-3.37's BBR v1:
+ *     HighGain 2.89, BwWindowLength 10 rounds, RttWindowLength 10 s,
+ *     ProbeRttDuration 200 ms, all attribute defaults; ack-aggregation
+ *     cwnd extra on, as in ns-3.37's default m_extraAckedGain = 1).
  *   - Loss recovery: SACK on, PRR (TcpPrrRecovery), limited transmit on,
  *     timestamps on, window scaling on.
  *   - SegmentSize (MSS) 1448 B -> 1500 B IP packets with the 12 B timestamp
@@ -58,7 +61,11 @@
  *     SYN timeout (ConnTimeout) 1 s (RFC 6298 / Linux; ns-3 default 3 s).
  *   - Send and receive buffers 128 MiB (>= 2 x the largest BDP in the grid,
  *     500 Mbit/s x 700 ms = 43.75 MB), so the windows never limit.
- *   - No pacing.
+ *   - No pacing, except for --tcp=Bbr: TcpSocketState::EnablePacing = true
+ *     (BBR paces at pacing_gain x its bandwidth estimate; ns-3.37's TcpBbr
+ *     would switch pacing on itself with a warning). MaxPacingRate stays at
+ *     its 4 Gbit/s default (above every rate of the grid), PaceInitialWindow
+ *     stays false (the initial window leaves as a burst, as in Linux).
  *
  * Application
  *   BulkSendApplication (SendSize 1448, MaxBytes = --bytes) on the sender,
@@ -67,6 +74,9 @@
  * Measurements
  *   seconds            time at which the sink's cumulative Rx reaches --bytes
  *                      (start = SYN sent = t 0). The run stops right there.
+ *                      -1 if the run gave up at --max-wall wall-clock
+ *                      seconds (exit status 3; run.sh keeps the line and
+ *                      leaves the run out of the point's figures).
  *   handshake_seconds  time the sender's socket enters ESTABLISHED (SYN-ACK
  *                      received): 1 RTT + tiny serialisation if not lost.
  *   retransmissions    data segments sent by the sender whose sequence range
@@ -79,7 +89,11 @@
  *
  * Usage
  *   tcp_bulk --rate=20 --rtt=40 --loss=0.001 --bytes=20000000 --run=1 \
- *            [--tcp=Cubic|NewReno|LinuxReno] [--queue-bdp=1] [--delack-ms=40]
+ *            [--tcp=Cubic|NewReno|LinuxReno|Bbr] [--queue-bdp=1] [--delack-ms=40]
+ *            [--max-sim=200000] [--max-wall=0]
+ *   TCP_BULK_DEBUG=1 in the environment prints, on stderr, every retransmission
+ *   and the sender's cwnd (segments), pacing rate, congestion state and RTO
+ *   as they change ("time name value").
  *            [--header]
  */
 
@@ -113,6 +127,10 @@ uint64_t g_recoveries = 0;
 uint64_t g_rtos = 0;
 SequenceNumber32 g_highestSent(0);
 bool g_anySent = false;
+double g_maxWall = 0; // --max-wall; 0 = no limit
+bool g_wallLimited = false;
+uint64_t g_txCount = 0;
+std::chrono::steady_clock::time_point g_wall0;
 
 void
 SinkRx(Ptr<const Packet> p, const Address&)
@@ -155,6 +173,13 @@ SenderTx(Ptr<const Packet> p, const TcpHeader& h, Ptr<const TcpSocketBase>)
     {
         return;
     }
+    if (g_maxWall > 0 && ++g_txCount % 1024 == 0 &&
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - g_wall0).count() >
+            g_maxWall)
+    {
+        g_wallLimited = true;
+        Simulator::Stop();
+    }
     SequenceNumber32 end = h.GetSequenceNumber() + len;
     if (g_anySent && h.GetSequenceNumber() < g_highestSent)
     {
@@ -184,6 +209,38 @@ QueueDrop(Ptr<const Packet>)
     ++g_queueDrops;
 }
 
+// TCP_BULK_DEBUG=1: the sender's cwnd, pacing rate, congestion state and RTO
+// changes on stderr (time, name, value), besides the retransmissions.
+void
+DebugValue(std::string name, double value)
+{
+    std::cerr << Simulator::Now().GetSeconds() << " " << name << " " << value << "\n";
+}
+
+void
+DebugCwnd(uint32_t, uint32_t now)
+{
+    DebugValue("cwnd_segments", now / 1448.0);
+}
+
+void
+DebugPacing(DataRate, DataRate now)
+{
+    DebugValue("pacing_mbps", now.GetBitRate() / 1e6);
+}
+
+void
+DebugCongState(TcpSocketState::TcpCongState_t, TcpSocketState::TcpCongState_t now)
+{
+    DebugValue("cong_state", now);
+}
+
+void
+DebugRto(Time, Time now)
+{
+    DebugValue("rto_s", now.GetSeconds());
+}
+
 void
 HookSenderSocket(Ptr<BulkSendApplication> app)
 {
@@ -192,6 +249,13 @@ HookSenderSocket(Ptr<BulkSendApplication> app)
     bool ok = s->TraceConnectWithoutContext("State", MakeCallback(&StateChange));
     ok = ok && s->TraceConnectWithoutContext("CongState", MakeCallback(&CongStateChange));
     ok = ok && s->TraceConnectWithoutContext("Tx", MakeCallback(&SenderTx));
+    if (getenv("TCP_BULK_DEBUG"))
+    {
+        ok = ok && s->TraceConnectWithoutContext("CongestionWindow", MakeCallback(&DebugCwnd));
+        ok = ok && s->TraceConnectWithoutContext("PacingRate", MakeCallback(&DebugPacing));
+        ok = ok && s->TraceConnectWithoutContext("CongState", MakeCallback(&DebugCongState));
+        ok = ok && s->TraceConnectWithoutContext("RTO", MakeCallback(&DebugRto));
+    }
     NS_ABORT_MSG_IF(!ok, "could not connect the sender socket traces");
 }
 
@@ -220,11 +284,14 @@ main(int argc, char* argv[])
     cmd.AddValue("bytes", "application bytes to transfer", bytes);
     cmd.AddValue("run", "RNG run number", run);
     cmd.AddValue("seed", "RNG seed (kept at 1 by run.sh; vary --run instead)", seed);
-    cmd.AddValue("tcp", "Cubic | NewReno | LinuxReno", tcp);
+    cmd.AddValue("tcp", "Cubic | NewReno | LinuxReno | Bbr", tcp);
     cmd.AddValue("queue-bdp", "bottleneck queue size in BDPs", queueBdp);
     cmd.AddValue("delack-ms", "receiver delayed-ACK timeout, ms", delAckMs);
     cmd.AddValue("min-queue", "minimum bottleneck queue size, packets", minQueuePkts);
     cmd.AddValue("max-sim", "give up after this many simulated seconds", maxSimSeconds);
+    cmd.AddValue("max-wall",
+                 "give up after this many wall-clock seconds (0: never); prints seconds -1, exit 3",
+                 g_maxWall);
     cmd.AddValue("header", "print the CSV header line first", header);
     cmd.Parse(argc, argv);
 
@@ -251,6 +318,12 @@ main(int argc, char* argv[])
     else if (tcp == "LinuxReno")
     {
         cc = TcpLinuxReno::GetTypeId();
+    }
+    else if (tcp == "Bbr")
+    {
+        cc = TcpBbr::GetTypeId();
+        // BBR is rate-based: it needs pacing (and only BBR gets it).
+        Config::SetDefault("ns3::TcpSocketState::EnablePacing", BooleanValue(true));
     }
     else
     {
@@ -334,6 +407,7 @@ main(int argc, char* argv[])
 
     g_target = bytes;
     auto wall0 = std::chrono::steady_clock::now();
+    g_wall0 = wall0;
     Simulator::Stop(Seconds(maxSimSeconds));
     Simulator::Run();
     double wall =
@@ -365,6 +439,11 @@ main(int argc, char* argv[])
                   queuePkts);
     std::cout << line << std::endl;
     std::cerr << "wall_seconds=" << wall << "\n";
+    if (g_doneAt < 0 && g_wallLimited)
+    {
+        std::cerr << "gave up after " << g_maxWall << " s of wall-clock time\n";
+        return 3;
+    }
     if (g_doneAt < 0)
     {
         std::cerr << "transfer did not complete within " << maxSimSeconds << " simulated s\n";
