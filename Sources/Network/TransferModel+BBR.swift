@@ -5,13 +5,6 @@ import Foundation
 // implements it. Formulas, the differences between ns-3 and Linux, and the validation:
 // docs/NETWORK-MODEL.md ("BBR") and docs/VALIDATION.md.
 
-fileprivate extension TCPParameters {
-    /// Payload bytes per byte on the wire: MSS over the frame size.
-    /// TODO(lead): replace by `mssBytes / frameBytes` once `TCPParameters.frameBytes` exists (1502 is
-    /// ns-3's frame: 1448 payload + 32 TCP with timestamps + 20 IP + 2 PPP).
-    var payloadFraction: Double { mssBytes / 1502 }
-}
-
 extension TransferModel {
     /// BBR's startup pacing and cwnd gain, 2/ln 2 (the smallest gain that doubles the delivery rate
     /// every round trip); ns-3.37 uses 2.89, Linux 2.885.
@@ -46,7 +39,7 @@ extension TransferModel {
             return (.infinity, 0, .infinity)
         }
         let mss = tcp.mssBytes
-        let payloadRate = rate * tcp.payloadFraction                      // bit/s of payload
+        let payloadRate = rate / tcp.wireFactor                             // bit/s of payload
         let goodput = payloadRate / 8 * (1 - p)                             // bytes/s that arrive
         guard rtt > 0 else { return (bytes / goodput, bytes, 0) }
         let segmentRate = payloadRate / 8 / mss                             // segments/s the bottleneck serves

@@ -20,6 +20,10 @@ public enum CongestionControl: String, Sendable, Codable, CaseIterable {
     /// NewReno (RFC 6582): W ← W/2 after a loss, then one segment more per round trip (or per
     /// round trip and ACK ratio, with `TCPParameters.ackCounting` = `.perACK`).
     case reno
+    /// BBR v1 (Cardwell et al. 2016; as ns-3.37's TcpBbr): startup at gain 2/ln 2, drain,
+    /// probe-bandwidth at the bottleneck rate whatever the random loss, probe-RTT every 10 s
+    /// (`bbrRounds`).
+    case bbr
 }
 
 /// How a Reno window counts what is acknowledged.
@@ -198,6 +202,7 @@ extension TransferModel {
     public static func windowRounds(bytes: Double, rate: Double, rtt: Double, loss p: Double,
                                     tcp: TCPParameters, exactRounds: Int = TransferModel.exactRounds,
                                     roundLimit: Int = TransferModel.roundLimit) -> (slowStartSeconds: Double, slowStartBytes: Double, steadySeconds: Double) {
+        if tcp.congestionControl == .bbr { return bbrRounds(bytes: bytes, rate: rate, rtt: rtt, loss: p, tcp: tcp) }
         // Random losses: the median of `lossPatterns` stratified patterns (docs/NETWORK-MODEL.md),
         // unless the first already sees so many loss events that the pattern no longer matters.
         let patterns = p > 0 && tcp.lossSpacing == .geometric ? max(1, tcp.lossPatterns) : 1
@@ -229,7 +234,7 @@ extension TransferModel {
         guard rtt > 0 else { return ((bytes * 8 / payloadRate, bytes, 0), 0) }
         let bdp = payloadRate * rtt / 8 / mss                            // segments in flight that fill the pipe
         let capacity = bdp + max(tcp.bufferBDP * bdp, tcp.minimumBufferSegments)
-        let beta = tcp.congestionControl == .cubic ? 0.7 : 0.5, c = 0.4
+        let beta = tcp.congestionControl == .reno ? 0.5 : 0.7, c = 0.4
         let perACK = tcp.congestionControl == .reno && tcp.ackCounting == .perACK
         let ackRatio = max(1, tcp.segmentsPerACK)
         let slowStartGrowth = perACK ? 1 + 1 / ackRatio : tcp.slowStartGrowth
@@ -320,7 +325,7 @@ extension TransferModel {
                 if slowStartEnd == nil && w >= bdp { slowStartEnd = (t, delivered) }
             } else {
                 switch tcp.congestionControl {
-                case .reno:
+                case .reno, .bbr:     // (BBR never gets here: `bbrRounds`)
                     w += renoIncrease
                 case .cubic:
                     // Linux's bictcp_update (and ns-3's TcpCubic::Update) per round trip: the target

@@ -75,84 +75,55 @@ func maxmin() -> Bool {
     return ok
 }
 
-/// Our tcp model against ns-3 bulk transfers (Validation/ns3/results.csv).
+/// Our tcp model against ns-3 bulk transfers (one `Validation/ns3/results_*_runs.csv`).
 func ns3(_ path: String) throws -> Bool {
     guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
         say("ns-3      \(path) not found: run Validation/ns3/run.sh first (installs ns-3, ~minutes)")
         return false
     }
-    // One line per ns-3 run: the point's figure is the median over its runs (a few lossy runs
-    // fall into a storm of thousands of retransmission timeouts; the median is robust to them).
-    var lines = text.split(separator: "\n").map(String.init)
-    let header = lines.removeFirst().split(separator: ",").map(String.init)
-    func column(_ name: String) -> Int { header.firstIndex(of: name)! }
-    let cRate = column("rate_mbps"), cRTT = column("rtt_ms"), cLoss = column("loss"), cBytes = column("bytes"), cSeconds = column("seconds")
-    let cRTOs = column("rtos"), cDrops = column("random_drops"), cQueueDrops = column("queue_drops")
-    // The congestion control ns-3 ran (first column): CUBIC, or NewReno for the Reno cross-check.
-    let variant = lines.first.map { String($0.split(separator: ",")[0]) } ?? "Cubic"
-    let reno = variant.lowercased().contains("reno")
-    var order: [[Double]] = []
-    var storms = 0, total = 0
-    var runs: [[Double]: [Double]] = [:]
-    for line in lines where !line.isEmpty {
-        let f = line.split(separator: ",", omittingEmptySubsequences: false).map { Double($0) ?? .nan }
-        let key = [f[cRate], f[cRTT], f[cLoss], f[cBytes]]
-        if runs[key] == nil { order.append(key) }
-        total += 1
-        // A timeout storm: far more retransmission timeouts than packets ever lost (ns-3.37 keeps
-        // re-arming the timer after recovery; Linux's F-RTO would undo them). Not TCP: left out.
-        if f[cRTOs] > 10 * max(1, f[cDrops] + f[cQueueDrops]) { storms += 1; runs[key, default: []] += []; continue }
-        runs[key, default: []].append(f[cSeconds])
+    guard let comparison = NS3Comparison(csv: text) else {
+        say("ns-3      \(path): no runs, or a column is missing")
+        return false
     }
-    var rows: [(rate: Double, rtt: Double, loss: Double, bytes: Double, ns3: Double, ours: Double, error: Double)] = []
-    var withinRange = 0
-    for key in order {
-        let seconds = runs[key]!.sorted()
-        guard !seconds.isEmpty else { say("          (every run of \(key) was a timeout storm: point left out)"); continue }
-        let median = seconds.count % 2 == 1 ? seconds[seconds.count / 2] : (seconds[seconds.count / 2 - 1] + seconds[seconds.count / 2]) / 2
-        let link = LinkConditions(rateBitsPerSecond: key[0] * 1e6, rttSeconds: key[1] / 1e3, loss: key[2])
-        let tcp = TCPParameters.ns3(reno ? .reno : .cubic)
-        // ns-3 measures from the SYN to the last byte at the receiver: set-up (1 RTT), slow start,
-        // steady state, and the last byte's one-way delay — exactly the model's phases.
-        let ours = TransferModel.tcp.timing(bytes: key[3], link: link, tcp: tcp).totalSeconds
-        rows.append((key[0], key[1], key[2], key[3], median, ours, (ours - median) / median))
-        if ours >= seconds.first! * 0.99 && ours <= seconds.last! * 1.01 { withinRange += 1 }
-    }
-    let errors = rows.map { abs($0.error) }.sorted()
-    let median = errors[errors.count / 2], worst = errors.last!
-    var out = "rate_mbps,rtt_ms,loss,bytes,ns3_seconds,model_seconds,relative_error\n"
-    for r in rows { out += "\(r.rate),\(r.rtt),\(r.loss),\(Int(r.bytes)),\(r.ns3),\(r.ours),\(r.error)\n" }
-    let comparison = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(reno ? "comparison_\(variant).csv" : "comparison.csv")
-    try out.write(to: comparison, atomically: true, encoding: .utf8)
-    say("ns-3      \(variant): \(total) ns-3 runs, \(storms) left out as timeout storms (rtos > 10 × packets lost)")
-    say("ns-3      tcp model vs ns-3 TCP bulk transfers: \(rows.count) points; |error| median \(String(format: "%.1f%%", median * 100)) (goal ≤ 10%: \(median <= 0.1 ? "met" : "NOT met")), worst \(String(format: "%.1f%%", worst * 100)) (goal ≤ 25%: \(worst <= 0.25 ? "met" : "NOT met"))")
-    say("          the model lies within ns-3's own spread over its runs (min…max, ±1%) at \(withinRange) of \(rows.count) points")
-    // Breakdown by loss rate and the worst points.
-    for loss in Set(rows.map(\.loss)).sorted() {
-        let e = rows.filter { $0.loss == loss }.map { abs($0.error) }.sorted()
-        say(String(format: "          loss %-7g %3d points: median %5.1f%%, worst %5.1f%%", loss, e.count, e[e.count / 2] * 100, e.last! * 100))
+    let variant = comparison.variant
+    let rows = comparison.rows()
+    var leftOut = "\(comparison.storms) left out as timeout storms (rtos > 10 × packets lost)"
+    if comparison.unfinished > 0 { leftOut += ", \(comparison.unfinished) unfinished at run.sh's wall-clock limit" }
+    if comparison.congestionControl == .bbr { leftOut += ", \(comparison.collapses) collapses (> 3 × the payload-rate time + 20 RTT)" }
+    if comparison.emptyPoints > 0 { leftOut += "; \(comparison.emptyPoints) points without a usable run" }
+    say("ns-3      \(variant): \(comparison.runs) ns-3 runs, \(leftOut)")
+    let all = NS3Comparison.summary(rows)
+    say("ns-3      tcp model (\(comparison.congestionControl.rawValue), ns-3.37 preset) vs ns-3 \(variant) bulk transfers: \(rows.count) points; |error| median \(String(format: "%.1f%%", all.median * 100)) (goal ≤ 5%: \(all.median <= 0.05 ? "met" : "NOT met")), worst \(String(format: "%.1f%%", all.worst * 100)) (goal ≤ 25%: \(all.worst <= 0.25 ? "met" : "NOT met"))")
+    let within = rows.filter { r in
+        guard let lo = r.point.runs.first, let hi = r.point.runs.last else { return false }
+        return r.modelSeconds >= lo * 0.99 && r.modelSeconds <= hi * 1.01
+    }.count
+    say("          the model lies within ns-3's own spread over its runs (min…max, ±1%) at \(within) of \(rows.count) points")
+    for l in NS3Comparison.byLoss(rows) {
+        say(String(format: "          loss %-7g %3d points: median %5.1f%%, worst %5.1f%%", l.loss, l.points, l.median * 100, l.worst * 100))
     }
     say("          worst points (rate Mbps, RTT ms, loss, bytes: ns-3 s vs model s):")
     for r in rows.sorted(by: { abs($0.error) > abs($1.error) }).prefix(8) {
-        say(String(format: "            %6g  %5g  %-7g %9.0f: %9.3f vs %9.3f (%+.1f%%)", r.rate, r.rtt, r.loss, r.bytes, r.ns3, r.ours, r.error * 100))
+        let p = r.point
+        say(String(format: "            %6g  %5g  %-7g %9.0f: %9.3f vs %9.3f (%+.1f%%)", p.rateMbps, p.rttMs, p.loss, p.bytes, p.ns3Seconds, r.modelSeconds, r.error * 100))
     }
-    say("          per point: \(comparison.path.replacingOccurrences(of: FileManager.default.currentDirectoryPath + "/", with: ""))")
+    var out = "rate_mbps,rtt_ms,loss,bytes,ns3_seconds,model_seconds,relative_error\n"
+    for r in rows { out += "\(r.point.rateMbps),\(r.point.rttMs),\(r.point.loss),\(Int(r.point.bytes)),\(r.point.ns3Seconds),\(r.modelSeconds),\(r.error)\n" }
+    let comparisonFile = URL(fileURLWithPath: path).deletingLastPathComponent()
+        .appendingPathComponent(comparison.congestionControl == .cubic ? "comparison.csv" : "comparison_\(variant).csv")
+    try out.write(to: comparisonFile, atomically: true, encoding: .utf8)
+    say("          per point: \(comparisonFile.path.replacingOccurrences(of: FileManager.default.currentDirectoryPath + "/", with: ""))")
     // Each fix of the model, added one after the other, against the same medians.
-    let points = rows.map { (LinkConditions(rateBitsPerSecond: $0.rate * 1e6, rttSeconds: $0.rtt / 1e3, loss: $0.loss), $0.bytes, $0.ns3) }
-    let losses = Set(rows.map(\.loss)).sorted()
-    say("          each model fix in turn (|error| median / worst, all points, then per loss \(losses.map { String(format: "%g", $0) }.joined(separator: ", "))):")
-    for (name, tcp) in modelSteps(reno ? .reno : .cubic) {
-        var errors: [Double: [Double]] = [:]
-        for (link, bytes, truth) in points {
-            let ours = TransferModel.tcp.timing(bytes: bytes, link: link, tcp: tcp).totalSeconds
-            errors[link.loss, default: []].append(abs(ours - truth) / truth)
+    let steps = modelSteps(comparison.congestionControl)
+    if steps.count > 1 {
+        let losses = NS3Comparison.byLoss(rows).map(\.loss)
+        say("          each model fix in turn (|error| median / worst, all points, then per loss \(losses.map { String(format: "%g", $0) }.joined(separator: ", "))):")
+        for (name, tcp) in steps {
+            let r = comparison.rows(tcp: tcp)
+            func cell(_ s: (median: Double, worst: Double)) -> String { String(format: "%5.1f%% / %6.1f%%", s.median * 100, s.worst * 100) }
+            let perLoss = NS3Comparison.byLoss(r).map { cell(($0.median, $0.worst)) }.joined(separator: "  ")
+            say("            \(name.padding(toLength: 60, withPad: " ", startingAt: 0)) \(cell(NS3Comparison.summary(r)))   \(perLoss)")
         }
-        func summary(_ e: [Double]) -> String {
-            let e = e.sorted()
-            return String(format: "%5.1f%% / %6.1f%%", e[e.count / 2] * 100, e[e.count - 1] * 100)
-        }
-        let perLoss = losses.map { summary(errors[$0] ?? [0]) }.joined(separator: "  ")
-        say("            \(name.padding(toLength: 60, withPad: " ", startingAt: 0)) \(summary(errors.values.flatMap { $0 }))   \(perLoss)")
     }
     // The ns-3 goals are reported, not enforced: the outliers are explained in docs/VALIDATION.md.
     return true
@@ -160,6 +131,7 @@ func ns3(_ path: String) throws -> Bool {
 
 /// The model before this issue's fixes, then with each added in turn, ending at `TCPParameters.ns3`.
 func modelSteps(_ cc: CongestionControl) -> [(String, TCPParameters)] {
+    guard cc != .bbr else { return [("BBR (ns-3.37 preset)", TCPParameters.ns3(.bbr))] }
     var tcp = TCPParameters()
     tcp.congestionControl = cc
     tcp.tlsRoundTrips = 0
@@ -201,9 +173,11 @@ while i < args.count {
         var path = "Validation/ns3/results_runs.csv"
         if i + 1 < args.count, args[i + 1].hasSuffix(".csv") { path = args[i + 1]; i += 1 }
         failed = try !ns3(path) || failed
-        // The Reno cross-check, when its results are there (`TCP=NewReno Validation/ns3/run.sh`).
-        let renoPath = path.replacingOccurrences(of: "results_runs.csv", with: "results_NewReno_runs.csv")
-        if renoPath != path, FileManager.default.fileExists(atPath: renoPath) { failed = try !ns3(renoPath) || failed }
+        // NewReno and BBR, when their results are there (`TCP=NewReno|Bbr Validation/ns3/run.sh`).
+        for other in ["NewReno", "Bbr"] {
+            let otherPath = path.replacingOccurrences(of: "results_runs.csv", with: "results_\(other)_runs.csv")
+            if otherPath != path, FileManager.default.fileExists(atPath: otherPath) { failed = try !ns3(otherPath) || failed }
+        }
     default:
         FileHandle.standardError.write(Data("usage: fedsim-validate [analytic] [maxmin] [ns3 [RESULTS.csv]]\n".utf8))
         exit(2)

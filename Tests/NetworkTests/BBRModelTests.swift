@@ -5,7 +5,8 @@ import XCTest
 /// The BBR model (`TransferModel.bbrRounds`): invariants, and the comparison with ns-3.37's TcpBbr
 /// (Validation/ns3/results_Bbr_runs.csv, `TCP=Bbr Validation/ns3/run.sh`).
 final class BBRModelTests: XCTestCase {
-    let tcp = TCPParameters()
+    /// The stack ns-3 runs (1502-byte frames), BBR.
+    let tcp = TCPParameters.ns3(.bbr)
 
     /// From the first data segment until the last leaves.
     func seconds(_ bytes: Double, _ rate: Double, _ rtt: Double, _ loss: Double) -> Double {
@@ -73,64 +74,5 @@ final class BBRModelTests: XCTestCase {
         }
         XCTAssertLessThan(Date().timeIntervalSince(start), 1)
         XCTAssertTrue(seconds(1e6, .infinity, 0.05, 0).isFinite)
-    }
-
-    /// Against ns-3.37's TcpBbr: the median of a point's runs (SYN to the last byte at the
-    /// receiver) against the handshake (1 RTT, no TLS) + startup + steady + RTT/2. Prints median
-    /// and worst |error| per loss level; asserts the median ≤ 10 %.
-    func testAgainstNS3() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        // BBR_NS3_RUNS=FILE compares another file of runs (same columns) instead.
-        let path = ProcessInfo.processInfo.environment["BBR_NS3_RUNS"].map { URL(fileURLWithPath: $0) }
-            ?? root.appendingPathComponent("Validation/ns3/results_Bbr_runs.csv")
-        guard let text = try? String(contentsOf: path, encoding: .utf8) else { throw XCTSkip("no \(path.path): run TCP=Bbr Validation/ns3/run.sh") }
-        var lines = text.split(separator: "\n").map(String.init)
-        let header = lines.removeFirst().split(separator: ",").map(String.init)
-        func column(_ name: String) throws -> Int { try XCTUnwrap(header.firstIndex(of: name), name) }
-        let c = try (rate: column("rate_mbps"), rtt: column("rtt_ms"), loss: column("loss"), bytes: column("bytes"), seconds: column("seconds"),
-                     rtos: column("rtos"), drops: column("random_drops"), queue: column("queue_drops"))
-        var order: [[Double]] = [], runs: [[Double]: [Double]] = [:]
-        var unfinished = 0, storms = 0, collapses = 0
-        for line in lines where !line.isEmpty {
-            let f = line.split(separator: ",", omittingEmptySubsequences: false).map { Double($0) ?? .nan }
-            let key = [f[c.rate], f[c.rtt], f[c.loss], f[c.bytes]]
-            if runs[key] == nil { order.append(key); runs[key] = [] }
-            // A run that gave up at run.sh's wall-clock limit, or a timeout storm (far more
-            // timeouts than lost packets: ns-3.37's TcpBbr after a timeout, docs/VALIDATION.md).
-            if f[c.seconds] < 0 { unfinished += 1; continue }
-            if f[c.rtos] > 10 * max(1, f[c.drops] + f[c.queue]) { storms += 1; continue }
-            // A collapse: ns-3.37's TcpBbr after a timeout can take a bandwidth sample of a few
-            // kbit/s into its max filter and pace at it for good (docs/VALIDATION.md). A run more
-            // than 3 × slower than the payload rate plus 20 round trips is that, not BBR.
-            if f[c.seconds] > 3 * (f[c.bytes] * 8 / (f[c.rate] * 1e6 * 1448 / 1502) + 20 * f[c.rtt] / 1e3) { collapses += 1; continue }
-            runs[key]?.append(f[c.seconds])
-        }
-        var rows: [(key: [Double], ns3: Double, model: Double, error: Double)] = []
-        for key in order {
-            let s = (runs[key] ?? []).sorted()
-            guard !s.isEmpty else { continue }
-            let median = s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-            let rtt = key[1] / 1e3
-            let model = rtt + seconds(key[3], key[0] * 1e6, rtt, key[2]) + rtt / 2
-            rows.append((key, median, model, (model - median) / median))
-        }
-        print("BBR vs ns-3 TcpBbr: \(rows.count) of \(order.count) points (\(lines.count) runs: \(unfinished) unfinished at the wall-clock limit, \(storms) timeout storms and \(collapses) collapses left out)")
-        func summary(_ e: [Double]) -> (median: Double, worst: Double) {
-            let s = e.map(abs).sorted()
-            return s.isEmpty ? (0, 0) : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2, s.last ?? 0)
-        }
-        for loss in Set(rows.map { $0.key[2] }).sorted() {
-            let e = rows.filter { $0.key[2] == loss }.map(\.error), m = summary(e)
-            print(String(format: "  loss %-7g %3d points: median %5.1f%%, worst %5.1f%%", loss, e.count, m.median * 100, m.worst * 100))
-        }
-        let all = summary(rows.map(\.error))
-        print(String(format: "  all          %3d points: median %5.1f%%, worst %5.1f%%", rows.count, all.median * 100, all.worst * 100))
-        let shown = ProcessInfo.processInfo.environment["BBR_NS3_ROWS"].flatMap { Int($0) } ?? 12
-        for r in rows.sorted(by: { abs($0.error) > abs($1.error) }).prefix(shown) {
-            print(String(format: "    %6g Mbit/s %5g ms loss %-7g %10.0f B: ns-3 %9.3f s, model %9.3f s (%+.1f%%)",
-                         r.key[0], r.key[1], r.key[2], r.key[3], r.ns3, r.model, r.error * 100))
-        }
-        XCTAssertFalse(rows.isEmpty)
-        XCTAssertLessThanOrEqual(all.median, 0.10)
     }
 }
