@@ -1,3 +1,4 @@
+import EventKernel
 import Foundation
 import Network
 import Numerics
@@ -20,6 +21,9 @@ struct NetCommand: Command {
         OptionSpec("tcp-friendly", "on|off", "CUBIC's Reno-friendly region (on: Linux; off: ns-3.37)."),
         OptionSpec("min-rto", "TIME", "Minimum retransmission timeout (default 200ms)."),
         OptionSpec("delayed-ack", "TIME", "The receiver's delayed-ACK timeout (default 40ms)."),
+        OptionSpec("trace", "FILE", "A CSV trace of the link's rate over time (a header naming each column with\nits unit: time_s,down_mbps): the transfer starts at its first row and\nfollows it, as a traced link of a run does (the trace loops). Replaces --rate."),
+        OptionSpec("trace-column", "COL", "The trace's rate column: a header name or 0-based index (default 1)."),
+        OptionSpec("trace-offset", "TIME", "Start this far into the trace (default 0s)."),
         OptionSpec("frame", "SIZE", "Bytes a full segment takes on the link (default 1514: MSS 1448 + TCP/IP\nheaders + Ethernet II; ns-3's point-to-point link: 1502)."),
         OptionSpec("share", "RATE", "A fair share of a busy server link capping the rate (default none)."),
         OptionSpec("json", nil, "Print one JSON object {\"seconds\": …, \"phases\": {…}, …}."),
@@ -30,8 +34,10 @@ struct NetCommand: Command {
     connection set-up, slow start, steady state and the last byte's propagation.
 
     USAGE:
-      fedsim net transfer --bytes SIZE --rate RATE --rtt TIME [--loss P] [--model tcp|fluid]
-                          [--kept] [--share RATE] [--json]
+      fedsim net transfer --bytes SIZE (--rate RATE | --trace FILE) --rtt TIME [--loss P]
+                          [--model tcp|fluid] [--kept] [--share RATE] [--json]
+                          [--stack linux|ns-3.37] [--cc cubic|reno|bbr] [--tls | --no-tls]
+                          [--tcp-friendly on|off] [--min-rto TIME] [--delayed-ack TIME] [--frame SIZE]
 
     \(options.helpText)
 
@@ -40,8 +46,10 @@ struct NetCommand: Command {
     of more than 262,144 round trips are extrapolated from their steady loss cycles
     (docs/NETWORK-MODEL.md).
 
-    EXAMPLE:
+    EXAMPLES:
       fedsim net transfer --bytes 16MB --rate 12Mbps --rtt 60ms --loss 0.002
+      fedsim net transfer --bytes 16MB --rate 12Mbps --rtt 60ms --loss 0.002 --cc bbr --no-tls
+      fedsim net transfer --bytes 40MB --trace Scenarios/traces/lte-drive.csv --trace-column up_mbps --rtt 50ms
     """
 
     let bytes: Double
@@ -52,8 +60,12 @@ struct NetCommand: Command {
     let json: Bool
     /// The TCP stack's settings.
     let tcp: TCPParameters
-    /// The transfer's timing, computed (and refused beyond the model's horizon) while parsing.
+    /// The transfer's timing, computed (and refused beyond the model's horizon) while parsing; with
+    /// a trace, at the trace's mean rate.
     let timing: TransferTiming
+    /// The `--trace`, if given, and the transfer's whole time following it.
+    let trace: CapacityTrace?
+    let tracedSeconds: Double?
 
     init(arguments: [String]) throws {
         let parsed = try ParsedArguments(arguments, spec: Self.options)
@@ -72,7 +84,16 @@ struct NetCommand: Command {
             return v
         }
         bytes = try quantity("bytes", .bytes)
-        let rate = try quantity("rate", .bitRate), rtt = try quantity("rtt", .duration)
+        if parsed.value("trace") != nil && parsed.value("rate") != nil { throw UsageError("give --rate or --trace, not both") }
+        let traced = try parsed.value("trace").map { file -> (CapacityTrace, Double) in
+            let column = parsed.value("trace-column") ?? "1"
+            let series = try TraceFile.readCSV(file: file, relativeTo: nil, keyPath: "--trace", unitsAt: "--trace", valueColumn: column, valueUnit: nil,
+                                               valueDimension: .bitRate, timeColumn: nil, timeUnit: nil)
+            let trace = CapacityTrace(times: series.times, rates: series.values, length: series.length)
+            guard trace.meanRate > 0 else { throw UsageError("--trace: '\(InputError.clipped(file))' has no capacity (its time-weighted mean is 0)") }
+            return (trace, try quantity("trace-offset", .duration, required: false))
+        }
+        let rate = try traced.map { $0.0.meanRate } ?? quantity("rate", .bitRate), rtt = try quantity("rtt", .duration)
         let loss = try quantity("loss", .dimensionless, required: false)
         guard bytes > 0 else { throw UsageError("--bytes must be positive") }
         guard rate > 0 else { throw UsageError("--rate must be positive") }
@@ -90,9 +111,42 @@ struct NetCommand: Command {
         guard share > 0 else { throw UsageError("--share must be positive") }
         json = parsed.flag("json")
         timing = try model.checkedTiming(bytes: bytes, link: link, connectionKept: kept, shareBitsPerSecond: share, tcp: tcp, keyPath: "net transfer")
+        if let (trace, offset) = traced {
+            guard offset >= 0 else { throw UsageError("--trace-offset must not be negative") }
+            self.trace = trace
+            tracedSeconds = NetCommand.tracedTransfer(bytes: bytes, trace: trace, offset: offset, link: link, model: model, tcp: tcp,
+                                                      kept: kept, share: share)
+        } else {
+            self.trace = nil
+            tracedSeconds = nil
+        }
+    }
+
+    /// One transfer from client 0 (downlink, a link that follows `trace` from `offset`) on a
+    /// simulator, as a run times it (`ClientTransfers`); the server's link is `share`.
+    static func tracedTransfer(bytes: Double, trace: CapacityTrace, offset: Double, link: LinkConditions, model: TransferModel,
+                               tcp: TCPParameters, kept: Bool, share: Double) -> Double {
+        func constant(_ x: Double, _ d: Quantity.Dimension) -> Distribution { Distribution(.constant(x), dimension: d) }
+        let source = LinkTrace.Source(files: ["--trace"], list: false, format: "csv")
+        let links = LinkDistributions(downlink: constant(trace.meanRate, .bitRate), uplink: constant(trace.meanRate, .bitRate),
+                                      rtt: constant(link.rttSeconds, .duration), loss: constant(link.loss, .dimensionless),
+                                      downlinkTrace: LinkTrace(traces: [trace], loop: true, offset: .fixed(offset), source: source))
+        let profile = NetworkProfile(name: "trace", summary: "--trace", body: .link(links), sources: ["--trace"])
+        let population = Population(PopulationSpec(clients: 1), network: profile, seed: 1)
+        let simulator = Simulator()
+        let transfers = ClientTransfers(simulator: simulator, population: population, model: model, tcp: tcp,
+                                        downlink: share, uplink: share, keepConnections: true)
+        if kept { transfers.start(client: 0, bytes: 0, direction: .download) {} }
+        _ = simulator.run()
+        let start = simulator.now.seconds
+        var end = Double.nan
+        transfers.start(client: 0, bytes: Int(min(bytes, 9e18)), direction: .download) { end = simulator.now.seconds }
+        _ = simulator.run()
+        return end - start
     }
 
     func run(console: Console) throws -> Int32 {
+        if let trace, let total = tracedSeconds { return try runTraced(console: console, trace: trace, total: total) }
         let t = timing
         if json {
             console.print(try jsonText(TransferJSON(t, model: model, bytes: bytes, link: link, kept: kept)))
@@ -104,13 +158,32 @@ struct NetCommand: Command {
         console.print("transfer      \(b) at \(r(link.rateBitsPerSecond)), RTT \(s(link.rttSeconds)), loss \(Quantity.shortest(link.loss)) (\(model.rawValue) model)")
         var table = TextTable(["phase", "seconds", "what"], left: [2])
         if model == .tcp {
-            table.add(["set-up", fixed(t.setupSeconds), kept ? "none: connection kept" : "TCP handshake + TLS 1.3 (2 RTT)"])
+            table.add(["set-up", fixed(t.setupSeconds), kept ? "none: connection kept" : tcp.tlsRoundTrips > 0 ? "TCP handshake + TLS 1.3 (2 RTT)" : "TCP handshake (1 RTT)"])
             table.add(["slow start", fixed(t.slowStartSeconds),
-                       "\(Quantity.humanReadable(t.slowStartBytes, as: .bytes)) while the window grows from 10 segments (to the BDP or a loss)"])
+                       tcp.congestionControl == .bbr ? "\(Quantity.humanReadable(t.slowStartBytes, as: .bytes)) in BBR's startup (until the bandwidth stops growing)"
+                           : "\(Quantity.humanReadable(t.slowStartBytes, as: .bytes)) while the window grows from \(Quantity.shortest(tcp.initialWindowSegments)) segments (to the BDP or a loss)"])
         }
         table.add(["steady state", fixed(t.steadySeconds), "at \(r(t.rateBitsPerSecond)), limited by \(t.limitedBy)"])
         table.add(["propagation", fixed(t.propagationSeconds), "the last byte's one-way delay (RTT/2)"])
         table.add(["total", fixed(t.totalSeconds), "goodput \(r(bytes * 8 / t.totalSeconds))"])
+        console.print(table.rendered())
+        return 0
+    }
+
+    /// The `--trace` form: the whole time as a run's traced link gives it.
+    private func runTraced(console: Console, trace: CapacityTrace, total: Double) throws -> Int32 {
+        func r(_ x: Double) -> String { Quantity.humanReadable(x, as: .bitRate) }
+        if json {
+            let o = TracedTransferJSON(model: model.rawValue, bytes: bytes, rtt_s: link.rttSeconds, loss: link.loss, connection_kept: kept,
+                                       seconds: total, goodput_bps: bytes * 8 / total,
+                                       trace: .init(mean_rate_bps: trace.meanRate, length_s: trace.length, steps: trace.rates.count))
+            console.print(try jsonText(o))
+            return 0
+        }
+        let b = Quantity.humanReadable(bytes, as: .bytes)
+        console.print("transfer      \(b) over a traced link (mean \(r(trace.meanRate)), \(trace.rates.count) steps over \(Quantity.humanReadable(trace.length, as: .duration))), RTT \(Quantity.humanReadable(link.rttSeconds, as: .duration)), loss \(Quantity.shortest(link.loss)) (\(model.rawValue) model)")
+        var table = TextTable(["", "seconds", "what"], left: [2])
+        table.add(["total", fixed(total), "goodput \(r(bytes * 8 / total)); at the mean rate constant: \(fixed(timing.totalSeconds)) s"])
         console.print(table.rendered())
         return 0
     }
@@ -168,4 +241,21 @@ struct TransferJSON: Encodable {
         steady_rate_bps = t.rateBitsPerSecond
         limited_by = t.limitedBy
     }
+}
+
+/// The `--json` form of `fedsim net transfer --trace`.
+struct TracedTransferJSON: Encodable {
+    struct Trace: Encodable {
+        let mean_rate_bps: Double
+        let length_s: Double
+        let steps: Int
+    }
+    let model: String
+    let bytes: Double
+    let rtt_s: Double
+    let loss: Double
+    let connection_kept: Bool
+    let seconds: Double
+    let goodput_bps: Double
+    let trace: Trace
 }
