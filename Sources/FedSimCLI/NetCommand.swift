@@ -34,7 +34,8 @@ struct NetCommand: Command {
     connection set-up, slow start, steady state and the last byte's propagation.
 
     USAGE:
-      fedsim net transfer --bytes SIZE (--rate RATE | --trace FILE) --rtt TIME [--loss P]
+      fedsim net transfer --bytes SIZE (--rate RATE | --trace FILE [--trace-column COL] [--trace-offset TIME])
+                          --rtt TIME [--loss P]
                           [--model tcp|fluid] [--kept] [--share RATE] [--json]
                           [--stack linux|ns-3.37] [--cc cubic|reno|bbr] [--tls | --no-tls]
                           [--tcp-friendly on|off] [--min-rto TIME] [--delayed-ack TIME] [--frame SIZE]
