@@ -76,7 +76,8 @@ public struct ExtrasMessage: Sendable, Equatable {
 
     /// Decodes `bytes` against `expected` (the extras the receiver holds: names, dtypes and shapes),
     /// checking magic, version, CRC, every length, that each extra comes once with its dtype and
-    /// shape, and that float extras are finite. Never crashes on bad input.
+    /// shape, and that float extras are finite. No bytes for no extras is the empty message (round 0).
+    /// Never crashes on bad input.
     public static func decode(_ bytes: [UInt8], expected: [PEFTExtra]) throws(WireError) -> ExtrasMessage {
         guard !expected.isEmpty || !bytes.isEmpty else { return ExtrasMessage(kind: .update, round: 0, extras: []) }
         guard bytes.count >= 4 + 1 + 1 + 4 + 1 + 4 else { throw .truncated(at: bytes.count) }
