@@ -24,6 +24,8 @@ struct NetCommand: Command {
         OptionSpec("trace", "FILE", "A CSV trace of the link's rate over time (a header naming each column with\nits unit: time_s,down_mbps): the transfer starts at its first row and\nfollows it, as a traced link of a run does (the trace loops). Replaces --rate."),
         OptionSpec("trace-column", "COL", "The trace's rate column: a header name or 0-based index (default 1)."),
         OptionSpec("trace-offset", "TIME", "Start this far into the trace (default 0s)."),
+        OptionSpec("trace-format", "F", "csv (default) or mahimahi (one millisecond timestamp per 1500-byte\ndelivery opportunity, counted in bins of --trace-bin, default 1s)."),
+        OptionSpec("trace-bin", "TIME", "Mahimahi bins (default 1s)."),
         OptionSpec("frame", "SIZE", "Bytes a full segment takes on the link (default 1514: MSS 1448 + TCP/IP\nheaders + Ethernet II; ns-3's point-to-point link: 1502)."),
         OptionSpec("share", "RATE", "A fair share of a busy server link capping the rate (default none)."),
         OptionSpec("json", nil, "Print one JSON object {\"seconds\": …, \"phases\": {…}, …}."),
@@ -34,7 +36,8 @@ struct NetCommand: Command {
     connection set-up, slow start, steady state and the last byte's propagation.
 
     USAGE:
-      fedsim net transfer --bytes SIZE (--rate RATE | --trace FILE [--trace-column COL] [--trace-offset TIME])
+      fedsim net transfer --bytes SIZE (--rate RATE | --trace FILE [--trace-column COL] [--trace-offset TIME]
+                          [--trace-format csv|mahimahi] [--trace-bin TIME])
                           --rtt TIME [--loss P]
                           [--model tcp|fluid] [--kept] [--share RATE] [--json]
                           [--stack linux|ns-3.37] [--cc cubic|reno|bbr] [--tls | --no-tls]
@@ -87,9 +90,20 @@ struct NetCommand: Command {
         bytes = try quantity("bytes", .bytes)
         if parsed.value("trace") != nil && parsed.value("rate") != nil { throw UsageError("give --rate or --trace, not both") }
         let traced = try parsed.value("trace").map { file -> (CapacityTrace, Double) in
-            let column = parsed.value("trace-column") ?? "1"
-            let series = try TraceFile.readCSV(file: file, relativeTo: nil, keyPath: "--trace", unitsAt: "--trace", valueColumn: column, valueUnit: nil,
-                                               valueDimension: .bitRate, timeColumn: nil, timeUnit: nil)
+            let series: TraceFile.Series
+            switch parsed.value("trace-format") ?? "csv" {
+            case "csv":
+                if parsed.value("trace-bin") != nil { throw UsageError("--trace-bin is for --trace-format mahimahi") }
+                series = try TraceFile.readCSV(file: file, relativeTo: nil, keyPath: "--trace", unitsAt: "--trace", valueColumn: parsed.value("trace-column") ?? "1",
+                                               valueUnit: nil, valueDimension: .bitRate, timeColumn: nil, timeUnit: nil)
+            case "mahimahi":
+                if parsed.value("trace-column") != nil { throw UsageError("--trace-column is for CSV traces") }
+                let bin = try quantity("trace-bin", .duration, required: false, default: 1)
+                guard bin > 0 else { throw UsageError("--trace-bin must be positive") }
+                series = try TraceFile.readMahimahi(file: file, relativeTo: nil, keyPath: "--trace", bin: bin)
+            case let other:
+                throw UsageError("--trace-format expects csv or mahimahi, found '\(InputError.clipped(other))'")
+            }
             let trace = CapacityTrace(times: series.times, rates: series.values, length: series.length)
             guard trace.meanRate > 0 else { throw UsageError("--trace: '\(InputError.clipped(file))' has no capacity (its time-weighted mean is 0)") }
             return (trace, try quantity("trace-offset", .duration, required: false))

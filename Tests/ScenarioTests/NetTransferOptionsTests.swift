@@ -61,6 +61,12 @@ final class NetTransferOptionsTests: XCTestCase {
         let tcp = try seconds(["--bytes", "15MB", "--trace", file.path, "--rtt", "100ms"])
         XCTAssertGreaterThan(tcp, fluid)
         XCTAssertLessThan(tcp, fluid * 1.15)
+        // A Mahimahi trace: 1 ms timestamps, one 1500-byte opportunity each. 1,000 per second for 10 s
+        // is 12 Mbit/s; 15 MB under fluid then take 10 s + RTT/2.
+        let mahimahi = dir.appendingPathComponent("trace.up")
+        try (0..<10_000).map { "\($0)" }.joined(separator: "\n").appending("\n").write(to: mahimahi, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try seconds(["--bytes", "15MB", "--trace", mahimahi.path, "--trace-format", "mahimahi", "--rtt", "100ms", "--model", "fluid"]),
+                       15e6 * 8 / 12e6 + 0.05, accuracy: 1e-6)
         // A trace without a unit, or both --rate and --trace: exit 2.
         let bad = dir.appendingPathComponent("nounit.csv")
         try "time_s,rate\n0,8\n".write(to: bad, atomically: true, encoding: .utf8)
