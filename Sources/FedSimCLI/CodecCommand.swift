@@ -119,7 +119,10 @@ struct CodecCommand: Command {
         var reports: [CodecEvaluation] = []
         for (i, name) in codecNames.enumerated() {
             if console.stderrIsTerminal { console.error("[\(i + 1)/\(codecNames.count)] \(name)…") }
-            reports.append(try CodecEvaluation.evaluate(try CodecRegistry.make(name, options: options), before: before, afters: afters, weights: w))
+            // Single-threaded BLAS, as `fedsim run` trains: the products here are thin (d × a few r),
+            // and OpenBLAS's waiting threads would take the second core from the main thread.
+            let codec = try CodecRegistry.make(name, options: options)
+            reports.append(try BLASThreads.singleThreaded { try CodecEvaluation.evaluate(codec, before: before, afters: afters, weights: w) })
         }
         let lora = LoRACodec(options: options).payloadBytes(shapes: before.shapes)
         let loraTotal = Double(lora.upload + lora.download)
