@@ -33,7 +33,10 @@ extension SafeTensorsFile {
         header.withUnsafeBytes { put($0) }
         var chunk: [UInt8] = []
         for tensorName in names where failure == 0 {
-            let tensor = tensors[tensorName]!
+            guard let tensor = tensors[tensorName] else {
+                raw[tensorName]!.bytes.withUnsafeBytes { put($0) }
+                continue
+            }
             if tensor.dtype == .f32, UInt32(1).littleEndian == 1 {
                 tensor.values.withUnsafeBytes { put($0) }
             } else {
@@ -55,7 +58,10 @@ extension SafeTensorsFile {
         out.append(contentsOf: headerBytes)
         var chunk: [UInt8] = []
         for tensorName in names {
-            let tensor = tensors[tensorName]!
+            guard let tensor = tensors[tensorName] else {
+                out.append(contentsOf: raw[tensorName]!.bytes)
+                continue
+            }
             if tensor.dtype == .f32, UInt32(1).littleEndian == 1 {
                 tensor.values.withUnsafeBytes { out.append(contentsOf: $0) }
             } else {
@@ -70,7 +76,7 @@ extension SafeTensorsFile {
     /// The header (padded with spaces to a multiple of 8), the tensors in data order (sorted
     /// names) and the data's size; every tensor checked.
     private func layout(name: String) throws(SafeTensorsError) -> (header: [UInt8], names: [String], dataSize: Int) {
-        let names = sortedNames
+        let names = allNames
         var header = "{"
         var entries: [(String, String)] = []
         if !metadata.isEmpty {
@@ -79,11 +85,20 @@ extension SafeTensorsFile {
         }
         var offset = 0
         for tensorName in names {
-            let tensor = tensors[tensorName]!
-            try Self.check(tensor, name: tensorName, file: name)
-            let end = offset + tensor.values.count * tensor.dtype.byteCount
-            let shape = tensor.shape.map(String.init).joined(separator: ",")
-            entries.append((tensorName, "{\"data_offsets\":[\(offset),\(end)],\"dtype\":\"\(tensor.dtype.rawValue)\",\"shape\":[\(shape)]}"))
+            let dtype: String, shape: [Int], byteCount: Int
+            if let tensor = tensors[tensorName] {
+                guard raw[tensorName] == nil else {
+                    throw .invalidTensor(file: name, tensor: tensorName, reason: "the name is both a decoded and a raw tensor; expected unique names")
+                }
+                try Self.check(tensor, name: tensorName, file: name)
+                (dtype, shape, byteCount) = (tensor.dtype.rawValue, tensor.shape, tensor.values.count * tensor.dtype.byteCount)
+            } else {
+                let tensor = raw[tensorName]!
+                try Self.check(tensor, name: tensorName, file: name)
+                (dtype, shape, byteCount) = (tensor.dtype.rawValue, tensor.shape, tensor.bytes.count)
+            }
+            let end = offset + byteCount
+            entries.append((tensorName, "{\"data_offsets\":[\(offset),\(end)],\"dtype\":\"\(dtype)\",\"shape\":[\(shape.map(String.init).joined(separator: ","))]}"))
             offset = end
         }
         entries.sort { Self.byteOrder($0.0, $1.0) }
@@ -94,7 +109,7 @@ extension SafeTensorsFile {
     }
 
     /// A tensor's values as little-endian bytes of its dtype, appended to `out`.
-    private static func encode(_ tensor: Tensor, into out: inout [UInt8]) {
+    static func encode(_ tensor: Tensor, into out: inout [UInt8]) {
         out.reserveCapacity(out.count + tensor.values.count * tensor.dtype.byteCount)
         for x in tensor.values {
             switch tensor.dtype {
@@ -127,6 +142,26 @@ extension SafeTensorsFile {
         if tensor.dtype != .f32, let bad = tensor.values.firstIndex(where: { !tensor.dtype.rounded($0).isFinite }) {
             throw .notRepresentable(file: file, tensor: name, index: bad, value: tensor.values[bad], dtype: tensor.dtype)
         }
+    }
+
+    /// Checks a raw tensor: a usable name and shape, bytes that fill it, finite values if floating-point.
+    private static func check(_ tensor: RawTensor, name: String, file: String) throws(SafeTensorsError) {
+        guard name != "__metadata__" else {
+            throw .invalidTensor(file: file, tensor: name, reason: "the name is reserved for the header's metadata")
+        }
+        var count = tensor.dtype.byteCount
+        for dim in tensor.shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: dim)
+            guard dim >= 0, !overflow else {
+                throw .invalidTensor(file: file, tensor: name, reason: "shape \(tensor.shape): expected non-negative dimensions")
+            }
+            count = product
+        }
+        guard tensor.bytes.count == count else {
+            throw .invalidTensor(file: file, tensor: name,
+                                 reason: "shape \(tensor.shape) of \(tensor.dtype) needs \(count) bytes, found \(tensor.bytes.count)")
+        }
+        try checkFinite(tensor.bytes, dtype: tensor.dtype, tensor: name, file: file)
     }
 
     static func name(of nonFinite: Float) -> String {

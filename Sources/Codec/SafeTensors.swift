@@ -4,7 +4,8 @@ import Glibc
 #endif
 import Numerics
 
-/// A safetensors file held in memory: named tensors decoded to `Float`, and string metadata.
+/// A safetensors file held in memory: named tensors decoded to `Float` (F32, F16, BF16), the tensors
+/// of every other dtype as their bytes, and string metadata.
 public struct SafeTensorsFile: Sendable, Equatable {
     /// One tensor: its stored dtype, its shape and its values in row-major order.
     public struct Tensor: Sendable, Equatable {
@@ -23,19 +24,53 @@ public struct SafeTensorsFile: Sendable, Equatable {
         }
     }
 
-    /// The tensors by name.
+    /// A tensor of a dtype that is not decoded (integers, booleans, F64, 8-bit floats): its
+    /// elements as the file stores them, little-endian.
+    public struct RawTensor: Sendable, Equatable {
+        /// The element type.
+        public var dtype: SafeTensorsElementType
+        /// The dimensions; `[]` is a scalar.
+        public var shape: [Int]
+        /// shape's product × dtype.byteCount bytes.
+        public var bytes: [UInt8]
+
+        /// Creates a raw tensor; `bytes.count` should equal the product of `shape` × the element size (checked on writing).
+        public init(dtype: SafeTensorsElementType, shape: [Int], bytes: [UInt8]) {
+            self.dtype = dtype
+            self.shape = shape
+            self.bytes = bytes
+        }
+    }
+
+    /// The tensors decoded to `Float` (F32, F16, BF16) by name.
     public var tensors: [String: Tensor]
+    /// The tensors of every other dtype by name, kept as bytes (a name is in `tensors` or here, not both).
+    public var raw: [String: RawTensor]
     /// The header's `__metadata__` (empty when absent).
     public var metadata: [String: String]
 
     /// Creates a file from tensors and metadata.
-    public init(tensors: [String: Tensor] = [:], metadata: [String: String] = [:]) {
+    public init(tensors: [String: Tensor] = [:], raw: [String: RawTensor] = [:], metadata: [String: String] = [:]) {
         self.tensors = tensors
+        self.raw = raw
         self.metadata = metadata
     }
 
-    /// The tensor names in the order they are written: sorted by their UTF-8 bytes.
+    /// The decoded tensors' names sorted by their UTF-8 bytes.
     public var sortedNames: [String] { tensors.keys.sorted(by: Self.byteOrder) }
+
+    /// Every tensor's name, decoded or raw, in the order they are written: sorted by their UTF-8 bytes.
+    public var allNames: [String] { (Array(tensors.keys) + raw.keys.filter { tensors[$0] == nil }).sorted(by: Self.byteOrder) }
+
+    /// The number of tensors, decoded and raw.
+    public var tensorCount: Int { tensors.count + raw.count }
+
+    /// The element type, shape and size in bytes of the tensor `name`, decoded or raw.
+    public func info(_ name: String) -> (dtype: SafeTensorsElementType, shape: [Int], byteCount: Int)? {
+        if let t = tensors[name] { return (SafeTensorsElementType(t.dtype), t.shape, t.values.count * t.dtype.byteCount) }
+        if let t = raw[name] { return (t.dtype, t.shape, t.bytes.count) }
+        return nil
+    }
 
     static func byteOrder(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
 
@@ -80,6 +115,13 @@ public struct SafeTensorsFile: Sendable, Equatable {
         var (result, layout) = try decodeHeader(headerBytes, dataSize: size - headerEnd, file: path)
         var scratch: [UInt8] = []
         for slot in layout {
+            if let rawTensor = result.raw[slot.name] {
+                var bytes = [UInt8](repeating: 0, count: slot.end - slot.begin)
+                try check(bytes.withUnsafeMutableBytes { b in b.count == 0 ? 0 : readFully(b.baseAddress!, b.count, at: headerEnd + slot.begin) })
+                try checkFinite(bytes, dtype: rawTensor.dtype, tensor: slot.name, file: path)
+                result.raw[slot.name]!.bytes = bytes
+                continue
+            }
             let dtype = result.tensors[slot.name]!.dtype
             let byteCount = slot.end - slot.begin, count = byteCount / dtype.byteCount
             var status: Int32 = 0
@@ -119,8 +161,13 @@ public struct SafeTensorsFile: Sendable, Equatable {
         let headerEnd = 8 + Int(headerLength)
         var (result, layout) = try decodeHeader(Array(raw[8..<headerEnd]), dataSize: raw.count - headerEnd, file: file)
         for slot in layout {
-            let dtype = result.tensors[slot.name]!.dtype
             let bytes = UnsafeRawBufferPointer(rebasing: raw[(headerEnd + slot.begin)..<(headerEnd + slot.end)])
+            if let rawTensor = result.raw[slot.name] {
+                try checkFinite(bytes, dtype: rawTensor.dtype, tensor: slot.name, file: file)
+                result.raw[slot.name]!.bytes = Array(bytes)
+                continue
+            }
+            let dtype = result.tensors[slot.name]!.dtype
             let values = decodeValues(bytes, dtype: dtype)
             try checkFinite(values, tensor: slot.name, file: file)
             result.tensors[slot.name]!.values = values
@@ -133,6 +180,19 @@ public struct SafeTensorsFile: Sendable, Equatable {
     private static func checkFinite(_ values: [Float], tensor: String, file: String) throws(SafeTensorsError) {
         if !allFinite(values), let bad = values.firstIndex(where: { !$0.isFinite }) {
             throw .nonFinite(file: file, tensor: tensor, index: bad, value: Self.name(of: values[bad]))
+        }
+    }
+
+    /// Refuses NaN and ±∞ in a raw floating-point tensor (F64, 8-bit floats), naming the first: a
+    /// non-finite value is refused in every float tensor of a file, encoded or not.
+    static func checkFinite(_ bytes: UnsafeRawBufferPointer, dtype: SafeTensorsElementType, tensor: String, file: String) throws(SafeTensorsError) {
+        if let bad = dtype.firstNonFinite(in: bytes) { throw .nonFinite(file: file, tensor: tensor, index: bad.index, value: bad.value) }
+    }
+
+    /// `checkFinite` on an array of bytes.
+    static func checkFinite(_ bytes: [UInt8], dtype: SafeTensorsElementType, tensor: String, file: String) throws(SafeTensorsError) {
+        if let bad = bytes.withUnsafeBytes({ dtype.firstNonFinite(in: $0) }) {
+            throw .nonFinite(file: file, tensor: tensor, index: bad.index, value: bad.value)
         }
     }
 
@@ -169,7 +229,11 @@ public struct SafeTensorsFile: Sendable, Equatable {
             }
             let info = try tensorInfo(value, name: name, file: file, dataSize: dataSize)
             layout.append((name, info.begin, info.end))
-            result.tensors[name] = Tensor(dtype: info.dtype, shape: info.shape, values: [])
+            if let decoded = info.dtype.decoded {
+                result.tensors[name] = Tensor(dtype: decoded, shape: info.shape, values: [])
+            } else {
+                result.raw[name] = RawTensor(dtype: info.dtype, shape: info.shape, bytes: [])
+            }
         }
 
         var expected = 0
@@ -212,7 +276,7 @@ public struct SafeTensorsFile: Sendable, Equatable {
     }
 
     private static func tensorInfo(_ value: JSONValue, name: String, file: String, dataSize: Int)
-        throws(SafeTensorsError) -> (dtype: SafeTensorsDType, shape: [Int], begin: Int, end: Int) {
+        throws(SafeTensorsError) -> (dtype: SafeTensorsElementType, shape: [Int], begin: Int, end: Int) {
         guard case let .object(fields) = value else {
             throw .invalidField(file: file, tensor: name, field: name,
                                 expected: "an object with \"dtype\", \"shape\" and \"data_offsets\"", found: summary(value))
@@ -248,7 +312,7 @@ public struct SafeTensorsFile: Sendable, Equatable {
             throw .invalidField(file: file, tensor: name, field: "data_offsets",
                                 expected: "[begin, end] of non-negative integers", found: "\(offsets.count) integers")
         }
-        guard let dtype = SafeTensorsDType(rawValue: dtypeName) else {
+        guard let dtype = SafeTensorsElementType(rawValue: dtypeName) else {
             throw .unsupportedDType(file: file, tensor: name, dtype: dtypeName)
         }
         let (begin, end) = (offsets[0], offsets[1])

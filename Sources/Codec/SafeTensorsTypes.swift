@@ -23,9 +23,80 @@ public enum SafeTensorsDType: String, Sendable, CaseIterable, CustomStringConver
     /// `x` after a round trip through this dtype: F16 and BF16 round to nearest, ties to even.
     public func rounded(_ x: Float) -> Float { valueType.rounded(x) }
 
-    /// Every dtype name the format defines; all but F32, F16 and BF16 are recognised only to be rejected.
-    static let formatDTypes: Set<String> = ["BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0", "I16", "U16",
-                                            "F16", "BF16", "I32", "U32", "F32", "F64", "I64", "U64"]
+    /// Every dtype name the format defines (`SafeTensorsElementType`'s raw values).
+    static let formatDTypes: Set<String> = Set(SafeTensorsElementType.allCases.map(\.rawValue))
+}
+
+/// Every element type of the safetensors format (sub-byte types excepted). F32, F16 and BF16 are
+/// decoded to `Float` (`SafeTensorsFile.tensors`); the others are kept as their little-endian bytes
+/// (`SafeTensorsFile.raw`): read, checked and written back, never computed with.
+public enum SafeTensorsElementType: String, Sendable, CaseIterable, CustomStringConvertible {
+    case bool = "BOOL", u8 = "U8", i8 = "I8", f8e5m2 = "F8_E5M2", f8e4m3 = "F8_E4M3", f8e8m0 = "F8_E8M0"
+    case i16 = "I16", u16 = "U16", f16 = "F16", bf16 = "BF16", i32 = "I32", u32 = "U32", f32 = "F32"
+    case f64 = "F64", i64 = "I64", u64 = "U64"
+
+    /// Bytes per element.
+    public var byteCount: Int {
+        switch self {
+        case .bool, .u8, .i8, .f8e5m2, .f8e4m3, .f8e8m0: return 1
+        case .i16, .u16, .f16, .bf16: return 2
+        case .i32, .u32, .f32: return 4
+        case .f64, .i64, .u64: return 8
+        }
+    }
+
+    /// The dtype's name as written in the header.
+    public var description: String { rawValue }
+
+    /// The `Float`-decoded dtype of the same name (F32, F16, BF16), or nil for one kept as bytes.
+    public var decoded: SafeTensorsDType? { SafeTensorsDType(rawValue: rawValue) }
+
+    /// Whether the elements are floating-point numbers (and so may be NaN or infinite).
+    public var isFloatingPoint: Bool {
+        switch self {
+        case .f8e5m2, .f8e4m3, .f8e8m0, .f16, .bf16, .f32, .f64: return true
+        default: return false
+        }
+    }
+
+    /// The element type of a decoded dtype.
+    public init(_ dtype: SafeTensorsDType) { self = SafeTensorsElementType(rawValue: dtype.rawValue)! }
+
+    /// The first element of `bytes` (little-endian elements of this type) that is NaN or ±∞, as
+    /// (index, "NaN" / "+infinity" / "-infinity"); nil when all are finite or the type is not floating-point.
+    /// F8_E4M3 (the "fn" variant) has NaN but no infinities; F8_E8M0 (an exponent only) has NaN = 0xFF.
+    public func firstNonFinite(in bytes: UnsafeRawBufferPointer) -> (index: Int, value: String)? {
+        let n = bytes.count / byteCount
+        func sign(_ negative: Bool) -> String { negative ? "-infinity" : "+infinity" }
+        switch self {
+        case .f64:
+            for i in 0..<n {
+                let x = Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))
+                if !x.isFinite { return (i, x.isNaN ? "NaN" : sign(x < 0)) }
+            }
+        case .f32, .f16, .bf16:
+            for i in 0..<n {
+                let x: Float
+                switch self {
+                case .f32: x = Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+                case .f16: x = Float(Float16(bitPattern: UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))))
+                default: x = ValueType.bfloat16ToFloat(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                }
+                if !x.isFinite { return (i, x.isNaN ? "NaN" : sign(x < 0)) }
+            }
+        case .f8e5m2:
+            for i in 0..<n where bytes[i] & 0x7C == 0x7C {
+                return (i, bytes[i] & 0x03 != 0 ? "NaN" : sign(bytes[i] & 0x80 != 0))
+            }
+        case .f8e4m3:
+            for i in 0..<n where bytes[i] & 0x7F == 0x7F { return (i, "NaN") }
+        case .f8e8m0:
+            for i in 0..<n where bytes[i] == 0xFF { return (i, "NaN") }
+        default:
+            break
+        }
+        return nil
+    }
 }
 
 /// A problem reading or writing a safetensors file, naming the file, the tensor and what was expected.
@@ -42,7 +113,7 @@ public enum SafeTensorsError: Error, Equatable, Sendable, CustomStringConvertibl
     case missingField(file: String, tensor: String, field: String)
     /// A field of a tensor's entry (or of `__metadata__`) has the wrong form.
     case invalidField(file: String, tensor: String, field: String, expected: String, found: String)
-    /// The tensor's dtype is not F32, F16 or BF16.
+    /// The tensor's dtype is not one of the format's (`SafeTensorsElementType`).
     case unsupportedDType(file: String, tensor: String, dtype: String)
     /// The tensor's name occurs more than once in the header.
     case duplicateName(file: String, tensor: String)
@@ -78,9 +149,8 @@ public enum SafeTensorsError: Error, Equatable, Sendable, CustomStringConvertibl
         case let .invalidField(file, tensor, field, expected, found):
             return "\(file): tensor '\(tensor)': \"\(field)\": expected \(expected), found \(found)"
         case let .unsupportedDType(file, tensor, dtype):
-            let known = SafeTensorsDType.formatDTypes.contains(dtype) ? "is not supported" : "is not a safetensors dtype"
-            let supported = SafeTensorsDType.allCases.map(\.rawValue).joined(separator: ", ")
-            return "\(file): tensor '\(tensor)': dtype '\(dtype)' \(known); supported: \(supported)"
+            let supported = SafeTensorsElementType.allCases.map(\.rawValue).joined(separator: ", ")
+            return "\(file): tensor '\(tensor)': dtype '\(dtype)' is not a safetensors dtype this reader knows; supported: \(supported)"
         case let .duplicateName(file, tensor):
             return "\(file): tensor '\(tensor)' appears more than once in the header; expected unique names"
         case let .offsetsOutOfRange(file, tensor, begin, end, size):

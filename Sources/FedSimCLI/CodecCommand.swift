@@ -28,7 +28,9 @@ struct CodecCommand: Command {
     the ratio to uncompressed LoRA, the relative error of each client's ΔW and the share of its
     energy the upload kept, the aggregate's error with the cosine and norm ratio of the applied
     update against exact FedAvg, the updates' median kurtosis, the decomposition residual and the
-    time taken. Two checkpoints of your own adapter (BEFORE, AFTER) place your model on the
+    time taken. Tensors that are not LoRA factors (modules_to_save heads, biases, DoRA magnitudes,
+    buffers, of any dtype) are sent dense at their own dtype beside each message and counted in
+    every codec's bytes (docs/FEDSRD.md, whole adapters); a warning lists them. Two checkpoints of your own adapter (BEFORE, AFTER) place your model on the
     compressibility map of docs/LEARNING.md. With --catalog, prints the exact payload sizes of
     a catalogue model's LoRA adapter instead (no files needed).
 
@@ -106,15 +108,19 @@ struct CodecCommand: Command {
 
     func run(console: Console) throws -> Int32 {
         if let catalog { return try runCatalog(catalog, console: console) }
-        let before = try Self.load(files[0])
+        let beforeFile = try Self.load(files[0])
+        let before = beforeFile.adapter
         var afters: [LoRAAdapter] = []
         for file in files.dropFirst() {
             let after = try Self.load(file)
-            do { try PEFTAdapter.compatible(before, after, beforeName: files[0], afterName: file) } catch {
+            do { try PEFTFile.compatible(beforeFile, after, beforeName: files[0], afterName: file) } catch {
                 throw InputError(.file(path: file, reason: "\(error)"), at: "")
             }
-            afters.append(after)
+            afters.append(after.adapter)
         }
+        // Extras go dense, both ways, in one ExtrasMessage beside each codec message.
+        let extras = beforeFile.extras, extrasMessage = ExtrasMessage.size(of: extras)
+        if !extras.isEmpty { console.error(Self.extrasWarning(extras, file: files[0])) }
         let w = weights ?? [Double](repeating: 1, count: afters.count)
         var reports: [CodecEvaluation] = []
         for (i, name) in codecNames.enumerated() {
@@ -122,20 +128,30 @@ struct CodecCommand: Command {
             // Single-threaded BLAS, as `fedsim run` trains: the products here are thin (d × a few r),
             // and OpenBLAS's waiting threads would take the second core from the main thread.
             let codec = try CodecRegistry.make(name, options: options)
-            reports.append(try BLASThreads.singleThreaded { try CodecEvaluation.evaluate(codec, before: before, afters: afters, weights: w) })
+            var report = try BLASThreads.singleThreaded { try CodecEvaluation.evaluate(codec, before: before, afters: afters, weights: w) }
+            report.uploadBytes = report.uploadBytes.map { $0 + extrasMessage }
+            report.downloadBytes += extrasMessage
+            reports.append(report)
         }
-        let lora = LoRACodec(options: options).payloadBytes(shapes: before.shapes)
+        var lora = LoRACodec(options: options).payloadBytes(shapes: before.shapes)
+        lora.upload += extrasMessage
+        lora.download += extrasMessage
         let loraTotal = Double(lora.upload + lora.download)
         func ratio(_ r: CodecEvaluation) -> Double {
             (Double(r.uploadBytes.reduce(0, +)) / Double(r.uploadBytes.count) + Double(r.downloadBytes)) / loraTotal
         }
         if json {
-            let object = CodecJSON(adapter: .init(files: files, layers: before.layers.count, parameters: before.parameterCount),
+            let object = CodecJSON(adapter: .init(files: files, layers: before.layers.count, parameters: before.parameterCount,
+                                                  extras: .init(extras, messageBytes: extrasMessage)),
                                    options: options, codecs: reports.map { CodecJSON.Entry($0, ratio: ratio($0), layers: layers) })
             console.print(try jsonText(object))
             return 0
         }
         console.print("adapter: \(before.layers.count) layers, \(before.parameterCount) parameters; \(afters.count) client(s); α = \(options.sparsity), values \(options.valueType.rawValue)")
+        if !extras.isEmpty {
+            console.print("LoRA pairs through the codec: \(before.layers.count) (\(2 * before.layers.count) tensors, \(before.parameterCount) parameters)")
+            console.print("extras dense: \(extras.count) tensors, \(beforeFile.extraBytes) bytes (\(extrasMessage) bytes with framing, in every upload and download below)")
+        }
         if let kurtosis = reports.first?.updateKurtosis {
             console.print("update kurtosis (median over the clients' ΔA, ΔB): \(Quantity.significant(kurtosis, 3)) (1.8 flat, 3 Gaussian, higher = more compressible)")
         }
@@ -193,17 +209,59 @@ struct CodecCommand: Command {
         return 0
     }
 
-    static func load(_ path: String) throws -> LoRAAdapter {
-        do { return try PEFTAdapter.loraAdapter(contentsOf: path) } catch let error as InputError { throw error } catch {
+    static func load(_ path: String) throws -> PEFTFile {
+        do { return try PEFTFile.read(contentsOf: path) } catch let error as InputError { throw error } catch {
             throw InputError(.file(path: path, reason: "\(error)"), at: "")
         }
+    }
+
+    /// Names shown per kind in the warning before "… and N more".
+    static let warningNames = 6
+
+    /// The stderr warning listing the tensors of `file` that are not LoRA factors, by kind, long lists clipped.
+    static func extrasWarning(_ extras: [PEFTExtra], file: String) -> String {
+        var lines = ["warning: \(file): \(extras.count) tensor(s) are not LoRA factors; sent dense at their own dtype beside every message and counted in the bytes:"]
+        for kind in PEFTExtra.Kind.allCases {
+            let group = extras.filter { $0.kind == kind }
+            guard !group.isEmpty else { continue }
+            let bytes = group.reduce(0) { $0 + $1.bytes.count }
+            var names = group.prefix(warningNames).map { "\($0.name) (\($0.signature))" }
+            if group.count > warningNames { names.append("… and \(group.count - warningNames) more") }
+            lines.append("  \(kind.rawValue): \(group.count) tensor(s), \(bytes) bytes: \(names.joined(separator: ", "))")
+        }
+        return lines.joined(separator: "\n")
     }
 
 }
 
 /// The `--json` output for adapters.
 struct CodecJSON: Encodable {
-    struct Adapter: Encodable { let files: [String]; let layers: Int; let parameters: Int }
+    struct Adapter: Encodable {
+        let files: [String]; let layers: Int; let parameters: Int
+        let extras: Extras?
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(files, forKey: .files)
+            try c.encode(layers, forKey: .layers)
+            try c.encode(parameters, forKey: .parameters)
+            try c.encodeIfPresent(extras, forKey: .extras)
+        }
+        enum CodingKeys: String, CodingKey { case files, layers, parameters, extras }
+    }
+    /// The tensors sent dense (absent when there are none, so plain LoRA output is unchanged).
+    struct Extras: Encodable {
+        let tensors: Int
+        let bytes: Int
+        let message_bytes: Int
+        let names: [String]
+        init?(_ extras: [PEFTExtra], messageBytes: Int) {
+            guard !extras.isEmpty else { return nil }
+            tensors = extras.count
+            bytes = extras.reduce(0) { $0 + $1.bytes.count }
+            message_bytes = messageBytes
+            names = extras.map(\.name)
+        }
+    }
     struct Entry: Encodable {
         let name: String
         let upload_bytes: [Int]

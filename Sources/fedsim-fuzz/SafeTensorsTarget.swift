@@ -3,13 +3,15 @@ import Foundation
 import LoRA
 import Numerics
 
-/// `SafeTensorsFile.read(data:name:)` then `PEFTAdapter.loraAdapter(from:)` (module Codec).
+/// `SafeTensorsFile.read(data:name:)` then `PEFTFile` (LoRA pairs and extras) and `ExtrasMessage` (module Codec).
 final class SafeTensorsTarget: FuzzTarget {
     let name = "safetensors"
-    let summary = "safetensors reader + PEFT adapter reader: SafeTensorsFile.read, PEFTAdapter.loraAdapter, compatible (module Codec)"
+    let summary = "safetensors reader + PEFT adapter reader: SafeTensorsFile.read, PEFTFile (pairs and extras), compatible, ExtrasMessage (module Codec)"
     let dictionary = ["F32", "F16", "BF16", "F64", "I64", "BOOL", "U8", "f32", "F8_E4M3", "", "dtype", "shape", "data_offsets",
                       "__metadata__", "format", "pt", "layers.0.q_proj.lora_A.weight", "layers.0.q_proj.lora_B.weight",
-                      "layers.1.v_proj.lora_A.default.weight", "x.lora_A.weight", ".lora_B.weight", "lora_A"]
+                      "layers.1.v_proj.lora_A.default.weight", "x.lora_A.weight", ".lora_B.weight", "lora_A",
+                      "I32", "I16", "I8", "U16", "U32", "U64", "F8_E5M2", "F8_E8M0", "embed.lora_embedding_A", "embed.lora_embedding_B",
+                      ".lora_magnitude_vector", "score.modules_to_save.default.weight", ".lora_B.bias"]
     var reference: LoRAAdapter?
 
     static func adapter(seed: UInt64) -> LoRAAdapter {
@@ -33,6 +35,15 @@ final class SafeTensorsTarget: FuzzTarget {
         extra.tensors["empty"] = .init(dtype: .f16, shape: [0, 4], values: [])
         files.append(extra)
         files.append(SafeTensorsFile(tensors: ["only.lora_A.weight": .init(dtype: .f32, shape: [1, 2], values: [1, 2])]))
+        // Extras of every kept-as-bytes dtype, and embedding LoRA.
+        var whole = files[0]
+        whole.tensors["embed.lora_embedding_A"] = .init(dtype: .f32, shape: [2, 5], values: (0..<10).map { Float($0) / 10 })
+        whole.tensors["embed.lora_embedding_B"] = .init(dtype: .f32, shape: [3, 2], values: [1, 2, 3, 4, 5, 6])
+        whole.tensors["layers.0.q_proj.lora_magnitude_vector"] = .init(dtype: .f32, shape: [5], values: [1, 1, 1, 1, 1])
+        for dtype in SafeTensorsElementType.allCases where dtype.decoded == nil {
+            whole.raw["extra.\(dtype.rawValue)"] = .init(dtype: dtype, shape: [2], bytes: [UInt8](repeating: 1, count: 2 * dtype.byteCount))
+        }
+        files.append(whole)
         return try files.map { FuzzCase(name: "adapter.safetensors", bytes: [UInt8](try $0.serialized())) }
     }
 
@@ -72,7 +83,17 @@ final class SafeTensorsTarget: FuzzTarget {
         let file = try SafeTensorsFile.read(data: Data(input.primary), name: "adapter.safetensors")
         _ = PEFTAdapter.ignoredTensorNames(in: file)
         _ = try file.serialized()
-        let adapter = try PEFTAdapter.loraAdapter(from: file, fileName: "adapter.safetensors")
+        let whole = try PEFTFile(from: file, fileName: "adapter.safetensors")
+        let adapter = whole.adapter
+        // The extras go through their message and back, and the whole file writes and reads back the
+        // same: a difference is a finding (a crash), not an expected error.
+        let message = ExtrasMessage(kind: .update, round: 1, extras: whole.extras)
+        let bytes = message.encoded()
+        precondition(bytes.count == message.encodedSize, "ExtrasMessage size function differs from its encoding")
+        let decoded = try ExtrasMessage.decode(bytes, expected: whole.extras)
+        precondition(decoded.extras == message.extras && (message.extras.isEmpty || decoded == message), "ExtrasMessage round trip differs")
+        let back = try PEFTFile(from: SafeTensorsFile.read(data: whole.safetensors(dtype: .f32).serialized(), name: "back"), fileName: "back")
+        precondition(back.extras == whole.extras, "PEFTFile extras do not survive a write and read")
         if let reference { try PEFTAdapter.compatible(reference, adapter, beforeName: "reference", afterName: "adapter") }
         _ = PEFTAdapter.safetensors(from: adapter, dtype: .bf16)
     }

@@ -264,13 +264,14 @@ final class SafeTensorsTests: XCTestCase {
                                            expected: "a string", found: "the number 1"))
     }
 
-    func testUnsupportedDType() {
-        let error = readError(rawFile(#"{"ids":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}"#, Array(repeating: 0, count: 8)),
-                              name: "u.safetensors")
-        XCTAssertEqual(error, .unsupportedDType(file: "u.safetensors", tensor: "ids", dtype: "I64"))
-        assertMentions(error, ["u.safetensors", "'ids'", "I64", "not supported", "F32, F16, BF16"])
-        let unknown = readError(rawFile(#"{"q":{"dtype":"Q7","shape":[],"data_offsets":[0,1]}}"#, [0]))
-        assertMentions(unknown, ["'q'", "not a safetensors dtype"])
+    func testUnsupportedDType() throws {
+        // I64 is a format dtype: kept as bytes (PEFTFile carries it as an extra), not refused.
+        let ids = try SafeTensorsFile.read(data: rawFile(#"{"ids":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}"#, Array(repeating: 0, count: 8)),
+                                           name: "u.safetensors")
+        XCTAssertEqual(ids.raw["ids"], .init(dtype: .i64, shape: [1], bytes: Array(repeating: 0, count: 8)))
+        let unknown = readError(rawFile(#"{"q":{"dtype":"Q7","shape":[],"data_offsets":[0,1]}}"#, [0]), name: "u.safetensors")
+        XCTAssertEqual(unknown, .unsupportedDType(file: "u.safetensors", tensor: "q", dtype: "Q7"))
+        assertMentions(unknown, ["u.safetensors", "'q'", "Q7", "not a safetensors dtype", "F32", "I64", "BOOL"])
     }
 
     func testOffsetsOutOfRangeOrMismatched() {
@@ -411,11 +412,19 @@ final class PEFTAdapterTests: XCTestCase {
 
     func testUnsupportedDTypeInAdapterFileNamesFileAndTensor() throws {
         let bytes = rawFile(#"{"q.lora_A.weight":{"dtype":"F64","shape":[1,1],"data_offsets":[0,8]}}"#, Array(repeating: 0, count: 8))
+        let f64 = FileManager.default.temporaryDirectory.appendingPathComponent("peft-\(UUID().uuidString).safetensors").path
+        try bytes.write(to: URL(fileURLWithPath: f64))
+        defer { try? FileManager.default.removeItem(atPath: f64) }
+        // F64 is read, but a LoRA factor must be a float type the codecs encode.
+        XCTAssertThrowsError(try PEFTAdapter.loraAdapter(contentsOf: f64)) { error in
+            XCTAssertEqual(error as? PEFTError, .factorDType(file: f64, tensor: "q.lora_A.weight", dtype: "F64"))
+        }
+        let unknown = rawFile(#"{"q.lora_A.weight":{"dtype":"F65","shape":[1,1],"data_offsets":[0,8]}}"#, Array(repeating: 0, count: 8))
         let name = FileManager.default.temporaryDirectory.appendingPathComponent("peft-\(UUID().uuidString).safetensors").path
-        try bytes.write(to: URL(fileURLWithPath: name))
+        try unknown.write(to: URL(fileURLWithPath: name))
         defer { try? FileManager.default.removeItem(atPath: name) }
         XCTAssertThrowsError(try PEFTAdapter.loraAdapter(contentsOf: name)) { error in
-            XCTAssertEqual(error as? SafeTensorsError, .unsupportedDType(file: name, tensor: "q.lora_A.weight", dtype: "F64"))
+            XCTAssertEqual(error as? SafeTensorsError, .unsupportedDType(file: name, tensor: "q.lora_A.weight", dtype: "F65"))
         }
     }
 

@@ -135,6 +135,75 @@ final class CodecCommandTests: XCTestCase {
         expectError(folder + "/absent.safetensors", ["absent.safetensors"])
     }
 
+    /// A PEFT file with extras: a modules_to_save head (F32), DoRA magnitudes, an I64 buffer and `count` more biases.
+    func saveWithExtras(_ adapter: LoRAAdapter, _ name: String, biases: Int = 0) throws -> String {
+        var file = PEFTAdapter.safetensors(from: adapter, dtype: .f32)
+        file.tensors["base_model.model.score.modules_to_save.default.weight"] = .init(dtype: .f32, shape: [2, 48], values: (0..<96).map { Float($0) / 96 })
+        for l in 0..<2 {
+            file.tensors["base_model.model.model.layers.\(l).self_attn.q_proj.lora_magnitude_vector"] = .init(dtype: .f32, shape: [48], values: [Float](repeating: 1, count: 48))
+        }
+        for b in 0..<biases { file.tensors["base_model.model.extra.\(b).bias"] = .init(dtype: .bf16, shape: [4], values: [0.5, 1, 2, 4]) }
+        file.raw["base_model.model.model.norm.num_batches_tracked"] = .init(dtype: .i64, shape: [], bytes: [7, 0, 0, 0, 0, 0, 0, 0])
+        let path = folder + "/" + name
+        try file.write(to: path)
+        return path
+    }
+
+    func testExtrasAreCountedInEveryCodecsBytesAndListed() throws {
+        let plain = (try save(adapter(seed: 1), "b0.safetensors"), try save(adapter(seed: 2, shift: 0.001), "a0.safetensors"))
+        let rich = (try saveWithExtras(adapter(seed: 1), "b1.safetensors", biases: 9), try saveWithExtras(adapter(seed: 2, shift: 0.001), "a1.safetensors", biases: 9))
+        let r0 = run(["codec", plain.0, plain.1, "--json"]), r1 = run(["codec", rich.0, rich.1, "--json"])
+        XCTAssertEqual(r0.status, 0, r0.err)
+        XCTAssertEqual(r1.status, 0, r1.err)
+        XCTAssertEqual(r0.err, "", "no warning without extras")
+        let o0 = try JSONSerialization.jsonObject(with: Data(r0.out.utf8)) as! [String: Any]
+        let o1 = try JSONSerialization.jsonObject(with: Data(r1.out.utf8)) as! [String: Any]
+        XCTAssertNil((o0["adapter"] as! [String: Any])["extras"])
+        let extras = try XCTUnwrap((o1["adapter"] as! [String: Any])["extras"] as? [String: Any])
+        XCTAssertEqual(extras["tensors"] as? Int, 1 + 2 + 9 + 1)
+        XCTAssertEqual(extras["bytes"] as? Int, 96 * 4 + 2 * 48 * 4 + 9 * 4 * 2 + 8)
+        let message = try XCTUnwrap(extras["message_bytes"] as? Int)
+        XCTAssertGreaterThan(message, extras["bytes"] as! Int)
+        for (c0, c1) in zip(o0["codecs"] as! [[String: Any]], o1["codecs"] as! [[String: Any]]) {
+            XCTAssertEqual((c1["upload_bytes"] as! [Int]), (c0["upload_bytes"] as! [Int]).map { $0 + message }, "\(c0["name"]!)")
+            XCTAssertEqual(c1["download_bytes"] as! Int, (c0["download_bytes"] as! Int) + message, "\(c0["name"]!)")
+            XCTAssertEqual(c1["client_rel_error"] as! [Double], c0["client_rel_error"] as! [Double], "extras change no LoRA error")
+        }
+        // The warning lists the extras by kind, long lists clipped; the table names both categories.
+        XCTAssertTrue(r1.err.contains("warning: \(rich.0): 13 tensor(s) are not LoRA factors"), r1.err)
+        XCTAssertTrue(r1.err.contains("DoRA magnitude: 2 tensor(s)") && r1.err.contains("bias: 9 tensor(s)") && r1.err.contains("… and 3 more"), r1.err)
+        XCTAssertTrue(r1.err.contains("num_batches_tracked (I64 [])"), r1.err)
+        let table = run(["codec", rich.0, rich.1, "--codec", "fedsrd"])
+        XCTAssertEqual(table.status, 0, table.err)
+        XCTAssertTrue(table.out.contains("LoRA pairs through the codec: 2") && table.out.contains("extras dense: 13 tensors, \(extras["bytes"]!) bytes (\(message) bytes with framing"), table.out)
+        // An AFTER that lacks an extra, or has it in another dtype, is an error naming the tensor.
+        var dropped = try SafeTensorsFile.read(contentsOf: rich.1)
+        dropped.raw.removeValue(forKey: "base_model.model.model.norm.num_batches_tracked")
+        try dropped.write(to: folder + "/dropped.safetensors")
+        let d = run(["codec", rich.0, folder + "/dropped.safetensors"])
+        XCTAssertEqual(d.status, 2)
+        XCTAssertTrue(d.err.contains("dropped.safetensors") && d.err.contains("'base_model.model.model.norm.num_batches_tracked'"), d.err)
+        var retyped = try SafeTensorsFile.read(contentsOf: rich.1)
+        retyped.raw["base_model.model.model.norm.num_batches_tracked"] = .init(dtype: .i32, shape: [], bytes: [7, 0, 0, 0])
+        try retyped.write(to: folder + "/retyped.safetensors")
+        let t = run(["codec", rich.0, folder + "/retyped.safetensors"])
+        XCTAssertEqual(t.status, 2)
+        XCTAssertTrue(t.err.contains("I64 []") && t.err.contains("I32 []"), t.err)
+    }
+
+    func testDirectoryFIFOAndDeviceAsAdapterAreClearErrors() throws {
+        let before = try save(adapter(seed: 1), "before.safetensors")
+        let fifo = folder + "/pipe.safetensors"
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        for (path, what) in [(folder, "is a directory"), (fifo, "is a FIFO"), ("/dev/null", "is a device")] {
+            for arguments in [["codec", path, before], ["codec", before, path]] {
+                let r = run(arguments)
+                XCTAssertEqual(r.status, 2, r.err)
+                XCTAssertTrue(r.err.contains(path) && r.err.contains(what), r.err)
+            }
+        }
+    }
+
     func testUsageErrors() {
         XCTAssertEqual(run(["codec"]).status, 2)
         XCTAssertEqual(run(["codec", "a.safetensors"]).status, 2)

@@ -20,6 +20,10 @@ public final class ExternalWorkload: ProxyModel, @unchecked Sendable {
     public let training: FederationConfig.Training
     public let trainer: ExternalTrainer
     public let initial: LoRAAdapter
+    /// The initial adapter file's layout: how each layer's factors are named and the tensors that are
+    /// not LoRA factors (extras), written into every global adapter as the initial adapter had them
+    /// and required back, same dtype and shape, in every update (docs/EXTERNAL-TRAINER.md, adapters).
+    public let layout: PEFTFile
     public let sampleCounts: [Int]
     public let baseAccuracy: Double
     public let baseLoss: Double
@@ -74,15 +78,17 @@ public final class ExternalWorkload: ProxyModel, @unchecked Sendable {
         let outcome = try ExternalWorkload.run(train, trainer.command, trainer, call: call, request: request, base: base)
         guard outcome.succeeded else { throw ExternalTrainerError("its initialize call \(outcome.ending)\(call.messages)") }
         let result: TrainerResult.Initialize
-        let adapter: LoRAAdapter
+        let file: PEFTFile
         do {
             result = try TrainerResult.initialize(call.resultNode(), clients: clients)
-            adapter = try PEFTAdapter.loraAdapter(contentsOf: call.adapter.path)
+            file = try PEFTFile.read(contentsOf: call.adapter.path)
         } catch {
             throw ExternalTrainerError("its initialize call returned a bad result: \(error)")
         }
+        let adapter = file.adapter
         guard adapter.isFinite else { throw ExternalTrainerError("its initial adapter \(call.adapter.path) holds NaN or infinite values") }
         initial = adapter
+        layout = file
         shards = result.samples.count
         sampleCounts = (0..<clients).map { result.samples[$0 % result.samples.count] }
         if let f = result.flopsPerSample {
@@ -92,7 +98,7 @@ public final class ExternalWorkload: ProxyModel, @unchecked Sendable {
         } else {
             flopsPerSample = 0
         }
-        (baseAccuracy, baseLoss) = try ExternalWorkload.evaluate(adapter, executable: evaluate, trainer: trainer, base: base,
+        (baseAccuracy, baseLoss) = try ExternalWorkload.evaluate(adapter, layout: file, executable: evaluate, trainer: trainer, base: base,
                                                                  directory: root.appendingPathComponent("evaluate-base"), arm: nil, round: 0)
         ok = true
     }
@@ -128,7 +134,7 @@ public final class ExternalWorkload: ProxyModel, @unchecked Sendable {
         do { try FileManager.default.createDirectory(at: roundDir, withIntermediateDirectories: true) } catch {
             throw OutputError(path: roundDir.path, reason: InputFile.plain(error))
         }
-        try ExternalWorkload.writeAdapter(global, to: globalFile.path)
+        try ExternalWorkload.writeAdapter(global, to: globalFile.path, layout: layout)
         defer { if !trainer.keepFiles { try? FileManager.default.removeItem(at: roundDir) } }
         // One thread per concurrent call: `parallel` calls really run at once.
         let calls = blockingMap(clients.count, threads: trainer.parallel) { [self] k in
@@ -197,28 +203,34 @@ public final class ExternalWorkload: ProxyModel, @unchecked Sendable {
         do { result = try TrainerResult.train(call.resultNode()) } catch { return failed(.malformed, "\(error)") }
         stats.reportedSeconds = result.seconds ?? outcome.seconds
         if let l = result.loss { stats.lossSum += l; stats.lossCount += 1 }
-        switch ExternalWorkload.readUpdate(call.adapter.path, global: global, freezingA: freezingA) {
+        switch ExternalWorkload.readUpdate(call.adapter.path, global: global, freezingA: freezingA, layout: layout) {
         case let .failure(f): return failed(f.kind, f.message)
         case let .success(trained): return (.trained(trained, samples: result.samples), stats)
         }
     }
 
-    /// The trained adapter a call left at `path`, checked against `global`: exactly its tensors
-    /// and shapes, finite values; with `freezingA`, A is the global's whatever came back.
-    public static func readUpdate(_ path: String, global: LoRAAdapter, freezingA: Bool) -> Result<LoRAAdapter, TrainingFailure> {
+    /// The trained adapter a call left at `path`, checked against `global` and `layout` (factor names
+    /// and extras; nil: `.lora_A.weight` names and no extras): exactly its tensors and shapes, each
+    /// extra with its dtype, finite values in every float tensor; with `freezingA`, A is the global's
+    /// whatever came back.
+    public static func readUpdate(_ path: String, global: LoRAAdapter, freezingA: Bool, layout: PEFTFile? = nil) -> Result<LoRAAdapter, TrainingFailure> {
         var trained: LoRAAdapter
         do {
             let file = try SafeTensorsFile.read(contentsOf: path)
-            let expected = Set(global.layers.flatMap { l in LoRAMatrix.allCases.map { "\(l.shape.name).lora_\($0).weight" } })
-            let names = Set(file.tensors.keys)
+            let styles = layout?.styles ?? Array(repeating: .linear, count: global.layers.count)
+            var expected = Set(zip(global.layers, styles).flatMap { l, style in LoRAMatrix.allCases.map { style.key(module: l.shape.name, matrix: $0) } })
+            for extra in layout?.extras ?? [] { expected.insert(extra.name) }
+            let names = Set(file.allNames)
             if names != expected {
                 let extra = names.subtracting(expected).sorted(by: PEFTAdapter.naturalPrecedes), missing = expected.subtracting(names).sorted(by: PEFTAdapter.naturalPrecedes)
                 return .failure(TrainingFailure(kind: .shape, message: "\(path): expected the global adapter's \(expected.count) tensors"
                     + (extra.isEmpty ? "" : "; not in the global: \(InputError.clipped(extra.prefix(3).joined(separator: ", "), 200))")
                     + (missing.isEmpty ? "" : "; missing: \(InputError.clipped(missing.prefix(3).joined(separator: ", "), 200))")))
             }
-            trained = try PEFTAdapter.loraAdapter(from: file, fileName: path)
-            try PEFTAdapter.compatible(global, trained, beforeName: "the global adapter", afterName: path)
+            let update = try PEFTFile(from: file, fileName: path)
+            try PEFTFile.compatible(PEFTFile(adapter: global, styles: styles, extras: layout?.extras ?? []), update,
+                                    beforeName: "the global adapter", afterName: path)
+            trained = update.adapter
         } catch let e as SafeTensorsError {
             if case .nonFinite = e { return .failure(TrainingFailure(kind: .nonFinite, message: "\(e)")) }
             return .failure(TrainingFailure(kind: .malformed, message: "\(e)"))
@@ -232,24 +244,26 @@ public final class ExternalWorkload: ProxyModel, @unchecked Sendable {
         return .success(trained)
     }
 
-    /// Writes `adapter` as the F32 PEFT safetensors file a trainer reads.
-    public static func writeAdapter(_ adapter: LoRAAdapter, to path: String) throws {
-        do { try PEFTAdapter.safetensors(from: adapter, dtype: .f32).write(to: path) } catch {
+    /// Writes `adapter` as the F32 PEFT safetensors file a trainer reads, with `layout`'s factor names
+    /// and extras (nil: `.lora_A.weight` names, no extras).
+    public static func writeAdapter(_ adapter: LoRAAdapter, to path: String, layout: PEFTFile? = nil) throws {
+        let file = PEFTFile(adapter: adapter, styles: layout?.styles, extras: layout?.extras ?? [], metadata: layout?.metadata ?? ["format": "pt"])
+        do { try file.safetensors(dtype: .f32).write(to: path) } catch {
             throw OutputError(path: path, reason: "\(error)")
         }
     }
 
     public func evaluate(_ adapter: LoRAAdapter, arm: ArmContext, round: Int) throws -> (accuracy: Double, loss: Double) {
         let dir = exchange.appendingPathComponent("arm-\(arm.index)").appendingPathComponent("evaluate-\(round)")
-        return try ExternalWorkload.evaluate(adapter, executable: executable.evaluate, trainer: trainer, base: requestBase, directory: dir, arm: arm, round: round)
+        return try ExternalWorkload.evaluate(adapter, layout: layout, executable: executable.evaluate, trainer: trainer, base: requestBase, directory: dir, arm: arm, round: round)
     }
 
-    private static func evaluate(_ adapter: LoRAAdapter, executable: String, trainer: ExternalTrainer, base: [String: JSONValue],
+    private static func evaluate(_ adapter: LoRAAdapter, layout: PEFTFile, executable: String, trainer: ExternalTrainer, base: [String: JSONValue],
                                  directory: URL, arm: ArmContext?, round: Int) throws -> (accuracy: Double, loss: Double) {
         let call = TrainerCall(directory: directory)
         try call.prepare()
         defer { if !trainer.keepFiles { try? FileManager.default.removeItem(at: directory) } }
-        try writeAdapter(adapter, to: call.adapter.path)
+        try writeAdapter(adapter, to: call.adapter.path, layout: layout)
         var request = arm?.requestFields ?? ["arm": .null, "arm_index": .null, "codec": .null]
         request["kind"] = "evaluate"
         request["round"] = .number(Double(round))
