@@ -38,7 +38,7 @@ struct FactoredUpdate: UpdateOperator {
     func dense() -> Matrix { u.multiplied(by: vt) }
 
     /// ΔW − L·R = X·Y with X = [U | L] (d_out × w) and Y = [Vᵀ; −R] (w × d_in), w = K + k,
-    /// K = (n+1)r. With thin QR factorisations X = Q_X·R_X and Yᵀ = Q_Y·R_Y (Householder, Double),
+    /// K = (n+1)r. With thin QR factorisations X = Q_X·R_X and Yᵀ = Q_Y·R_Y (Householder, `dgeqrt`, Double),
     /// ‖X·Y‖_F = ‖R_X·R_Yᵀ‖_F, a w × w product; ‖ΔW‖_F = ‖U·Vᵀ‖_F is the same with the leading K
     /// columns of R_X and R_Y (QR works column by column). O((d_out + d_in)·w²); no d_out × d_in
     /// matrix. QR rather than Grams ⟨XᵀX, Y·Yᵀ⟩: a Gram squares the factors' condition, and a

@@ -68,7 +68,7 @@ public struct DoubleMatrix: Sendable, Equatable {
         return out
     }
 
-    /// R of the thin QR factorisation of selfᵀ (Householder, `dgeqrf`): min(rows, cols) × rows,
+    /// R of the thin QR factorisation of selfᵀ (Householder, `dgeqrt`): min(rows, cols) × rows,
     /// upper triangular, selfᵀ = Q·R. For a thin product X·Y, ‖X·Y‖_F = ‖R_X·R_Yᵀ‖_F with R_X, R_Y
     /// the factors of X and Yᵀ: a norm that does not square the factors' condition, as Grams do.
     /// Row-major self is column-major selfᵀ, so LAPACK works on a plain copy of the storage.
@@ -78,9 +78,12 @@ public struct DoubleMatrix: Sendable, Equatable {
         var r = DoubleMatrix(rows: p, cols: n)
         guard p > 0 else { return r }
         var a = storage
-        var tau = [Double](repeating: 0, count: p)
-        let info = LAPACKE_dgeqrf(LAPACK_COL_MAJOR, Int32(m), Int32(n), &a, Int32(m), &tau)
-        precondition(info == 0, "dgeqrf: argument \(-info) invalid")
+        // dgeqrt (compact-WY blocks, recursive panels on level-3 BLAS) rather than dgeqrf: for a
+        // matrix this narrow dgeqrf runs the unblocked dgeqr2, a dgemv per column.
+        let block = Swift.min(p, 32)
+        var t = [Double](repeating: 0, count: block * p)
+        let info = LAPACKE_dgeqrt(LAPACK_COL_MAJOR, Int32(m), Int32(n), Int32(block), &a, Int32(m), &t, Int32(block))
+        precondition(info == 0, "dgeqrt: argument \(-info) invalid")
         for i in 0..<p {
             for j in i..<n { r.storage[i * n + j] = a[j * m + i] }
         }

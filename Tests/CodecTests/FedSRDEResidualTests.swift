@@ -81,7 +81,6 @@ final class FedSRDEResidualTests: XCTestCase {
         // (near α = 0 the residual is ~1e-7 and Float products of B'A' and BA miss it by up to 8×).
         let old = Self.floatDenseResidual(run.operators, from: run.global, to: run.result.global)
         if dense > 1e-3 { XCTAssertEqual(old, dense, accuracy: 1e-4 * dense, file: file, line: line) }
-        print("fedsrd-e residual: factored \(factored), dense \(dense), relative difference \(abs(factored - dense) / dense); old Float \(old)")
     }
 
     func testRandomAdaptersAcrossRanksSparsitiesAndValueTypes() throws {
