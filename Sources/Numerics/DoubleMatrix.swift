@@ -17,6 +17,13 @@ public struct DoubleMatrix: Sendable, Equatable {
         storage = [Double](repeating: 0, count: rows * cols)
     }
 
+    /// Every entry `value`.
+    public init(rows: Int, cols: Int, repeating value: Double) {
+        self.rows = rows
+        self.cols = cols
+        storage = [Double](repeating: value, count: rows * cols)
+    }
+
     /// The Float matrix `m`, widened.
     public init(_ m: Matrix) {
         rows = m.rows
@@ -71,7 +78,8 @@ public struct DoubleMatrix: Sendable, Equatable {
     /// R of the thin QR factorisation of selfᵀ (Householder, `dgeqrt`): min(rows, cols) × rows,
     /// upper triangular, selfᵀ = Q·R. For a thin product X·Y, ‖X·Y‖_F = ‖R_X·R_Yᵀ‖_F with R_X, R_Y
     /// the factors of X and Yᵀ: a norm that does not square the factors' condition, as Grams do.
-    /// Row-major self is column-major selfᵀ, so LAPACK works on a plain copy of the storage.
+    /// Row-major self is column-major selfᵀ, so LAPACK works on a plain copy of the storage. A NaN
+    /// entry gives an all-NaN factor.
     /// - Complexity: O(cols · rows²).
     public func triangularFactorOfTranspose() -> DoubleMatrix {
         let m = cols, n = rows, p = Swift.min(m, n)
@@ -83,7 +91,8 @@ public struct DoubleMatrix: Sendable, Equatable {
         let block = Swift.min(p, 32)
         var t = [Double](repeating: 0, count: block * p)
         let info = LAPACKE_dgeqrt(LAPACK_COL_MAJOR, Int32(m), Int32(n), Int32(block), &a, Int32(m), &t, Int32(block))
-        precondition(info == 0, "dgeqrt: argument \(-info) invalid")
+        // LAPACKE refuses a matrix holding NaN (info < 0): the norms are then NaN, as a dense sum would be.
+        guard info == 0 else { return DoubleMatrix(rows: p, cols: n, repeating: .nan) }
         for i in 0..<p {
             for j in i..<n { r.storage[i * n + j] = a[j * m + i] }
         }

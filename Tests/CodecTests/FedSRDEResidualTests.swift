@@ -125,6 +125,16 @@ final class FedSRDEResidualTests: XCTestCase {
         try check(shapes, clients: 2, seed: 300) { $0.sparsity = 0.9; $0.denseServer = true }
     }
 
+    /// A NaN anywhere gives a NaN residual (LAPACK refuses the matrix; no trap), as the dense sum would.
+    func testNaNGivesNaN() {
+        var factory = AdapterFactory(seed: 500)
+        let op = FactoredUpdate(u: factory.structured(20, 4, rowSkew: false), vt: factory.structured(4, 30, rowSkew: true))
+        var left = DoubleMatrix(rows: 20, cols: 2), right = DoubleMatrix(rows: 2, cols: 30)
+        left.storage[7] = .nan
+        right.storage[3] = 1
+        XCTAssertTrue(op.distanceSquared(toProduct: left, right).distance.isNaN)
+    }
+
     /// The identity itself on sparse and low-rank pieces: ‖U·Vᵀ − L·R‖² and ‖U·Vᵀ‖².
     func testDistanceIdentityOnSparseFactors() {
         var factory = AdapterFactory(seed: 400)
