@@ -50,16 +50,50 @@ public struct FedSRDECodec: Codec {
         FedSRDCodec(options: options).plan(shapes: shapes, keptFraction: f)
     }
 
-    /// ‖ΔW − (B'A' − BA)‖ / ‖ΔW‖ over all layers, dense per layer.
+    /// ‖ΔW − (B'A' − BA)‖ / ‖ΔW‖ over all layers, in Double and without a d_out × d_in matrix:
+    /// the applied update is B'A' − BA = δB·A + B'·δA (δB = B' − B, δA = A' − A, formed in Double),
+    /// a rank-2r product L·R with L = [δB | B'], R = [A; δA], and the operator gives ‖ΔW − L·R‖² and
+    /// ‖ΔW‖² (`UpdateOperator.distanceSquared`: from Grams for the factored ΔW).
     static func residual(_ operators: [any UpdateOperator], from before: LoRAAdapter, to after: LoRAAdapter) -> Double {
         var num = 0.0, den = 0.0
         for (l, op) in operators.enumerated() {
-            let w = op.dense()
-            let fitted = after.layers[l].product() - before.layers[l].product()
-            num += (w - fitted).frobeniusNormSquared()
-            den += w.frobeniusNormSquared()
+            let fitted = appliedUpdate(from: before.layers[l], to: after.layers[l])
+            let parts = op.distanceSquared(toProduct: fitted.left, fitted.right)
+            num += parts.distance
+            den += parts.norm
         }
         return den > 0 ? (num / den).squareRoot() : 0
+    }
+
+    /// B'A' − BA as L·R, L = [B' − B | B'] (d_out × 2r), R = [A; A' − A] (2r × d_in), in Double.
+    static func appliedUpdate(from before: LoRALayer, to after: LoRALayer) -> (left: DoubleMatrix, right: DoubleMatrix) {
+        let r = before.shape.rank, dOut = before.shape.outFeatures, dIn = before.shape.inFeatures
+        var left = DoubleMatrix(rows: dOut, cols: 2 * r), right = DoubleMatrix(rows: 2 * r, cols: dIn)
+        before.b.storage.withUnsafeBufferPointer { b in
+            after.b.storage.withUnsafeBufferPointer { b2 in
+                left.storage.withUnsafeMutableBufferPointer { out in
+                    for i in 0..<dOut {
+                        for k in 0..<r {
+                            let now = Double(b2[i * r + k])
+                            out[i * 2 * r + k] = now - Double(b[i * r + k])
+                            out[i * 2 * r + r + k] = now
+                        }
+                    }
+                }
+            }
+        }
+        before.a.storage.withUnsafeBufferPointer { a in
+            after.a.storage.withUnsafeBufferPointer { a2 in
+                right.storage.withUnsafeMutableBufferPointer { out in
+                    for i in 0..<(r * dIn) {
+                        let was = Double(a[i])
+                        out[i] = was
+                        out[r * dIn + i] = Double(a2[i]) - was
+                    }
+                }
+            }
+        }
+        return (left, right)
     }
 }
 

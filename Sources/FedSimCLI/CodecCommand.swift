@@ -125,7 +125,10 @@ struct CodecCommand: Command {
         var reports: [CodecEvaluation] = []
         for (i, name) in codecNames.enumerated() {
             if console.stderrIsTerminal { console.error("[\(i + 1)/\(codecNames.count)] \(name)…") }
-            var report = try CodecEvaluation.evaluate(try CodecRegistry.make(name, options: options), before: before, afters: afters, weights: w)
+            // Single-threaded BLAS, as `fedsim run` trains: the products here are thin (d × a few r),
+            // and OpenBLAS's waiting threads would take the second core from the main thread.
+            let codec = try CodecRegistry.make(name, options: options)
+            var report = try BLASThreads.singleThreaded { try CodecEvaluation.evaluate(codec, before: before, afters: afters, weights: w) }
             report.uploadBytes = report.uploadBytes.map { $0 + extrasMessage }
             report.downloadBytes += extrasMessage
             reports.append(report)
