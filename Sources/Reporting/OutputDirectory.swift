@@ -72,7 +72,9 @@ public enum OutputDirectory {
         guard isDirectory.boolValue else {
             throw InputError(.file(path: dir, reason: "exists and is not a directory: \(option) names a directory fedsim creates (it never replaces a file)"), at: "")
         }
-        let names = try entries(dir)
+        // fedsim's own unfinished temporaries do not make a folder foreign: another writer (an MPI
+        // rank, a sweep worker) may be between writing the marker's temporary and renaming it.
+        let names = try entries(dir).filter { !isTemporary($0) }
         if names.isEmpty { return .empty }
         return isMarked(dir, kind: kind) ? .ours : .foreign
     }

@@ -1,6 +1,7 @@
 import Experiment
 import Foundation
 import Numerics
+import Reporting
 import XCTest
 
 /// The scale-out paths end to end, with the fedsim executable built beside the tests: the Slurm
@@ -65,5 +66,20 @@ final class ScaleOutTests: ExperimentTestCase {
         XCTAssertTrue(o.succeeded, "\(o.ending): \(err)")
         assertSameFiles(path("whole"), path("mpi"))
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("mpi/.mpi")), "rank 0 removes the ranks' marks")
+    }
+}
+
+/// The race `mpirun` exposed: one rank between writing the output marker's temporary and renaming
+/// it must not make the folder look foreign to another rank.
+final class OutputFolderRaceTests: XCTestCase {
+    func testAFolderHoldingOnlyFedsimTemporariesIsEmpty() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fedsim-race-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Data("x".utf8).write(to: dir.appendingPathComponent(".fedsim-output.tmp-otherhost-123-abc"))
+        XCTAssertEqual(try OutputDirectory.prepare(dir.path, kind: .sweep, replace: false, resume: true), .empty)
+        // A file of someone else still makes it foreign.
+        try Data("x".utf8).write(to: dir.appendingPathComponent("notes.txt"))
+        XCTAssertThrowsError(try OutputDirectory.prepare(dir.path, kind: .sweep, replace: false, resume: true))
     }
 }
