@@ -80,3 +80,17 @@ func crc32(_ bytes: [UInt8], count: Int) -> UInt32 {
         UInt32(truncatingIfNeeded: CZlib.crc32(0, buffer.baseAddress, uInt(count)))
     }
 }
+
+/// Checks a framed message (at least 9 bytes: the caller checks its own minimum first): its 4-byte
+/// `magic`, its version byte, and the CRC-32 of everything before the trailing 4 bytes. Returns
+/// where the body ends (the CRC's offset).
+func checkFrame(_ bytes: [UInt8], magic: [UInt8], version: UInt8) throws(WireError) -> Int {
+    guard Array(bytes[0..<4]) == magic else { throw .badMagic }
+    guard bytes[4] == version else { throw .unsupportedVersion(bytes[4]) }
+    let bodyEnd = bytes.count - 4
+    var tail = ByteReader(bytes, from: bodyEnd)
+    let stored = try tail.u32()
+    let computed = crc32(bytes, count: bodyEnd)
+    guard stored == computed else { throw .checksumMismatch(expected: stored, found: computed) }
+    return bodyEnd
+}

@@ -81,13 +81,7 @@ public struct ExtrasMessage: Sendable, Equatable {
     public static func decode(_ bytes: [UInt8], expected: [PEFTExtra]) throws(WireError) -> ExtrasMessage {
         guard !expected.isEmpty || !bytes.isEmpty else { return ExtrasMessage(kind: .update, round: 0, extras: []) }
         guard bytes.count >= 4 + 1 + 1 + 4 + 1 + 4 else { throw .truncated(at: bytes.count) }
-        guard Array(bytes[0..<4]) == magic else { throw .badMagic }
-        guard bytes[4] == version else { throw .unsupportedVersion(bytes[4]) }
-        let bodyEnd = bytes.count - 4
-        var tail = ByteReader(bytes, from: bodyEnd)
-        let stored = try tail.u32()
-        let computed = crc32(bytes, count: bodyEnd)
-        guard stored == computed else { throw .checksumMismatch(expected: stored, found: computed) }
+        let bodyEnd = try checkFrame(bytes, magic: magic, version: version)
         var r = ByteReader(bytes, from: 5, end: bodyEnd)
         guard let kind = Kind(rawValue: try r.u8()) else { throw .malformed("unknown extras message kind") }
         let round = try r.u32()

@@ -188,13 +188,7 @@ public struct WireMessage: Sendable, Equatable {
     /// (the adapter the receiver holds). Never crashes on bad input.
     public static func decode(_ bytes: [UInt8], shapes: [LoRALayerShape]) throws(WireError) -> WireMessage {
         guard bytes.count >= headerBytes(tensorCount: 0) + 4 else { throw .truncated(at: bytes.count) }
-        guard Array(bytes[0..<4]) == magic else { throw .badMagic }
-        guard bytes[4] == version else { throw .unsupportedVersion(bytes[4]) }
-        let bodyEnd = bytes.count - 4
-        var tail = ByteReader(bytes, from: bodyEnd)
-        let stored = try tail.u32()
-        let computed = crc32(bytes, count: bodyEnd)
-        guard stored == computed else { throw .checksumMismatch(expected: stored, found: computed) }
+        let bodyEnd = try checkFrame(bytes, magic: magic, version: version)
         var r = ByteReader(bytes, from: 5, end: bodyEnd)
         let codecID = try r.u8()
         guard let kind = Kind(rawValue: try r.u8()) else { throw .malformed("unknown message kind") }

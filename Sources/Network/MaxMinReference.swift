@@ -24,28 +24,8 @@ public enum MaxMinReference {
     /// Brute force: after every start or finish, recompute every rate by water-filling and step to
     /// the next event. Returns each flow's finish time.
     public static func bruteForce(capacity: Double, starts: [Double], bits: [Double], caps: [Double]) -> [Double] {
-        var finish = [Double](repeating: .nan, count: starts.count)
-        var left = bits
-        var now = 0.0
-        var active: [Int] = []
-        var pending = starts.indices.sorted { starts[$0] < starts[$1] || (starts[$0] == starts[$1] && $0 < $1) }
-        while !pending.isEmpty || !active.isEmpty {
-            let rates = waterFill(capacity: capacity, caps: active.map { caps[$0] })
-            var next = pending.first.map { starts[$0] } ?? .infinity
-            for (k, i) in active.enumerated() { next = min(next, now + left[i] / rates[k]) }
-            for (k, i) in active.enumerated() { left[i] -= rates[k] * (next - now) }
-            now = next
-            var still: [Int] = []
-            for i in active {
-                if left[i] <= 1e-9 * bits[i] + 1e-12 { finish[i] = now } else { still.append(i) }
-            }
-            active = still
-            while let p = pending.first, starts[p] <= now {
-                active.append(p)
-                pending.removeFirst()
-            }
-        }
-        return finish
+        // A constant cap is one that never changes.
+        bruteForce(capacity: capacity, starts: starts, bits: bits, capChanges: caps.map { [(at: -Double.infinity, cap: $0)] })
     }
 
     /// Brute force with caps that change: flow i's cap is `capChanges[i][j].cap` from time

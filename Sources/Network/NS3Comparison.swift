@@ -10,9 +10,7 @@ public struct NS3Comparison: Sendable {
         /// The seconds of its usable runs, sorted.
         public let runs: [Double]
         /// Their median.
-        public var ns3Seconds: Double {
-            runs.count % 2 == 1 ? runs[runs.count / 2] : (runs[runs.count / 2 - 1] + runs[runs.count / 2]) / 2
-        }
+        public var ns3Seconds: Double { NS3Comparison.median(sorted: runs) }
         public var link: LinkConditions { LinkConditions(rateBitsPerSecond: rateMbps * 1e6, rttSeconds: rttMs / 1e3, loss: loss) }
     }
 
@@ -81,8 +79,13 @@ public struct NS3Comparison: Sendable {
     /// Median and worst |error| of `rows`.
     public static func summary(_ rows: [Row]) -> (median: Double, worst: Double) {
         let e = rows.map { abs($0.error) }.sorted()
-        guard !e.isEmpty else { return (0, 0) }
-        return (e.count % 2 == 1 ? e[e.count / 2] : (e[e.count / 2 - 1] + e[e.count / 2]) / 2, e[e.count - 1])
+        guard let worst = e.last else { return (0, 0) }
+        return (median(sorted: e), worst)
+    }
+
+    /// The median of sorted, non-empty `values` (the mean of the middle two of an even count).
+    static func median(sorted values: [Double]) -> Double {
+        values.count % 2 == 1 ? values[values.count / 2] : (values[values.count / 2 - 1] + values[values.count / 2]) / 2
     }
 
     /// `summary` per loss rate, in increasing loss.

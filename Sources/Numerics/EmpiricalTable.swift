@@ -125,40 +125,18 @@ public struct EmpiricalTable: Sendable, Equatable {
     /// - Throws: `InputError` with `.file` problems at `keyPath`.
     public static func readColumn(file: String, column: String, relativeTo baseDirectory: String?,
                                   keyPath: String) throws -> [Double] {
-        var resolved = file
-        if !file.hasPrefix("/"), let baseDirectory { resolved = baseDirectory + "/" + file }
-        let data: Data
-        do {
-            data = try InputFile.read(resolved, keyPath: keyPath)
-        } catch let error as InputError {
-            // Name the file as the input wrote it.
-            if case let .file(_, reason) = error.problem { throw InputError(.file(path: file, reason: reason), at: keyPath) }
-            throw error
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw InputError(.file(path: file, reason: "is not UTF-8 text"), at: keyPath)
-        }
-        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
-            .enumerated().filter { !$0.element.trimmingCharactersInWhitespace().isEmpty }
+        var lines = TraceFile.lines(try TraceFile.text(file, relativeTo: baseDirectory, keyPath: keyPath))
         guard !lines.isEmpty else { throw InputError(.file(path: file, reason: "is empty"), at: keyPath) }
-        let header = lines.removeFirst().element.split(separator: ",", omittingEmptySubsequences: false)
+        let header = lines.removeFirst().text.split(separator: ",", omittingEmptySubsequences: false)
             .map { $0.trimmingCharactersInWhitespace() }
-        let index: Int
-        if let named = header.firstIndex(of: column) {
-            index = named
-        } else if let number = Int(column), number >= 0, number < header.count {
-            index = number
-        } else {
-            let hint = Suggestion.nearest(to: column, in: header).map { " (did you mean '\($0)'?)" } ?? ""
-            throw InputError(.file(path: file, reason: "has no column '\(InputError.clipped(column, 60))'\(hint); columns: \(InputError.clipped(header.joined(separator: ", ")))"), at: keyPath)
-        }
+        let index = try TraceFile.columnIndex(column, in: header, file: file, keyPath: keyPath)
         var values: [Double] = []
         values.reserveCapacity(lines.count)
-        for (offset, line) in lines {
+        for (number, line) in lines {
             let cells = line.split(separator: ",", omittingEmptySubsequences: false)
             let cell = index < cells.count ? cells[index].trimmingCharactersInWhitespace() : ""
             guard let value = Double(cell), value.isFinite else {
-                throw InputError(.file(path: file, reason: "line \(offset + 1), column '\(InputError.clipped(header[index], 60))': expected a number, found '\(InputError.clipped(cell, 60))'"), at: keyPath)
+                throw InputError(.file(path: file, reason: "line \(number), column '\(InputError.clipped(header[index], 60))': expected a number, found '\(InputError.clipped(cell, 60))'"), at: keyPath)
             }
             values.append(value)
         }

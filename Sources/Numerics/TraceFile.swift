@@ -84,6 +84,16 @@ public enum TraceFile {
         return text
     }
 
+    /// The index of `column` (a header name, or a 0-based index) in `header`; an unknown one is an
+    /// error naming the file, the nearest name and the columns there are.
+    static func columnIndex(_ column: String, in header: [String], file: String, keyPath: String) throws -> Int {
+        if let named = header.firstIndex(of: column) { return named }
+        if let number = Int(column), number >= 0, number < header.count { return number }
+        let hint = Suggestion.nearest(to: column, in: header).map { " (did you mean '\($0)'?)" } ?? ""
+        throw InputError(.file(path: file, reason: "has no column '\(InputError.clipped(column, 60))'\(hint); columns: \(InputError.clipped(header.joined(separator: ", ")))"),
+                         at: keyPath)
+    }
+
     /// Non-blank lines with their 1-based line numbers (`\n` or `\r\n` line ends).
     static func lines(_ text: String) -> [(number: Int, text: Substring)] {
         text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
@@ -115,12 +125,7 @@ public enum TraceFile {
         if header.allSatisfy({ Double($0) != nil }) {
             throw fail("line \(headerLine.number): expected a header row naming each column with its unit (e.g. 'time_s,down_mbps'), found '\(InputError.clipped(String(headerLine.text), 60))'")
         }
-        func index(_ column: String) throws -> Int {
-            if let named = header.firstIndex(of: column) { return named }
-            if let number = Int(column), number >= 0, number < header.count { return number }
-            let hint = Suggestion.nearest(to: column, in: header).map { " (did you mean '\($0)'?)" } ?? ""
-            throw fail("has no column '\(InputError.clipped(column, 60))'\(hint); columns: \(InputError.clipped(header.joined(separator: ", ")))")
-        }
+        func index(_ column: String) throws -> Int { try columnIndex(column, in: header, file: file, keyPath: keyPath) }
         let valueIndex = try index(valueColumn)
         let timeIndex = try timeColumn.map(index) ?? 0
         guard timeIndex != valueIndex else {
