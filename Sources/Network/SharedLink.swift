@@ -120,14 +120,7 @@ public final class SharedLink {
         guard var f = flow(id), f.cap != cap else { return }
         advance()
         let left = remaining(f)
-        switch f.mode {
-        case let .capped(_, event):
-            simulator.cancel(event)
-            sumCapped -= f.cap
-            cappedCount -= 1
-        case .shared:
-            sharedCount -= 1
-        }
+        detach(f)
         let slot = id.slot
         let finish = simulator.now.seconds + left / cap
         f.generation &+= 1
@@ -163,8 +156,9 @@ public final class SharedLink {
         lastUpdate = now
     }
 
-    private func remove(_ slot: Int) {
-        guard let f = flows[slot] else { return }
+    /// Takes `f` out of its mode's bookkeeping (a capped flow's finish event and cap sum, or the
+    /// shared count), before it is removed or re-entered with another cap.
+    private func detach(_ f: Flow) {
         switch f.mode {
         case let .capped(_, event):
             simulator.cancel(event)
@@ -173,6 +167,11 @@ public final class SharedLink {
         case .shared:
             sharedCount -= 1
         }
+    }
+
+    private func remove(_ slot: Int) {
+        guard let f = flows[slot] else { return }
+        detach(f)
         flows[slot] = nil
         slotGenerations[slot] = f.generation &+ 1
         free.append(slot)
