@@ -29,18 +29,28 @@ public struct CodecOptions: Sendable, Equatable, Codable {
     public var denseServer: Bool = false
     /// Compute FedSRD-e's residual against the true ΔW (costs the reconstruction).
     public var reportResidual: Bool = false
+    /// Which matrices the download's sparsity rule compares (FedSRD's decomposition, FedSRD-e's re-sparsification).
+    public var downloadScope: RuleScope = .crossLayer
+    /// What the kurtosis rule holds fixed, both ways.
+    public var budget: SparsityBudget = .exact
+    /// EXPERIMENT: one importance threshold per kind instead of the kurtosis rule.
+    public var threshold = false
 
     /// Default options.
     public init() {}
 
     /// The upload rule.
     public var uploadRule: SparsityRule {
-        SparsityRule(alpha: sparsity, adaptive: adaptive, gamma: gamma, rhoMin: rhoMin, rhoMax: rhoMax, minSparseEntries: minSparseEntries)
+        var rule = SparsityRule(alpha: sparsity, adaptive: adaptive, gamma: gamma, rhoMin: rhoMin, rhoMax: rhoMax, minSparseEntries: minSparseEntries,
+                     scope: .crossLayer, budget: budget)
+        rule.threshold = threshold
+        return rule
     }
     /// The download rule.
     public var downloadRule: SparsityRule {
         var rule = uploadRule
         rule.alpha = downloadSparsity ?? sparsity
+        rule.scope = downloadScope
         return rule
     }
 }

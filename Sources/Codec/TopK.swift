@@ -1,3 +1,4 @@
+import Foundation
 import LoRA
 
 /// Top-k selection in O(n) expected time (quickselect for the threshold, then one pass), with ties
@@ -86,8 +87,30 @@ public enum ImportanceStatistics {
     }
 }
 
-/// The kurtosis rule of FedSRD: per matrix, ρ_m = clamp(α + γ·(ln κ_m − mean ln κ), ρ_min, ρ_max),
-/// the mean taken over the sparsified matrices of the same kind in one message.
+/// Which matrices one application of the sparsity rule sees [ours]: all matrices of a kind in the
+/// message at once (`crossLayer`: the kurtosis rule's mean, and the budget it holds, run over them, so
+/// budget moves between layers), or each matrix alone (`perLayer`: every layer keeps its own budget,
+/// ρ = α; the kurtosis rule has no other matrices to compare with, so it reduces to α).
+public enum RuleScope: String, Sendable, Equatable, Codable, CaseIterable {
+    case crossLayer = "cross-layer"
+    case perLayer = "per-layer"
+}
+
+/// What the kurtosis rule holds fixed [ours]: `exact` keeps the kept *count* of each kind (A or B) at
+/// what ρ = α would keep — the rule only moves entries between matrices, so the bytes match the fixed
+/// rule's up to the indices' own overhead, even where ρ_max clamps at high α; `mean` is the paper's
+/// normalisation (the unweighted mean of ρ is α before clamping, so clamping and unequal sizes move the
+/// kept fraction: at α = 0.99 it kept 2.55% instead of 1%).
+public enum SparsityBudget: String, Sendable, Equatable, Codable, CaseIterable {
+    case exact
+    case mean
+}
+
+/// The kurtosis rule of FedSRD: per matrix, ρ_m = clamp(α + γ·(ln κ_m − mean ln κ) + c, ρ_lo, ρ_hi),
+/// the mean taken over the sparsified matrices of the same kind in one message (or each matrix alone,
+/// `scope`), with bounds [min(ρ_min, α), max(ρ_max, α)] (so ρ = α is always allowed) and the shift c
+/// chosen per kind so that the kept count never exceeds what ρ = α keeps (`budget: .exact`; c = 0 for
+/// `.mean`, the paper's normalisation).
 public struct SparsityRule: Sendable, Equatable {
     /// α: the target average sparsity.
     public var alpha: Double
@@ -99,15 +122,24 @@ public struct SparsityRule: Sendable, Equatable {
     public var rhoMax: Double
     /// Tensors with fewer entries are sent dense.
     public var minSparseEntries: Int
+    /// Which matrices the rule compares.
+    public var scope: RuleScope
+    /// What the rule holds fixed.
+    public var budget: SparsityBudget
+    /// EXPERIMENT: with `adaptive`, one importance threshold across the matrices of a kind instead of the kurtosis rule.
+    public var threshold = false
 
     /// Creates a rule.
-    public init(alpha: Double, adaptive: Bool, gamma: Double = 0.1, rhoMin: Double = 0.5, rhoMax: Double = 0.99, minSparseEntries: Int = 1024) {
+    public init(alpha: Double, adaptive: Bool, gamma: Double = 0.1, rhoMin: Double = 0.5, rhoMax: Double = 0.99, minSparseEntries: Int = 1024,
+                scope: RuleScope = .crossLayer, budget: SparsityBudget = .exact) {
         self.alpha = alpha
         self.adaptive = adaptive
         self.gamma = gamma
         self.rhoMin = rhoMin
         self.rhoMax = rhoMax
         self.minSparseEntries = minSparseEntries
+        self.scope = scope
+        self.budget = budget
     }
 
     /// Values kept of `count` at sparsity ρ: max(1, round((1 − ρ)·count)).
@@ -115,10 +147,13 @@ public struct SparsityRule: Sendable, Equatable {
         min(count, max(1, Int(((1 - rho) * Double(count)).rounded())))
     }
 
+    /// The range ρ is clamped to: [min(ρ_min, α), max(ρ_max, α)].
+    public var bounds: ClosedRange<Double> { min(rhoMin, alpha)...max(rhoMax, alpha) }
+
     /// The sparsity of each tensor: 0 for small (dense) tensors.
     public func sparsities(kinds: [LoRAMatrix], scores: [[Float]]) -> [Double] {
         let sparse = scores.map { $0.count >= minSparseEntries }
-        guard adaptive else { return sparse.map { $0 ? alpha : 0 } }
+        guard adaptive, scope == .crossLayer else { return sparse.map { $0 ? alpha : 0 } }
         let logKurtosis: [Double?] = zip(scores, sparse).map { s, isSparse in
             isSparse ? ImportanceStatistics.kurtosis(s).map { log($0) } : nil
         }
@@ -126,19 +161,75 @@ public struct SparsityRule: Sendable, Equatable {
         for (kind, lk) in zip(kinds, logKurtosis) {
             if let lk { sums[kind, default: (0, 0)].0 += lk; sums[kind, default: (0, 0)].1 += 1 }
         }
-        return zip(zip(kinds, logKurtosis), sparse).map { pair, isSparse in
-            guard isSparse else { return 0 }
-            guard let lk = pair.1, let (sum, n) = sums[pair.0] else { return alpha }
-            return min(max(alpha + gamma * (lk - sum / Double(n)), rhoMin), rhoMax)
+        // γ·(ln κ_m − mean ln κ) of each matrix the rule moves (nil: dense, or κ undefined → ρ = α).
+        let deviation: [Double?] = zip(kinds, logKurtosis).map { kind, lk in
+            guard let lk, let (sum, n) = sums[kind] else { return nil }
+            return gamma * (lk - sum / Double(n))
         }
+        var shift: [LoRAMatrix: Double] = [:]
+        if budget == .exact {
+            for kind in sums.keys {
+                let members = kinds.indices.filter { kinds[$0] == kind && deviation[$0] != nil }
+                shift[kind] = budgetShift(counts: members.map { scores[$0].count }, deviations: members.compactMap { deviation[$0] })
+            }
+        }
+        let range = bounds
+        return kinds.indices.map { m in
+            guard sparse[m] else { return 0 }
+            guard let d = deviation[m] else { return alpha }
+            return min(max(alpha + d + (shift[kinds[m]] ?? 0), range.lowerBound), range.upperBound)
+        }
+    }
+
+    /// The smallest shift c with Σ kept(n_m, clamp(α + d_m + c)) ≤ Σ kept(n_m, α): the most entries the
+    /// rule may keep without exceeding the fixed rule's count (bisection; the total falls as c grows,
+    /// and at c = 1 every ρ sits at its upper bound ≥ α).
+    func budgetShift(counts: [Int], deviations: [Double]) -> Double {
+        let range = bounds
+        let target = counts.reduce(0) { $0 + SparsityRule.kept(count: $1, sparsity: alpha) }
+        func total(_ c: Double) -> Int {
+            zip(counts, deviations).reduce(0) { sum, m in
+                sum + SparsityRule.kept(count: m.0, sparsity: min(max(alpha + m.1 + c, range.lowerBound), range.upperBound))
+            }
+        }
+        var low = -1.0, high = 1.0
+        if total(low) <= target { return low }
+        for _ in 0..<60 {
+            let middle = (low + high) / 2
+            if total(middle) <= target { high = middle } else { low = middle }
+        }
+        return high
     }
 
     /// Kept counts for each tensor (all of a small tensor).
     public func keptCounts(kinds: [LoRAMatrix], scores: [[Float]]) -> [Int] {
-        zip(sparsities(kinds: kinds, scores: scores), scores).map { rho, s in
+        if threshold, adaptive, scope == .crossLayer { return thresholdCounts(kinds: kinds, scores: scores) }
+        return zip(sparsities(kinds: kinds, scores: scores), scores).map { rho, s in
             rho == 0 ? s.count : SparsityRule.kept(count: s.count, sparsity: rho)
         }
     }
-}
 
-import Foundation
+    /// One threshold per kind: the kind's sparse matrices together keep their top Σ kept(n_m, α) entries by importance.
+    func thresholdCounts(kinds: [LoRAMatrix], scores: [[Float]]) -> [Int] {
+        var counts = scores.map { $0.count }
+        for kind in Set(kinds) {
+            let members = kinds.indices.filter { kinds[$0] == kind && scores[$0].count >= minSparseEntries }
+            guard !members.isEmpty else { continue }
+            let target = members.reduce(0) { $0 + SparsityRule.kept(count: scores[$1].count, sparsity: alpha) }
+            var all: [Float] = []
+            all.reserveCapacity(members.reduce(0) { $0 + scores[$1].count })
+            for m in members { all += scores[m] }
+            let top = TopK.indices(of: all, k: target)
+            var offsets: [Int] = [], o = 0
+            for m in members { offsets.append(o); o += scores[m].count }
+            var kept = [Int](repeating: 0, count: members.count)
+            var j = 0
+            for index in top {
+                while j + 1 < offsets.count && Int(index) >= offsets[j + 1] { j += 1 }
+                kept[j] += 1
+            }
+            for (i, m) in members.enumerated() { counts[m] = max(1, kept[i]) }
+        }
+        return counts
+    }
+}

@@ -14,6 +14,8 @@ struct CodecCommand: Command {
         OptionSpec("values", "<f32|f16|bf16>", "Value type on the wire (default f32)."),
         OptionSpec("iterations", "<J>", "FedSRD decomposition alternations (default 2)."),
         OptionSpec("fixed", nil, "Fixed sparsity ρ = α (no kurtosis rule)."),
+        OptionSpec("download-rule", "<per-layer|cross-layer>", "Which matrices the download's sparsity rule compares (default \(CodecOptions().downloadScope.rawValue))."),
+        OptionSpec("budget", "<exact|mean>", "What the kurtosis rule holds fixed: each kind's kept count (exact) or the mean ρ (mean, the paper's); default \(CodecOptions().budget.rawValue)."),
         OptionSpec("weights", "<w1,w2,…>", "Aggregation weights, one per AFTER file (default equal)."),
         OptionSpec("layers", nil, "Also print a per-layer table."),
         OptionSpec("catalog", "<model>", "Price a catalogue model: \(ModelCatalog.names.joined(separator: ", "))."),
@@ -60,6 +62,14 @@ struct CodecCommand: Command {
         options.downloadSparsity = try Self.fraction(parsed.value("download-sparsity"), "download-sparsity")
         options.adaptive = !parsed.flag("fixed")
         options.iterations = try parsed.integer("iterations", default: 2, in: 1...100)
+        if let rule = parsed.value("download-rule") {
+            guard let scope = RuleScope(rawValue: rule) else { throw UsageError("--download-rule expects per-layer or cross-layer, found '\(rule)'") }
+            options.downloadScope = scope
+        }
+        if let budget = parsed.value("budget") {
+            guard let b = SparsityBudget(rawValue: budget) else { throw UsageError("--budget expects exact or mean, found '\(budget)'") }
+            options.budget = b
+        }
         if let values = parsed.value("values") {
             guard let type = ValueType(rawValue: values) else { throw UsageError("--values expects f32, f16 or bf16, found '\(values)'") }
             options.valueType = type

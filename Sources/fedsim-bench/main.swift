@@ -10,7 +10,7 @@ if let failure = BLASKernel.startUp(program: "fedsim-bench") {
 // fedsim-bench [--python PATH] [--peers DIR] [--scenario FILE] [--quick] [NAME…]
 // Runs each benchmark, then prints one table: ours, the peer's figure from the same invocation, the ratio.
 
-let benchmarks: [any Benchmark.Type] = [KernelBenchmark.self, CodecBenchmark.self, LearningBenchmark.self, FederationBenchmark.self, TransformerBenchmark.self, ExternalBenchmark.self, SweepBenchmark.self]
+let benchmarks: [any Benchmark.Type] = [KernelBenchmark.self, CodecBenchmark.self, LearningBenchmark.self, FederationBenchmark.self, TransformerBenchmark.self, ExternalBenchmark.self, SweepBenchmark.self, RulesBenchmark.self]
 
 var context = BenchContext(python: nil, peers: "Tests/Peers", quick: false)
 var selected: [String] = []

@@ -20,13 +20,13 @@ final class TopKTests: XCTestCase {
         XCTAssertEqual(TopK.indices(of: [Float](repeating: 1, count: 10), k: 3), [0, 1, 2])
     }
 
-    /// ρ_m = clamp(α + γ(ln κ_m − mean ln κ), ρ_min, ρ_max), means per kind, small tensors dense.
+    /// ρ_m = clamp(α + γ(ln κ_m − mean ln κ), ρ_min, ρ_max), means per kind, small tensors dense (the paper's normalisation).
     func testKurtosisRuleKeptCounts() {
         var f = AdapterFactory(seed: 5)
         let flat = (0..<4096).map { _ in abs(f.uniform()) }                     // κ ≈ 1.8
         let heavy = (0..<4096).map { _ in Float(pow(Double(abs(f.uniform())), 8)) } // heavy-tailed
         let small = (0..<100).map { _ in abs(f.uniform()) }
-        let rule = SparsityRule(alpha: 0.9, adaptive: true)
+        let rule = SparsityRule(alpha: 0.9, adaptive: true, budget: .mean)
         let kinds: [LoRAMatrix] = [.a, .a, .b, .a]
         let scores = [flat, heavy, flat, small]
         let k1 = log(ImportanceStatistics.kurtosis(flat)!), k2 = log(ImportanceStatistics.kurtosis(heavy)!)
@@ -42,5 +42,53 @@ final class TopKTests: XCTestCase {
         XCTAssertEqual(counts[3], 100)
         XCTAssertEqual(SparsityRule(alpha: 0.9, adaptive: false).keptCounts(kinds: kinds, scores: scores), [410, 410, 410, 100])
         XCTAssertEqual(SparsityRule.kept(count: 5, sparsity: 0.99), 1, "at least one value")
+    }
+
+    /// Matrices of graded concentration: importance |u|^p with p from 1 (flat) to 12 (heavy), sizes varied.
+    static func gradedScores(_ f: inout AdapterFactory, count: Int) -> [[Float]] {
+        (0..<count).map { m in
+            let power = 1 + 11 * Double(m) / Double(max(1, count - 1))
+            return (0..<(2048 + 512 * (m % 5))).map { _ in Float(pow(Double(abs(f.uniform())), power)) }
+        }
+    }
+
+    /// `budget: .exact`: each kind keeps at most what ρ = α keeps (and no fewer than that less one
+    /// entry per matrix), at every α, while still moving budget to the flatter matrices; the paper's
+    /// `.mean` overshoots at high α, where ρ_max clamps the sparse side only.
+    func testExactBudgetHoldsTheFixedRulesCount() {
+        var f = AdapterFactory(seed: 9)
+        let scores = Self.gradedScores(&f, count: 12)
+        let kinds = scores.indices.map { $0 % 2 == 0 ? LoRAMatrix.a : .b }
+        for alpha in [0.0, 0.3, 0.5, 0.9, 0.95, 0.99, 0.995] {
+            let fixed = SparsityRule(alpha: alpha, adaptive: false).keptCounts(kinds: kinds, scores: scores)
+            let exact = SparsityRule(alpha: alpha, adaptive: true).keptCounts(kinds: kinds, scores: scores)
+            for kind in [LoRAMatrix.a, .b] {
+                let members = kinds.indices.filter { kinds[$0] == kind }
+                let target = members.reduce(0) { $0 + fixed[$1] }, kept = members.reduce(0) { $0 + exact[$1] }
+                XCTAssertLessThanOrEqual(kept, target, "α = \(alpha), \(kind)")
+                XCTAssertGreaterThanOrEqual(kept, target - members.count, "α = \(alpha), \(kind): the budget is used")
+            }
+            if alpha > 0.5, alpha < 0.99 {
+                // (At α ≤ ρ_min the lower bound is α itself, so holding the budget leaves every ρ at α.)
+                XCTAssertGreaterThan(exact[0], exact[10], "α = \(alpha): flatter importance keeps more")
+            }
+        }
+        // The paper's normalisation at α = 0.99 keeps more than 1% (ρ_max = 0.99 clamps only one side).
+        let total = scores.reduce(0) { $0 + $1.count }
+        let mean = SparsityRule(alpha: 0.99, adaptive: true, budget: .mean).keptCounts(kinds: kinds, scores: scores).reduce(0, +)
+        XCTAssertGreaterThan(Double(mean) / Double(total), 0.015)
+        let exact = SparsityRule(alpha: 0.99, adaptive: true).keptCounts(kinds: kinds, scores: scores).reduce(0, +)
+        XCTAssertLessThanOrEqual(Double(exact) / Double(total), 0.0101)
+    }
+
+    /// `scope: .perLayer`: every matrix alone, so ρ = α whatever its kurtosis.
+    func testPerLayerScopeIsTheFixedRule() {
+        var f = AdapterFactory(seed: 4)
+        let scores = Self.gradedScores(&f, count: 6)
+        let kinds = scores.indices.map { $0 % 2 == 0 ? LoRAMatrix.a : .b }
+        let perLayer = SparsityRule(alpha: 0.9, adaptive: true, scope: .perLayer)
+        XCTAssertEqual(perLayer.keptCounts(kinds: kinds, scores: scores), SparsityRule(alpha: 0.9, adaptive: false).keptCounts(kinds: kinds, scores: scores))
+        XCTAssertNotEqual(SparsityRule(alpha: 0.9, adaptive: true).keptCounts(kinds: kinds, scores: scores),
+                          perLayer.keptCounts(kinds: kinds, scores: scores))
     }
 }

@@ -52,6 +52,13 @@ public struct Node: Sendable {
         return s
     }
 
+    /// One of an enumeration's raw values (the error lists them all).
+    public func choice<E: RawRepresentable & CaseIterable>(_ type: E.Type) throws -> E where E.RawValue == String {
+        let valid = E.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or ")
+        guard case let .string(s) = value, let e = E(rawValue: s) else { throw invalid(valid) }
+        return e
+    }
+
     public func bool() throws -> Bool {
         guard case let .bool(b) = value else { throw invalid("true or false") }
         return b

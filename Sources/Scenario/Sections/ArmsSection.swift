@@ -13,6 +13,10 @@ enum ArmsSection: ScenarioSection {
                                  "description": "Label used in reports, CSV rows and plots: letters, digits and . _ - + (default: the codec name); arm names must be unique."]),
             ScenarioKey("sparsity", SchemaVocabulary.ref("fraction-0-1-open", "α: target upload sparsity (fraction of entries dropped), in [0, 1); default \(Quantity.shortest(d.sparsity)).")),
             ScenarioKey("adaptive", ["type": "boolean", "description": .string("Per-matrix sparsity from the kurtosis rule (true) or ρ = α everywhere (false); default \(d.adaptive).")]),
+            ScenarioKey("download_rule", ["enum": .array(RuleScope.allCases.map { .string($0.rawValue) }),
+                                          "description": .string("Which matrices the download's sparsity rule compares (fedsrd, fedsrd-e): cross-layer (the kurtosis rule moves budget between layers) or per-layer (each layer decomposed alone at ρ = download_sparsity); default \(d.downloadScope.rawValue).")]),
+            ScenarioKey("budget", ["enum": .array(SparsityBudget.allCases.map { .string($0.rawValue) }),
+                                   "description": .string("What the kurtosis rule holds fixed: exact (each kind's kept count never exceeds what ρ = α keeps) or mean (the paper's: mean ρ = α before clamping); default \(d.budget.rawValue).")]),
             ScenarioKey("download_sparsity", SchemaVocabulary.ref("fraction-0-1-open", "Target broadcast sparsity, in [0, 1); default: sparsity.")),
             ScenarioKey("iterations", ["type": "integer", "minimum": 1, "maximum": 100,
                                        "description": .string("J: FedSRD decomposition alternations (1 … 100); default \(d.iterations).")]),
@@ -55,6 +59,8 @@ enum ArmsSection: ScenarioSection {
             if let n = item.member("sparsity") { o.sparsity = try n.number(0...1, "a sparsity α in [0, 1)").nonOne(n, "a sparsity α in [0, 1)") }
             if let n = item.member("download_sparsity") { o.downloadSparsity = try n.number(0...1, "a sparsity in [0, 1)").nonOne(n, "a sparsity in [0, 1)") }
             if let n = item.member("adaptive") { o.adaptive = try n.bool() }
+            if let n = item.member("download_rule") { o.downloadScope = try n.choice(RuleScope.self) }
+            if let n = item.member("budget") { o.budget = try n.choice(SparsityBudget.self) }
             if let n = item.member("iterations") { o.iterations = try n.integer(1...100, "a number of iterations in 1…100") }
             if let n = item.member("values") { o.valueType = try WorkloadSection.valueType(n) }
             if let n = item.member("residual") { o.residual = try n.bool() }
@@ -78,7 +84,8 @@ enum ArmsSection: ScenarioSection {
             let o = arm.options
             return ["codec": .string(arm.codec), "name": .string(arm.name), "sparsity": .number(o.sparsity), "adaptive": .bool(o.adaptive),
                     "iterations": Resolved.integer(o.iterations), "values": .string(o.valueType.rawValue), "residual": .bool(o.residual),
-                    "history_rounds": Resolved.integer(o.historyRounds), "download_sparsity": .number(o.downloadSparsity ?? o.sparsity)]
+                    "history_rounds": Resolved.integer(o.historyRounds), "download_sparsity": .number(o.downloadSparsity ?? o.sparsity),
+                    "download_rule": .string(o.downloadScope.rawValue), "budget": .string(o.budget.rawValue)]
         })
     }
 }
