@@ -22,14 +22,20 @@ public typealias Simulator = EventSimulator<RadixHeap>
 /// set, chosen at construction (`EventSimulator<QuaternaryHeap>()`), so that no queue call is
 /// dispatched at run time; `Simulator` is the radix-heap form.
 ///
+/// An event is either a closure (`schedule(at:_:)`) or a payload for a registered `EventHandler`
+/// (`register(_:)`, `schedule(at:_:payload:)`: no closure to store, retain or release, one call
+/// through the handler table when it fires); both kinds share one queue and one order.
+///
 /// Events fire in (time, insertion) order, so equal times keep FIFO order. Each pending event
-/// owns a slot holding its action and the sequence number of its live queue entry; an entry whose
+/// owns a slot holding its action (or handler and payload) and the sequence number of its live
+/// queue entry; an entry whose
 /// sequence no longer matches its slot is stale (cancelled or moved) and is skipped when it
 /// surfaces. Cancelling is O(1); rescheduling (a flow whose finish time moves) keeps the action
 /// and pushes one new entry; stale entries are purged in one O(n) pass once they outnumber the
 /// live ones. The queue holds entries only: the slots are this class's own.
 ///
-/// Limits: 2^24 (16.7 M) events pending at once, 2^40 − 1 events scheduled per run.
+/// Limits: 2^24 (16.7 M) events pending at once, 2^40 − 1 events scheduled per run, 2^24 − 1
+/// registered handlers.
 public final class EventSimulator<Queue: EventScheduler> {
     /// What an event does when it fires; it may schedule, cancel and reschedule others.
     public typealias Action = () -> Void
@@ -51,15 +57,43 @@ public final class EventSimulator<Queue: EventScheduler> {
     @exclusivity(unchecked) @usableFromInline var nextSequence: UInt64 = 0
     @exclusivity(unchecked) @usableFromInline var staleEntries = 0
     @exclusivity(unchecked) @usableFromInline var stopRequested = false
+    /// The registered handlers' boxes (retained here), from index 1; index 0 is never read.
+    @exclusivity(unchecked) @usableFromInline var handlers: UnsafeMutablePointer<Unmanaged<EventHandlerBox>>
+    @exclusivity(unchecked) @usableFromInline var handlerCount = 1
+    @exclusivity(unchecked) @usableFromInline var handlerCapacity = 8
 
     /// A simulator at time zero with an empty queue.
     public init(expectedPendingEvents: Int = 0) {
         let capacity = max(64, expectedPendingEvents)
         queue = Queue(reservingCapacity: capacity)
         slots = EventSlots(capacity: capacity)
+        handlers = .allocate(capacity: handlerCapacity)
     }
 
-    deinit { slots.deallocate() }
+    deinit {
+        slots.deallocate()
+        for h in 1..<handlerCount { handlers[h].release() }
+        handlers.deallocate()
+    }
+
+    /// Registers `handler` for `schedule(at:_:payload:)`. The simulator does not keep it alive
+    /// (most handlers own their simulator, and a reference back would be a cycle): it must outlive
+    /// every event scheduled for it, which debug builds check when such an event fires.
+    /// - Complexity: O(1) amortised.
+    public func register(_ handler: some EventHandler) -> EventHandlerID {
+        precondition(handlerCount < 1 << 24, "more than 2^24 - 1 event handlers registered")
+        if handlerCount == handlerCapacity {
+            let bigger = UnsafeMutablePointer<Unmanaged<EventHandlerBox>>.allocate(capacity: handlerCapacity * 2)
+            bigger.moveInitialize(from: handlers, count: handlerCount)
+            handlers.deallocate()
+            handlers = bigger
+            handlerCapacity *= 2
+        }
+        let box: EventHandlerBox = TypedEventHandlerBox(handler)
+        (handlers + handlerCount).initialize(to: Unmanaged.passRetained(box))
+        handlerCount += 1
+        return EventHandlerID(index: UInt32(handlerCount - 1))
+    }
 
     /// Takes a sequence number for a new entry.
     @inlinable @inline(__always)
@@ -80,11 +114,39 @@ public final class EventSimulator<Queue: EventScheduler> {
         if !(time.seconds >= clock) { schedulingInThePast(time) }
         let slot = slots.take(action)
         let sequence = takeSequence()
-        slots.cells[slot].liveSequence = sequence
+        slots.cells[slot].tag = sequence
         let entry = QueuedEvent(time: time.seconds, sequence: sequence, slot: UInt32(truncatingIfNeeded: slot))
         queue.insert(entry)
         livePending &+= 1
         return EventHandle(entry)
+    }
+
+    /// Schedules an event for `handler` at absolute time `time` (not before `now`): when it fires,
+    /// the simulator calls `handler`'s `handle(payload)`.
+    /// - Complexity: as `schedule(at:_:)`.
+    @discardableResult @inlinable @inline(__always)
+    public func schedule(at time: SimTime, _ handler: EventHandlerID, payload: UInt64 = 0) -> EventHandle {
+        if !(time.seconds >= clock) { schedulingInThePast(time) }
+        if !(handler.index > 0 && Int(handler.index) < handlerCount) { unknownHandler(handler) }
+        let slot = slots.take()
+        let sequence = takeSequence()
+        slots.cells[slot] = EventSlot(tag: UInt64(handler.index) << EventSlots.handlerShift | sequence, payload: payload)
+        let entry = QueuedEvent(time: time.seconds, sequence: sequence, slot: UInt32(truncatingIfNeeded: slot))
+        queue.insert(entry)
+        livePending &+= 1
+        return EventHandle(entry)
+    }
+
+    /// Schedules an event for `handler` after `delay` (≥ 0) from now.
+    /// - Complexity: as `schedule(at:_:)`.
+    @discardableResult @inlinable @inline(__always)
+    public func schedule(after delay: SimDuration, _ handler: EventHandlerID, payload: UInt64 = 0) -> EventHandle {
+        schedule(at: SimTime(seconds: clock + delay.seconds), handler, payload: payload)
+    }
+
+    @usableFromInline @inline(never)
+    func unknownHandler(_ handler: EventHandlerID) -> Never {
+        preconditionFailure("event handler \(handler.index) is not registered with this simulator")
     }
 
     @usableFromInline @inline(never)
@@ -128,7 +190,8 @@ public final class EventSimulator<Queue: EventScheduler> {
         return true
     }
 
-    /// Moves `handle`'s event to `time`, keeping its action and giving it a new place in FIFO order;
+    /// Moves `handle`'s event to `time`, keeping its action (or handler and payload) and giving it a
+    /// new place in FIFO order;
     /// returns the new handle, or nil if the event is no longer pending.
     /// - Complexity: as `schedule(at:_:)`.
     @discardableResult @inlinable
@@ -136,7 +199,8 @@ public final class EventSimulator<Queue: EventScheduler> {
         guard isPending(handle) else { return nil }
         precondition(time.seconds >= clock, "cannot reschedule an event into the past (\(time) < \(now))")
         let sequence = takeSequence()
-        slots.cells[handle.slot].liveSequence = sequence
+        let handler = slots.cells[handle.slot].tag & ~EventSlots.sequenceMask
+        slots.cells[handle.slot].tag = handler | sequence
         let entry = QueuedEvent(time: time.seconds, sequence: sequence, slot: handle.entry.slot)
         queue.insert(entry)
         noteStaleEntry()
@@ -192,33 +256,43 @@ public final class EventSimulator<Queue: EventScheduler> {
         var sink = slots.touchSink
         queue.takeUpcoming { entry in
             let slot = Int(entry.slot)
-            if slot < count { sink ^= cells[slot].liveSequence }
+            if slot < count { sink ^= cells[slot].tag }
         }
         slots.touchSink = sink
     }
 
-    /// Runs `entry`'s action if the entry is live; returns whether it was.
+    /// Runs `entry`'s action, or calls its handler, if the entry is live; returns whether it was.
     @inlinable @inline(__always) @discardableResult
     func fire(_ entry: QueuedEvent) -> Bool {
         let slot = Int(entry.slot)
-        guard slots.cells[slot].liveSequence == entry.sequence else {
+        let cell = slots.cells[slot]
+        guard cell.tag & EventSlots.sequenceMask == entry.sequence else {
             staleEntries -= 1
             return false
         }
-        let action = slots.cells[slot].action.take()!
-        slots.cells[slot].liveSequence = EventSlots.noEntry
-        slots.free(slot)
-        livePending &-= 1
-        clock = entry.time
-        fired &+= 1
-        action()
+        slots.cells[slot].tag = EventSlots.noEntry
+        let handler = Int(truncatingIfNeeded: cell.tag >> EventSlots.handlerShift)
+        if handler == 0 {
+            let action = slots.actions[slot].action.take()!
+            slots.free(slot)
+            livePending &-= 1
+            clock = entry.time
+            fired &+= 1
+            action()
+        } else {
+            slots.free(slot)
+            livePending &-= 1
+            clock = entry.time
+            fired &+= 1
+            handlers[handler]._withUnsafeGuaranteedRef { $0.fire(cell.payload) }
+        }
         return true
     }
 
     @inlinable @inline(__always)
     func release(_ slot: Int) {
-        slots.cells[slot].action = nil
-        slots.cells[slot].liveSequence = EventSlots.noEntry
+        slots.actions[slot].action = nil
+        slots.cells[slot].tag = EventSlots.noEntry
         slots.free(slot)
         livePending &-= 1
     }

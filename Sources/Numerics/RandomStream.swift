@@ -17,8 +17,9 @@ public final class RandomStream {
     public let key: StreamKey
     /// The algorithm behind the stream.
     public let algorithm: Algorithm
-    /// The GSL generator; valid for the stream's lifetime. Only `Numerics` touches it.
-    let rng: UnsafeMutablePointer<gsl_rng>
+    /// The GSL generator; valid for the stream's lifetime. Only `Numerics` touches it (and its
+    /// inlinable code, `ExponentialZiggurat`).
+    @usableFromInline let rng: UnsafeMutablePointer<gsl_rng>
 
     /// Creates the stream for `key`, filling the generator's whole state from the derived key.
     /// - Complexity: O(state size): 624 words for mt19937, 3 for taus2.
@@ -77,6 +78,15 @@ public final class RandomStream {
     @inlinable public func nextUInt32() -> UInt32 { UInt32(truncatingIfNeeded: rawGet()) }
 
     @usableFromInline func rawGet() -> UInt { gsl_rng_get(rng) }
+
+    /// A raw 32-bit draw for hot loops, inlined into the caller: the same value as `nextUInt32()`
+    /// (and the same generator state afterwards), so the two may be interleaved. For mt19937 it is
+    /// GSL's step on GSL's state without its mispredicted branch (`fedsim_mt19937_get32`);
+    /// for taus2, `gsl_rng_get` through the generator's function pointer.
+    @inlinable @inline(__always)
+    public func nextRaw32() -> UInt32 {
+        algorithm == .mt19937 ? fedsim_mt19937_get32(rng) : fedsim_rng_get32(rng)
+    }
 
     /// A uniform draw in [0, 1) (`gsl_rng_uniform`).
     public func uniform() -> Double { gsl_rng_uniform(rng) }

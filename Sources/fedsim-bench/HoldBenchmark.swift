@@ -5,14 +5,19 @@ import Numerics
 /// The classic hold model (Vaucher & Duval 1975; Jones 1986): N events pending; each fired event
 /// schedules one more at now + Exp(1). It measures the pending-event set and the dispatch loop.
 /// The run stops after `events` firings, with N events still pending.
-final class HoldBenchmark {
+///
+/// The events are the kernel's closure-free form (this object is their `EventHandler`), and the
+/// holds come from the ziggurat exponential (`ExponentialZiggurat`) on the stream's mt19937: the
+/// same model as SimPy's (Exp(1) holds), not the same draws as `gsl_ran_exponential`.
+final class HoldBenchmark: EventHandler {
     let pending: Int
     let events: Int
     let seed: UInt64
     private let simulator: Simulator
     private let stream: RandomStream
+    private let exponential = ExponentialZiggurat()
     private var remaining: Int
-    private var action: Simulator.Action = {}
+    private var hold = EventHandlerID?.none
 
     struct Result {
         let eventsPerSecond: Double
@@ -26,20 +31,18 @@ final class HoldBenchmark {
         simulator = Simulator(expectedPendingEvents: pending)
         stream = RandomStream(seed: seed, purpose: "bench.hold")
         remaining = events
-        // Unmanaged + a guaranteed reference: calling the action retains nothing (an
-        // `unowned(unsafe)` capture is still retained and released around every call).
-        let me = Unmanaged.passUnretained(self)
-        action = { me._withUnsafeGuaranteedRef { $0.hold() } }
     }
 
-    private func hold() {
+    func handle(_ payload: UInt64) {
         remaining -= 1
         if remaining == 0 { simulator.stop() }
-        simulator.schedule(after: SimDuration(seconds: stream.exponential(mean: 1)), action)
+        simulator.schedule(after: SimDuration(seconds: exponential.next(stream, mean: 1)), hold.unsafelyUnwrapped)
     }
 
     func run() -> Result {
-        for _ in 0..<pending { simulator.schedule(at: SimTime(seconds: stream.exponential(mean: 1)), action) }
+        let id = simulator.register(self)
+        hold = id
+        for _ in 0..<pending { simulator.schedule(at: SimTime(seconds: exponential.next(stream, mean: 1)), id) }
         let start = DispatchTime.now().uptimeNanoseconds
         let fired = simulator.run()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

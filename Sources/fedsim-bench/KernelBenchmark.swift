@@ -8,8 +8,8 @@ enum KernelBenchmark: Benchmark {
     static func run(_ context: BenchContext) -> [BenchRow] {
         var rows: [BenchRow] = []
         let cases: [(pending: Int, events: Int, goal: Double)] = context.quick
-            ? [(1000, 1_000_000, 50), (1_000_000, 1_000_000, 20)]
-            : [(1000, 10_000_000, 50), (1_000_000, 5_000_000, 20)]
+            ? [(1000, 1_000_000, 50), (1_000_000, 1_000_000, 30)]
+            : [(1000, 10_000_000, 50), (1_000_000, 5_000_000, 30)]
         for c in cases {
             // Best of three runs on both sides.
             var best = 0.0
