@@ -30,10 +30,20 @@ struct ArmPayloads {
         latest = nominal
     }
 
-    /// Bytes a client `stale` broadcasts behind downloads.
+    /// Bytes of the extras message beside every upload and every download (0: the adapter has no
+    /// extras, or nothing trains). They are the real message's bytes whatever prices the LoRA
+    /// factors: a catalogue model has no notion of the proxy adapter's extras.
+    var extrasBytes: Int { learner?.extrasBroadcastBytes ?? 0 }
+
+    /// The nominal upload with the extras message (what a dropout's placement assumes).
+    var nominalUpload: Int { nominal.upload + extrasBytes }
+
+    /// Bytes a client `stale` broadcasts behind downloads: the codec's catch-up, and (if it is
+    /// behind at all) the current global extras whole.
     func downloadBytes(stale: Int) -> Int {
-        if let learner, measured { return learner.measuredCatchUp(stale: stale) }
-        return latest.download(stale: stale)
+        let extras = stale > 0 ? extrasBytes : 0
+        if let learner, measured { return learner.measuredCatchUp(stale: stale) + extras }
+        return latest.download(stale: stale) + extras
     }
 
     /// With training: trains the round's selected clients (their updates wait for `upload`).
@@ -43,25 +53,27 @@ struct ArmPayloads {
     }
 
     /// What client `i` uploads this round: the nominal size, or with training its encoded update
-    /// and the message's size (or its kept fractions priced on the catalogue model).
+    /// and the message's size (or its kept fractions priced on the catalogue model), plus its
+    /// extras message (`extras`, empty without extras), counted as its real bytes.
     /// A client whose training failed uploads nothing (`failure` says why).
-    mutating func upload(client i: Int, round: Int) throws -> (bytes: Int, encoded: [UInt8]?, failure: TrainingFailure?) {
-        guard let learner else { return (nominal.upload, nil, nil) }
-        if let f = learner.failure(client: i, round: round) { return (0, nil, f) }
-        let encoded = try timed { try learner.encode(client: i, round: round) }
+    mutating func upload(client i: Int, round: Int) throws -> (bytes: Int, encoded: [UInt8]?, extras: [UInt8], failure: TrainingFailure?) {
+        guard let learner else { return (nominal.upload, nil, [], nil) }
+        if let f = learner.failure(client: i, round: round) { return (0, nil, [], f) }
+        let (encoded, extras) = try timed { (try learner.encode(client: i, round: round), learner.encodeExtras(client: i, round: round)) }
         let f = ArmLearner.fractions(encoded.kept)
         uploadKept.append(encoded.keptFraction)
         let bytes = measured ? encoded.bytes.count
             : codec.payloadBytes(shapes: shapes, keptFraction: KeptFraction(uploadA: f.a, uploadB: f.b, downloadA: 1, downloadB: 1)).upload
-        return (bytes, encoded.bytes, nil)
+        return (bytes + extras.count, encoded.bytes, extras, nil)
     }
 
     /// Aggregates the round's updates into the next global adapter; later downloads are priced at
     /// the broadcast's kept fractions, and a stale client's at the merged fractions the broadcast
     /// history measures on the proxy's real supports.
-    mutating func aggregate(_ updates: [WeightedUpdate], clients: [Int], round: Int) throws {
+    /// `extras[k]`: the extras message `clients[k]` sent beside `updates[k]`.
+    mutating func aggregate(_ updates: [WeightedUpdate], extras: [[UInt8]], clients: [Int], round: Int) throws {
         guard let learner else { return }
-        try timed { try learner.aggregate(updates, clients: clients, round: round) }
+        try timed { try learner.aggregate(updates, extras: extras, clients: clients, round: round) }
         let f = learner.broadcastFractions
         downloadKept.append((f.a + f.b) / 2)
         if !measured {

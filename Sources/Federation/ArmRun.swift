@@ -104,7 +104,7 @@ final class ArmRun {
     private func nominalWork(_ i: Int, downloadBytes: Int) -> SimDuration {
         let down = downloadBytes == 0 ? 0
             : transfers.uncontendedDuration(client: i, bytes: downloadBytes, direction: .download, connectionKept: transfers.connectionKept(i)).seconds
-        let up = transfers.uncontendedDuration(client: i, bytes: payloads.nominal.upload, direction: .upload,
+        let up = transfers.uncontendedDuration(client: i, bytes: payloads.nominalUpload, direction: .upload,
                                                connectionKept: transfers.keepConnections).seconds
         return SimDuration(seconds: down + computeDuration(i).seconds + up)
     }
@@ -146,6 +146,7 @@ final class ArmRun {
             let upload = try payloads.upload(client: i, round: current.number)
             current.participants[s].uploadBytes = upload.bytes
             current.participants[s].encoded = upload.encoded
+            current.participants[s].extras = upload.extras
             current.participants[s].trainingFailed = upload.failure != nil
         } catch {
             fail(error)
@@ -240,7 +241,7 @@ final class ArmRun {
             if aggregated {
                 let arrived = current.participants.filter { $0.outcome == .completed }
                 let updates = arrived.map { WeightedUpdate(bytes: $0.encoded ?? [], weight: population.samples[$0.client]) }
-                do { try payloads.aggregate(updates, clients: arrived.map(\.client), round: round) } catch {
+                do { try payloads.aggregate(updates, extras: arrived.map(\.extras), clients: arrived.map(\.client), round: round) } catch {
                     fail(error)
                     return
                 }

@@ -77,8 +77,10 @@ public final class FederationRun {
         // and a run must give the same bytes whatever the number of cores.
         if learner != nil { try BLASThreads.singleThreaded { try run.start() } } else { try run.start() }
         let records = run.records
-        var result = ArmResult(name: arm.name, codec: arm.codec, uploadBytesPerClient: records.meanUploadBytes(nominal: nominal.upload),
-                               downloadBytesInSync: run.payloads.latest.inSync, downloadBytesDense: nominal.dense,
+        // Every message carries the adapter's extras (if any) beside the LoRA factors.
+        let extras = run.payloads.extrasBytes
+        var result = ArmResult(name: arm.name, codec: arm.codec, uploadBytesPerClient: records.meanUploadBytes(nominal: nominal.upload + extras),
+                               downloadBytesInSync: run.payloads.latest.inSync + extras, downloadBytesDense: nominal.dense + extras,
                                rounds: records.rounds, clients: records.clients, events: run.simulator.firedCount)
         if let learning = model {
             result.initialAccuracy = learning.baseAccuracy
@@ -87,6 +89,7 @@ public final class FederationRun {
             result.measuredDownloadKept = run.payloads.downloadKeptMean
             result.learningSeconds = run.payloads.learningSeconds
             result.finalGlobal = learner?.global
+            result.finalGlobalExtras = learner?.globalExtras ?? []
             result.trainer = (learning as? ExternalWorkload)?.statistics(arm: index)
         }
         return result

@@ -96,7 +96,9 @@ public struct RoundFidelity: Sendable, Equatable {
 }
 
 /// One arm's learning state (whatever the proxy model): the global adapter every client holds after applying the real
-/// broadcast bytes, the encoded uploads of the round, the broadcast history for stale clients.
+/// broadcast bytes, the encoded uploads of the round, the broadcast history for stale clients; with
+/// an adapter that has extras (tensors that are not LoRA factors), the global extras, which travel
+/// both ways as real `ExtrasMessage` bytes beside the codec's messages (`ExtrasAggregation`).
 final class ArmLearner {
     let workload: any ProxyModel
     let codec: any Codec
@@ -105,6 +107,11 @@ final class ArmLearner {
     let arm: ArmContext
     /// The global adapter (what every in-sync client holds).
     private(set) var global: LoRAAdapter
+    /// The global extras (the initial adapter's until the first aggregation; none for the built-in models).
+    private(set) var globalExtras: [PEFTExtra]
+    /// Bytes of the latest extras broadcast (every download carries it whole; before the first
+    /// aggregation, the size such a message has: extras messages have a fixed size per adapter).
+    private(set) var extrasBroadcastBytes: Int
     private var history: BroadcastHistory
     private var states: [Int: ClientCodecState] = [:]
     private(set) var accuracy: Double
@@ -122,13 +129,16 @@ final class ArmLearner {
         self.seed = seed
         self.arm = arm
         global = workload.initial
+        globalExtras = workload.initialExtras
+        extrasBroadcastBytes = ExtrasMessage.size(of: workload.initialExtras)
         history = BroadcastHistory(shapes: workload.shapes, capacity: codec.options.historyRounds)
         accuracy = workload.baseAccuracy
         loss = workload.baseLoss
     }
 
-    /// Adapters trained ahead for this round (client → trained adapter).
+    /// Adapters trained ahead for this round (client → trained adapter) and their extras.
     private var prepared: [Int: LoRAAdapter] = [:]
+    private var preparedExtras: [Int: [PEFTExtra]] = [:]
     /// Clients whose training failed this round, and why.
     private var failures: [Int: TrainingFailure] = [:]
     /// The samples each client's training reported this round (an external trainer's).
@@ -144,16 +154,18 @@ final class ArmLearner {
     /// what training each client when its download completes gives; only clients that go on to
     /// `encode` use their result.
     func pretrain(clients: [Int], round: Int) throws {
-        let results = try workload.train(clients: clients, from: global, round: round, freezingA: type(of: codec).freezesA, arm: arm) {
+        let results = try workload.train(clients: clients, from: global, extras: globalExtras, round: round, freezingA: type(of: codec).freezesA, arm: arm) {
             streamKey(client: $0, round: round)
         }
         prepared = [:]
+        preparedExtras = [:]
         failures = [:]
         samplesUsed = [:]
         for (c, r) in zip(clients, results) {
             switch r {
-            case let .trained(a, samples):
+            case let .trained(a, samples, extras):
                 prepared[c] = a
+                if !globalExtras.isEmpty { preparedExtras[c] = extras }
                 if let samples { samplesUsed[c] = samples }
             case let .failed(f): failures[c] = f
             }
@@ -181,6 +193,16 @@ final class ArmLearner {
         return encoded
     }
 
+    /// Client `i`'s trained extras this round as the `ExtrasMessage` it uploads beside its codec
+    /// message (empty: the adapter has no extras, and nothing is sent).
+    func encodeExtras(client i: Int, round: Int) -> [UInt8] {
+        guard !globalExtras.isEmpty else { return [] }
+        guard preparedRound == round, let extras = preparedExtras[i] else {
+            preconditionFailure("client \(i) was not trained for round \(round): pretrain(clients:round:) trains every selected client")
+        }
+        return ExtrasMessage(kind: .update, round: UInt32(clamping: round), extras: extras).encoded()
+    }
+
     /// Kept fractions of A and B in an encoded message.
     static func fractions(_ kept: [(layer: Int, matrix: LoRAMatrix, kept: Int, count: Int)]) -> (a: Double, b: Double) {
         func f(_ m: LoRAMatrix) -> Double {
@@ -193,9 +215,12 @@ final class ArmLearner {
     /// Aggregates the arrived updates; the new global adapter is the codec's result (the real
     /// broadcast bytes, decoded once by the codec as a client would decode them), and the broadcast
     /// history records the same decoded message.
-    /// `clients[k]` sent `updates[k]`; the round's fidelity compares the applied update with exact
-    /// FedAvg of those clients' trained adapters.
-    func aggregate(_ updates: [WeightedUpdate], clients: [Int], round: Int) throws {
+    /// `clients[k]` sent `updates[k]` and the extras message `extras[k]`; the round's fidelity
+    /// compares the applied update with exact FedAvg of those clients' trained adapters. The extras
+    /// are decoded from their bytes, aggregated (`ExtrasAggregation`, the same weights) and
+    /// broadcast as an `ExtrasMessage`, which every client decodes into the new global extras.
+    func aggregate(_ updates: [WeightedUpdate], extras: [[UInt8]], clients: [Int], round: Int) throws {
+        let nextExtras = try aggregateExtras(extras, weights: updates.map(\.weight), clients: clients, round: round)
         let result = try codec.aggregate(updates, global: global, round: round)
         let trained = clients.compactMap { preparedRound == round ? prepared[$0] : nil }
         let total = updates.reduce(0) { $0 + $1.weight }
@@ -211,13 +236,37 @@ final class ArmLearner {
         }
         uploadFidelity.removeAll()
         global = result.global
+        if let nextExtras { (globalExtras, extrasBroadcastBytes) = nextExtras }
         history.record(result)
         broadcastFractions = ArmLearner.fractions(result.kept)
     }
 
-    /// Test accuracy and loss of the global adapter after round `round`.
+    /// The server's side of the extras: decodes each arrived update's message against the global
+    /// extras, aggregates them and encodes the broadcast, which a client decodes; the new global
+    /// extras and the broadcast's bytes (nil: the adapter has no extras).
+    private func aggregateExtras(_ messages: [[UInt8]], weights: [Double], clients: [Int], round: Int) throws -> ([PEFTExtra], Int)? {
+        guard !globalExtras.isEmpty else { return nil }
+        guard messages.count == clients.count else {
+            throw CodecError.shapeMismatch("\(messages.count) extras messages for \(clients.count) arrived updates")
+        }
+        let updates = try zip(messages, clients).map { bytes, client in
+            do {
+                let m = try ExtrasMessage.decode(bytes, expected: globalExtras)
+                guard m.kind == .update else { throw WireError.wrongKind(expected: "extras update", found: m.kind.rawValue) }
+                return m.extras
+            } catch {
+                throw CodecError.wire(.malformed("client \(client)'s extras message, round \(round): \(error)"))
+            }
+        }
+        let next = try ExtrasAggregation.aggregate(updates, weights: weights, clients: clients)
+        let broadcast = ExtrasMessage(kind: .broadcast, round: UInt32(clamping: round), extras: next).encoded()
+        let received = try ExtrasMessage.decode(broadcast, expected: globalExtras)
+        return (received.extras, broadcast.count)
+    }
+
+    /// Test accuracy and loss of the global adapter (with the global extras) after round `round`.
     func evaluate(round: Int) throws {
-        (accuracy, loss) = try workload.evaluate(global, arm: arm, round: round)
+        (accuracy, loss) = try workload.evaluate(global, extras: globalExtras, arm: arm, round: round)
     }
 
     /// For k = 1 … the history: the kept fractions of A and B in the merged deltas of the last k

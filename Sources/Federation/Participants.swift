@@ -12,8 +12,9 @@ struct Participant {
     var stale: Int32 = 0
     var downloadBytes = 0
     var uploadBytes = 0
-    /// With training, its encoded update.
+    /// With training, its encoded update, and its extras message (empty: the adapter has none).
     var encoded: [UInt8]?
+    var extras: [UInt8] = []
     /// Its training failed (an external trainer's call): it sends nothing and fails when its
     /// local training would have ended.
     var trainingFailed = false

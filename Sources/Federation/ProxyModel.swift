@@ -1,3 +1,4 @@
+import Codec
 import Learning
 import LoRA
 import Numerics
@@ -27,6 +28,30 @@ public protocol ProxyModel: AnyObject, Sendable {
                stream: (Int) -> StreamKey) throws -> [ClientTraining]
     /// Held-out accuracy and loss of `adapter` (arm `arm`'s global after round `round`) on the base.
     func evaluate(_ adapter: LoRAAdapter, arm: ArmContext, round: Int) throws -> (accuracy: Double, loss: Double)
+    /// The initial adapter's tensors that are not LoRA factors (`PEFTExtra`: heads, biases, DoRA
+    /// magnitudes, buffers), which every arm keeps a global set of and sends dense beside the
+    /// codec's messages (`ExtrasMessage`). None for the built-in models (the default).
+    var initialExtras: [PEFTExtra] { get }
+    /// `train(clients:from:round:freezingA:arm:stream:)` from the global extras `extras` too; a
+    /// model with extras returns each client's trained ones (`ClientTraining.trained`'s `extras`).
+    /// The default (a model without extras) ignores them.
+    func train(clients: [Int], from global: LoRAAdapter, extras: [PEFTExtra], round: Int, freezingA: Bool, arm: ArmContext,
+               stream: (Int) -> StreamKey) throws -> [ClientTraining]
+    /// `evaluate(_:arm:round:)` of `adapter` with the global extras `extras`; the default ignores them.
+    func evaluate(_ adapter: LoRAAdapter, extras: [PEFTExtra], arm: ArmContext, round: Int) throws -> (accuracy: Double, loss: Double)
+}
+
+extension ProxyModel {
+    public var initialExtras: [PEFTExtra] { [] }
+
+    public func train(clients: [Int], from global: LoRAAdapter, extras: [PEFTExtra], round: Int, freezingA: Bool, arm: ArmContext,
+                      stream: (Int) -> StreamKey) throws -> [ClientTraining] {
+        try train(clients: clients, from: global, round: round, freezingA: freezingA, arm: arm, stream: stream)
+    }
+
+    public func evaluate(_ adapter: LoRAAdapter, extras: [PEFTExtra], arm: ArmContext, round: Int) throws -> (accuracy: Double, loss: Double) {
+        try evaluate(adapter, arm: arm, round: round)
+    }
 }
 
 /// Which arm a training or evaluation is for (an external trainer is told; the built-in models
@@ -50,16 +75,24 @@ public struct ArmContext: Sendable, Equatable {
 }
 
 /// One client's local training: the trained adapter (and, from an external trainer, the samples
-/// its compute is priced on), or why it failed.
+/// its compute is priced on and the trained extras), or why it failed.
 public enum ClientTraining: Sendable {
-    /// `samples`: the samples the training reports (nil: the client's sample count).
-    case trained(LoRAAdapter, samples: Int? = nil)
+    /// `samples`: the samples the training reports (nil: the client's sample count); `extras`: the
+    /// trained tensors that are not LoRA factors, in the order of `ProxyModel.initialExtras` (none
+    /// for a model without extras).
+    case trained(LoRAAdapter, samples: Int? = nil, extras: [PEFTExtra] = [])
     case failed(TrainingFailure)
 
     /// The trained adapter (nil when the training failed).
     public var adapter: LoRAAdapter? {
-        if case let .trained(a, _) = self { return a }
+        if case let .trained(a, _, _) = self { return a }
         return nil
+    }
+
+    /// The trained extras (empty when the training failed or the model has none).
+    public var extras: [PEFTExtra] {
+        if case let .trained(_, _, e) = self { return e }
+        return []
     }
 }
 

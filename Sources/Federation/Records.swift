@@ -147,8 +147,10 @@ public struct ArmResult: Sendable, Codable {
     public var trainer: TrainerStatistics? = nil
     /// The global adapter at the end (what every in-sync client holds), when training.
     public var finalGlobal: LoRAAdapter? = nil
+    /// The global extras at the end (the tensors that are not LoRA factors; none without them).
+    public var finalGlobalExtras: [PEFTExtra] = []
 
-    /// Everything but the final adapter (which outputs do not contain) is kept when a finished
+    /// Everything but the final adapter and extras (which outputs do not contain) is kept when a finished
     /// seed is saved for resuming (`fedsim run --seeds`).
     enum CodingKeys: String, CodingKey {
         case name, codec, uploadBytesPerClient, downloadBytesInSync, downloadBytesDense, rounds, clients, events

@@ -12,14 +12,19 @@ import Scenario
 // failures a real federation sees, to test how a run handles them.
 
 let usage = """
-    usage: fedsim-train --scenario SCENARIO.json [--fail KIND:CLIENT[:ROUND]]... [--cache DIR] REQUEST.json
+    usage: fedsim-train --scenario SCENARIO.json [--fail KIND:CLIENT[:ROUND]]... [--cache DIR] [--extras] REQUEST.json
 
     Answers one request of fedsim's external-trainer protocol (docs/EXTERNAL-TRAINER.md) with the
     built-in workload of SCENARIO.json (workload.train: the MLP or the transformer LM).
       --fail KIND:CLIENT[:ROUND]  fail the train call of CLIENT (a number or *) in ROUND (default: every
-                                  round) as KIND: exit, hang, nan, shape, extra, garbage, silent, no-samples
+                                  round) as KIND: exit, hang, nan, shape, extra, garbage, silent, no-samples,
+                                  extras-nan (a NaN in an F32 extra), extras-dtype (an F32 extra returned as BF16)
       --cache DIR                 the pretrained bases' cache (default: fedsim's)
       --samples-factor F          report F × the shard's samples in train results (what compute is priced on)
+      --extras                    give the adapter tensors that are not LoRA factors (extras: an F32 head, F16
+                                  norm weights, a BF16 DoRA magnitude, an F64 bias, an I64 step counter, a BOOL
+                                  mask); a train call returns each float extra plus (client + 1) / 8 + element / 64,
+                                  the counter plus client + 1 and the mask [client odd, 1, 0]
     Exit status: 0 answered; 1 could not train; 2 bad usage or request; 3 an injected failure.
     """
 
@@ -29,7 +34,9 @@ struct Failure: Error, CustomStringConvertible {
 }
 
 struct Injection {
-    enum Kind: String, CaseIterable { case exit, hang, nan, shape, extra, garbage, silent, noSamples = "no-samples" }
+    enum Kind: String, CaseIterable {
+        case exit, hang, nan, shape, extra, garbage, silent, noSamples = "no-samples", extrasNaN = "extras-nan", extrasDType = "extras-dtype"
+    }
     var kind: Kind
     var client: Int?
     var round: Int?
@@ -118,8 +125,41 @@ func write(_ value: JSONValue, to path: String) throws {
 /// safetensors writer refuses non-finite values, as a careful trainer's would not).
 let nanSentinel: Float = 1.2345678e-33
 
-func writeAdapter(_ adapter: LoRAAdapter, to path: String, extra: Bool = false, nan: Bool = false) throws {
+/// The extras `--extras` gives the initial adapter (natural order of names).
+let initialExtras: [PEFTExtra] = {
+    func extra(_ name: String, _ dtype: SafeTensorsElementType, _ shape: [Int], _ values: [Double]) -> PEFTExtra {
+        PEFTExtra(name: name, dtype: dtype, shape: shape, bytes: [UInt8](repeating: 0, count: values.count * dtype.byteCount)).replacingNumbers(values)
+    }
+    return [extra("base_model.model.head.bias", .f64, [2], [0, -0.5]),
+            PEFTExtra(name: "base_model.model.mask", dtype: .bool, shape: [3], bytes: [1, 1, 0]),
+            extra("base_model.model.mlp.0.lora_magnitude_vector", .bf16, [4], [1, 1, 0.5, 2]),
+            PEFTExtra(name: "base_model.model.norm.num_batches_tracked", dtype: .i64, shape: [], bytes: [UInt8](repeating: 0, count: 8)),
+            extra("base_model.model.norm.weight", .f16, [3], [1, 0.5, -0.25]),
+            extra("base_model.model.score.weight", .f32, [2, 3], [0.5, -1, 0.25, 2, 0, 1.5])]
+}()
+
+/// Client `client`'s trained extras from the global ones: each float element plus (client + 1) / 8 +
+/// element / 64 (exact in every float dtype for the values `initialExtras` starts from and a few
+/// rounds), the step counter plus client + 1, the mask [client odd, 1, 0].
+func trainedExtras(_ global: [PEFTExtra], client: Int) throws -> [PEFTExtra] {
+    try global.map { e in
+        if let values = e.numbers() {
+            return e.replacingNumbers(values.enumerated().map { $1 + Double(client + 1) / 8 + Double($0) / 64 })
+        }
+        switch e.dtype {
+        case .i64:
+            guard e.bytes.count == 8 else { throw Failure(description: "\(e.name): expected one I64", status: 2) }
+            let n = e.bytes.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) }
+            return PEFTExtra(name: e.name, dtype: e.dtype, shape: e.shape, bytes: withUnsafeBytes(of: (n + Int64(client + 1)).littleEndian) { Array($0) })
+        case .bool: return PEFTExtra(name: e.name, dtype: e.dtype, shape: e.shape, bytes: [UInt8(client % 2), 1, 0].prefix(e.bytes.count) + [])
+        default: return e
+        }
+    }
+}
+
+func writeAdapter(_ adapter: LoRAAdapter, to path: String, extras: [PEFTExtra] = [], extra: Bool = false, nan: Bool = false) throws {
     var file = PEFTAdapter.safetensors(from: adapter, dtype: .f32)
+    for e in extras { file.raw[e.name] = SafeTensorsFile.RawTensor(dtype: e.dtype, shape: e.shape, bytes: e.bytes) }
     if extra { file.tensors["base_model.model.extra.weight"] = SafeTensorsFile.Tensor(dtype: .f32, shape: [1, 1], values: [0]) }
     do {
         var data = try file.serialized(name: path)
@@ -136,6 +176,7 @@ func main(_ arguments: [String]) throws {
     var scenarioPath: String?, requestPath: String?, cache: String? = Pretraining.defaultCacheDirectory
     var injections: [Injection] = []
     var samplesFactor = 1
+    var withExtras = false
     var i = 0
     while i < arguments.count {
         let a = arguments[i]
@@ -148,6 +189,7 @@ func main(_ arguments: [String]) throws {
         case "--scenario": scenarioPath = try value()
         case "--fail": injections.append(try Injection(try value()))
         case "--cache": cache = try value()
+        case "--extras": withExtras = true
         case "--samples-factor":
             guard let f = Int(try value()), (1...1000).contains(f) else { throw Failure(description: "--samples-factor: expected an integer in 1…1000", status: 2) }
             samplesFactor = f
@@ -182,14 +224,16 @@ func main(_ arguments: [String]) throws {
     let started = DispatchTime.now().uptimeNanoseconds
     switch kind {
     case "initialize":
-        try writeAdapter(model.initial, to: try request.string("output"))
+        try writeAdapter(model.initial, to: try request.string("output"), extras: withExtras ? initialExtras : [])
         try write(["protocol": .string(ExternalTrainer.protocolVersion), "samples": .array(model.sampleCounts.map { .number(Double($0)) }),
                    "flops_per_sample": .number(model.flopsPerSample)], to: try request.string("result"))
     case "train":
         let round = try request.integer("round", 1...Int(Int32.max)), client = try request.integer("client", 0...(request.clients - 1))
         let shard = try request.integer("shard", 0...(request.clients - 1))
         let adapterPath = try request.string("adapter")
-        let global = try ordered(try PEFTAdapter.loraAdapter(contentsOf: adapterPath), like: model.initial, file: adapterPath)
+        let globalFile = try PEFTFile.read(contentsOf: adapterPath)
+        let global = try ordered(globalFile.adapter, like: model.initial, file: adapterPath)
+        var extras = try trainedExtras(globalFile.extras, client: client)
         let injected = injections.first { $0.applies(client: client, round: round) }
         if injected?.kind == .exit { throw Failure(description: "injected failure: client \(client), round \(round)", status: 3) }
         if injected?.kind == .hang { while true { sleep(60) } }
@@ -206,9 +250,20 @@ func main(_ arguments: [String]) throws {
             let s = trained.layers[0].shape
             let bigger = LoRALayerShape(name: s.name, inFeatures: s.inFeatures, outFeatures: s.outFeatures, rank: s.rank + 1)
             trained.layers[0] = LoRALayer.zeros(bigger)
+        case .extrasNaN?:
+            if let k = extras.firstIndex(where: { $0.dtype == .f32 }), var values = extras[k].numbers() {
+                values[0] = Double(nanSentinel)
+                extras[k] = extras[k].replacingNumbers(values)
+            }
+        case .extrasDType?:
+            if let k = extras.firstIndex(where: { $0.dtype == .f32 }), let values = extras[k].numbers() {
+                extras[k] = PEFTExtra(name: extras[k].name, dtype: .bf16, shape: extras[k].shape,
+                                      bytes: [UInt8](repeating: 0, count: 2 * values.count)).replacingNumbers(values)
+            }
         default: break
         }
-        try writeAdapter(trained, to: try request.string("output"), extra: injected?.kind == .extra, nan: injected?.kind == .nan)
+        try writeAdapter(trained, to: try request.string("output"), extras: extras, extra: injected?.kind == .extra,
+                         nan: injected?.kind == .nan || injected?.kind == .extrasNaN)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         let resultPath = try request.string("result")
         switch injected?.kind {

@@ -119,7 +119,7 @@ final class AdapterPathTests: XCTestCase {
         }
         for round in 1...2 {
             let before = learner.global
-            try learner.aggregate(updates, clients: clients, round: round)
+            try learner.aggregate(updates, extras: [], clients: clients, round: round)
             XCTAssertEqual(codec.calls("aggregate"), round)
             XCTAssertEqual(codec.calls("apply"), 0, "the learner takes the codec's decoded global instead of decoding again")
             XCTAssertEqual(learner.global, try LoRACodec(options: CodecOptions()).apply(broadcast: codec.lastBroadcast, to: before))
@@ -151,7 +151,7 @@ final class CatchUpPricingTests: XCTestCase {
         for round in 1...4 {
             try payloads.pretrain(clients: clients, round: round)
             let updates = try clients.map { WeightedUpdate(bytes: try XCTUnwrap(try payloads.upload(client: $0, round: round).encoded), weight: 1) }
-            try payloads.aggregate(updates, clients: clients, round: round)
+            try payloads.aggregate(updates, extras: [], clients: clients, round: round)
         }
         let dense = codec.denseAdapterBytes(shapes: shapes)
         let f = learner.broadcastFractions

@@ -21,9 +21,11 @@ public final class ExternalWorkload: ProxyModel, @unchecked Sendable {
     public let trainer: ExternalTrainer
     public let initial: LoRAAdapter
     /// The initial adapter file's layout: how each layer's factors are named and the tensors that are
-    /// not LoRA factors (extras), written into every global adapter as the initial adapter had them
-    /// and required back, same dtype and shape, in every update (docs/EXTERNAL-TRAINER.md, adapters).
+    /// not LoRA factors (extras), required back, same names, dtypes and shapes, in every update;
+    /// every global adapter carries its arm's global extras (docs/EXTERNAL-TRAINER.md, adapters).
     public let layout: PEFTFile
+    /// The initial adapter's extras: where every arm's global extras start.
+    public var initialExtras: [PEFTExtra] { layout.extras }
     public let sampleCounts: [Int]
     public let baseAccuracy: Double
     public let baseLoss: Double
@@ -129,12 +131,18 @@ public final class ExternalWorkload: ProxyModel, @unchecked Sendable {
 
     public func train(clients: [Int], from global: LoRAAdapter, round: Int, freezingA: Bool, arm: ArmContext,
                       stream: (Int) -> StreamKey) throws -> [ClientTraining] {
+        try train(clients: clients, from: global, extras: layout.extras, round: round, freezingA: freezingA, arm: arm, stream: stream)
+    }
+
+    /// Writes the global adapter, with the arm's global `extras`, and runs the clients' train calls.
+    public func train(clients: [Int], from global: LoRAAdapter, extras: [PEFTExtra], round: Int, freezingA: Bool, arm: ArmContext,
+                      stream: (Int) -> StreamKey) throws -> [ClientTraining] {
         let roundDir = exchange.appendingPathComponent("arm-\(arm.index)").appendingPathComponent("round-\(round)")
         let globalFile = roundDir.appendingPathComponent("global.safetensors")
         do { try FileManager.default.createDirectory(at: roundDir, withIntermediateDirectories: true) } catch {
             throw OutputError(path: roundDir.path, reason: InputFile.plain(error))
         }
-        try ExternalWorkload.writeAdapter(global, to: globalFile.path, layout: layout)
+        try ExternalWorkload.writeAdapter(global, to: globalFile.path, layout: layout, extras: extras)
         defer { if !trainer.keepFiles { try? FileManager.default.removeItem(at: roundDir) } }
         // One thread per concurrent call: `parallel` calls really run at once.
         let calls = blockingMap(clients.count, threads: trainer.parallel) { [self] k in
@@ -205,16 +213,17 @@ public final class ExternalWorkload: ProxyModel, @unchecked Sendable {
         if let l = result.loss { stats.lossSum += l; stats.lossCount += 1 }
         switch ExternalWorkload.readUpdate(call.adapter.path, global: global, freezingA: freezingA, layout: layout) {
         case let .failure(f): return failed(f.kind, f.message)
-        case let .success(trained): return (.trained(trained, samples: result.samples), stats)
+        case let .success(update): return (.trained(update.adapter, samples: result.samples, extras: update.extras), stats)
         }
     }
 
     /// The trained adapter a call left at `path`, checked against `global` and `layout` (factor names
     /// and extras; nil: `.lora_A.weight` names and no extras): exactly its tensors and shapes, each
     /// extra with its dtype, finite values in every float tensor; with `freezingA`, A is the global's
-    /// whatever came back.
-    public static func readUpdate(_ path: String, global: LoRAAdapter, freezingA: Bool, layout: PEFTFile? = nil) -> Result<LoRAAdapter, TrainingFailure> {
+    /// whatever came back. Its extras come in `layout`'s order.
+    public static func readUpdate(_ path: String, global: LoRAAdapter, freezingA: Bool, layout: PEFTFile? = nil) -> Result<ExternalUpdate, TrainingFailure> {
         var trained: LoRAAdapter
+        var extras: [PEFTExtra] = []
         do {
             let file = try SafeTensorsFile.read(contentsOf: path)
             let styles = layout?.styles ?? Array(repeating: .linear, count: global.layers.count)
@@ -231,6 +240,8 @@ public final class ExternalWorkload: ProxyModel, @unchecked Sendable {
             try PEFTFile.compatible(PEFTFile(adapter: global, styles: styles, extras: layout?.extras ?? []), update,
                                     beforeName: "the global adapter", afterName: path)
             trained = update.adapter
+            let byName = Dictionary(update.extras.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            extras = (layout?.extras ?? []).compactMap { byName[$0.name] }
         } catch let e as SafeTensorsError {
             if case .nonFinite = e { return .failure(TrainingFailure(kind: .nonFinite, message: "\(e)")) }
             return .failure(TrainingFailure(kind: .malformed, message: "\(e)"))
@@ -241,29 +252,35 @@ public final class ExternalWorkload: ProxyModel, @unchecked Sendable {
         if freezingA {
             for l in trained.layers.indices { trained.layers[l].a = global.layers[l].a }
         }
-        return .success(trained)
+        return .success(ExternalUpdate(adapter: trained, extras: extras))
     }
 
     /// Writes `adapter` as the F32 PEFT safetensors file a trainer reads, with `layout`'s factor names
-    /// and extras (nil: `.lora_A.weight` names, no extras).
-    public static func writeAdapter(_ adapter: LoRAAdapter, to path: String, layout: PEFTFile? = nil) throws {
-        let file = PEFTFile(adapter: adapter, styles: layout?.styles, extras: layout?.extras ?? [], metadata: layout?.metadata ?? ["format": "pt"])
+    /// and `extras` (nil: `layout`'s; no layout: `.lora_A.weight` names, no extras).
+    public static func writeAdapter(_ adapter: LoRAAdapter, to path: String, layout: PEFTFile? = nil, extras: [PEFTExtra]? = nil) throws {
+        let file = PEFTFile(adapter: adapter, styles: layout?.styles, extras: extras ?? layout?.extras ?? [], metadata: layout?.metadata ?? ["format": "pt"])
         do { try file.safetensors(dtype: .f32).write(to: path) } catch {
             throw OutputError(path: path, reason: "\(error)")
         }
     }
 
     public func evaluate(_ adapter: LoRAAdapter, arm: ArmContext, round: Int) throws -> (accuracy: Double, loss: Double) {
-        let dir = exchange.appendingPathComponent("arm-\(arm.index)").appendingPathComponent("evaluate-\(round)")
-        return try ExternalWorkload.evaluate(adapter, layout: layout, executable: executable.evaluate, trainer: trainer, base: requestBase, directory: dir, arm: arm, round: round)
+        try evaluate(adapter, extras: layout.extras, arm: arm, round: round)
     }
 
-    private static func evaluate(_ adapter: LoRAAdapter, layout: PEFTFile, executable: String, trainer: ExternalTrainer, base: [String: JSONValue],
+    /// Evaluates `adapter` with the arm's global `extras` (the file the trainer reads holds both).
+    public func evaluate(_ adapter: LoRAAdapter, extras: [PEFTExtra], arm: ArmContext, round: Int) throws -> (accuracy: Double, loss: Double) {
+        let dir = exchange.appendingPathComponent("arm-\(arm.index)").appendingPathComponent("evaluate-\(round)")
+        return try ExternalWorkload.evaluate(adapter, layout: layout, extras: extras, executable: executable.evaluate, trainer: trainer, base: requestBase,
+                                             directory: dir, arm: arm, round: round)
+    }
+
+    private static func evaluate(_ adapter: LoRAAdapter, layout: PEFTFile, extras: [PEFTExtra]? = nil, executable: String, trainer: ExternalTrainer, base: [String: JSONValue],
                                  directory: URL, arm: ArmContext?, round: Int) throws -> (accuracy: Double, loss: Double) {
         let call = TrainerCall(directory: directory)
         try call.prepare()
         defer { if !trainer.keepFiles { try? FileManager.default.removeItem(at: directory) } }
-        try writeAdapter(adapter, to: call.adapter.path, layout: layout)
+        try writeAdapter(adapter, to: call.adapter.path, layout: layout, extras: extras)
         var request = arm?.requestFields ?? ["arm": .null, "arm_index": .null, "codec": .null]
         request["kind"] = "evaluate"
         request["round"] = .number(Double(round))
@@ -304,6 +321,18 @@ public final class ExternalWorkload: ProxyModel, @unchecked Sendable {
     public func statistics(arm index: Int) -> TrainerStatistics {
         lock.lock(); defer { lock.unlock() }
         return statistics[index] ?? TrainerStatistics()
+    }
+}
+
+/// What a train call returned, checked (`ExternalWorkload.readUpdate`): the LoRA pairs and the
+/// extras (the tensors that are not LoRA factors, in the initial adapter's order).
+public struct ExternalUpdate: Sendable, Equatable {
+    public var adapter: LoRAAdapter
+    public var extras: [PEFTExtra]
+
+    public init(adapter: LoRAAdapter, extras: [PEFTExtra]) {
+        self.adapter = adapter
+        self.extras = extras
     }
 }
 
