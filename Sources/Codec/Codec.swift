@@ -5,8 +5,13 @@ import Numerics
 public struct CodecOptions: Sendable, Equatable, Codable {
     /// α: target sparsity of uploads (fraction of entries dropped).
     public var sparsity: Double = 0.9
-    /// Whether per-matrix sparsity follows the kurtosis rule (false: ρ = α everywhere).
-    public var adaptive: Bool = true
+    /// How a message's kept entries are shared among its matrices (upload; the download too when cross-layer).
+    public var allocation: SparsityAllocation = .kurtosis
+    /// Whether the matrices' budgets differ (false: ρ = α everywhere); setting it true picks the kurtosis rule.
+    public var adaptive: Bool {
+        get { allocation != .fixed }
+        set { allocation = newValue ? (allocation == .fixed ? .kurtosis : allocation) : .fixed }
+    }
     /// α_down: target sparsity of broadcasts; nil means `sparsity`.
     public var downloadSparsity: Double?
     /// J: alternations of FedSRD's decomposition.
@@ -33,18 +38,14 @@ public struct CodecOptions: Sendable, Equatable, Codable {
     public var downloadScope: RuleScope = .crossLayer
     /// What the kurtosis rule holds fixed, both ways.
     public var budget: SparsityBudget = .exact
-    /// EXPERIMENT: one importance threshold per kind instead of the kurtosis rule.
-    public var threshold = false
 
     /// Default options.
     public init() {}
 
     /// The upload rule.
     public var uploadRule: SparsityRule {
-        var rule = SparsityRule(alpha: sparsity, adaptive: adaptive, gamma: gamma, rhoMin: rhoMin, rhoMax: rhoMax, minSparseEntries: minSparseEntries,
+        SparsityRule(alpha: sparsity, allocation: allocation, gamma: gamma, rhoMin: rhoMin, rhoMax: rhoMax, minSparseEntries: minSparseEntries,
                      scope: .crossLayer, budget: budget)
-        rule.threshold = threshold
-        return rule
     }
     /// The download rule.
     public var downloadRule: SparsityRule {

@@ -96,6 +96,18 @@ public enum RuleScope: String, Sendable, Equatable, Codable, CaseIterable {
     case perLayer = "per-layer"
 }
 
+/// How the kept entries of a message are shared among its matrices of one kind (A or B) [ours; the
+/// paper's is `kurtosis`]: `fixed`, ρ = α for every matrix; `kurtosis`, the paper's rule on each
+/// matrix's importance kurtosis; `threshold`, one importance threshold for all of them — the kind's
+/// top Σ kept(n_m, α) entries by importance across the message, so an entry is kept for what it adds
+/// to ΔW, wherever it is (the sum of the dropped importances², a first-order proxy of ‖ΔW − ΔW̃‖², is
+/// the smallest any split of that count can give).
+public enum SparsityAllocation: String, Sendable, Equatable, Codable, CaseIterable {
+    case fixed
+    case kurtosis
+    case threshold
+}
+
 /// What the kurtosis rule holds fixed [ours]: `exact` keeps the kept *count* of each kind (A or B) at
 /// what ρ = α would keep — the rule only moves entries between matrices, so the bytes match the fixed
 /// rule's up to the indices' own overhead, even where ρ_max clamps at high α; `mean` is the paper's
@@ -114,8 +126,13 @@ public enum SparsityBudget: String, Sendable, Equatable, Codable, CaseIterable {
 public struct SparsityRule: Sendable, Equatable {
     /// α: the target average sparsity.
     public var alpha: Double
-    /// Whether ρ adapts to each matrix's kurtosis (false: ρ = α everywhere).
-    public var adaptive: Bool
+    /// How the kept entries are shared among the matrices.
+    public var allocation: SparsityAllocation
+    /// Whether the matrices' budgets differ (false: ρ = α everywhere); setting it true picks the kurtosis rule.
+    public var adaptive: Bool {
+        get { allocation != .fixed }
+        set { allocation = newValue ? (allocation == .fixed ? .kurtosis : allocation) : .fixed }
+    }
     /// γ, ρ_min, ρ_max of the rule.
     public var gamma: Double
     public var rhoMin: Double
@@ -124,16 +141,21 @@ public struct SparsityRule: Sendable, Equatable {
     public var minSparseEntries: Int
     /// Which matrices the rule compares.
     public var scope: RuleScope
-    /// What the rule holds fixed.
+    /// What the kurtosis rule holds fixed.
     public var budget: SparsityBudget
-    /// EXPERIMENT: with `adaptive`, one importance threshold across the matrices of a kind instead of the kurtosis rule.
-    public var threshold = false
 
-    /// Creates a rule.
+    /// Creates a rule (`adaptive`: the kurtosis rule, else fixed).
     public init(alpha: Double, adaptive: Bool, gamma: Double = 0.1, rhoMin: Double = 0.5, rhoMax: Double = 0.99, minSparseEntries: Int = 1024,
                 scope: RuleScope = .crossLayer, budget: SparsityBudget = .exact) {
+        self.init(alpha: alpha, allocation: adaptive ? .kurtosis : .fixed, gamma: gamma, rhoMin: rhoMin, rhoMax: rhoMax,
+                  minSparseEntries: minSparseEntries, scope: scope, budget: budget)
+    }
+
+    /// Creates a rule.
+    public init(alpha: Double, allocation: SparsityAllocation, gamma: Double = 0.1, rhoMin: Double = 0.5, rhoMax: Double = 0.99,
+                minSparseEntries: Int = 1024, scope: RuleScope = .crossLayer, budget: SparsityBudget = .exact) {
         self.alpha = alpha
-        self.adaptive = adaptive
+        self.allocation = allocation
         self.gamma = gamma
         self.rhoMin = rhoMin
         self.rhoMax = rhoMax
@@ -150,10 +172,11 @@ public struct SparsityRule: Sendable, Equatable {
     /// The range ρ is clamped to: [min(ρ_min, α), max(ρ_max, α)].
     public var bounds: ClosedRange<Double> { min(rhoMin, alpha)...max(rhoMax, alpha) }
 
-    /// The sparsity of each tensor: 0 for small (dense) tensors.
+    /// The kurtosis rule's sparsity of each tensor (0 for small, dense tensors; α for every sparse one
+    /// when the allocation is not `kurtosis` or the scope is per layer).
     public func sparsities(kinds: [LoRAMatrix], scores: [[Float]]) -> [Double] {
         let sparse = scores.map { $0.count >= minSparseEntries }
-        guard adaptive, scope == .crossLayer else { return sparse.map { $0 ? alpha : 0 } }
+        guard allocation == .kurtosis, scope == .crossLayer else { return sparse.map { $0 ? alpha : 0 } }
         let logKurtosis: [Double?] = zip(scores, sparse).map { s, isSparse in
             isSparse ? ImportanceStatistics.kurtosis(s).map { log($0) } : nil
         }
@@ -203,13 +226,15 @@ public struct SparsityRule: Sendable, Equatable {
 
     /// Kept counts for each tensor (all of a small tensor).
     public func keptCounts(kinds: [LoRAMatrix], scores: [[Float]]) -> [Int] {
-        if threshold, adaptive, scope == .crossLayer { return thresholdCounts(kinds: kinds, scores: scores) }
+        if allocation == .threshold, scope == .crossLayer { return thresholdCounts(kinds: kinds, scores: scores) }
         return zip(sparsities(kinds: kinds, scores: scores), scores).map { rho, s in
             rho == 0 ? s.count : SparsityRule.kept(count: s.count, sparsity: rho)
         }
     }
 
-    /// One threshold per kind: the kind's sparse matrices together keep their top Σ kept(n_m, α) entries by importance.
+    /// One threshold per kind: the kind's sparse matrices together keep their top Σ kept(n_m, α)
+    /// entries by importance (ties to the earlier matrix, then the lower index, as `TopK`), at least
+    /// one each; small tensors whole.
     func thresholdCounts(kinds: [LoRAMatrix], scores: [[Float]]) -> [Int] {
         var counts = scores.map { $0.count }
         for kind in Set(kinds) {

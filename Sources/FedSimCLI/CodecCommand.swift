@@ -13,7 +13,8 @@ struct CodecCommand: Command {
         OptionSpec("download-sparsity", "<α>", "Target broadcast sparsity (default: --sparsity)."),
         OptionSpec("values", "<f32|f16|bf16>", "Value type on the wire (default f32)."),
         OptionSpec("iterations", "<J>", "FedSRD decomposition alternations (default 2)."),
-        OptionSpec("fixed", nil, "Fixed sparsity ρ = α (no kurtosis rule)."),
+        OptionSpec("allocation", "<fixed|kurtosis|threshold>", "How each message's kept entries are shared among its matrices (default \(CodecOptions().allocation.rawValue))."),
+        OptionSpec("fixed", nil, "Fixed sparsity ρ = α (--allocation fixed)."),
         OptionSpec("download-rule", "<per-layer|cross-layer>", "Which matrices the download's sparsity rule compares (default \(CodecOptions().downloadScope.rawValue))."),
         OptionSpec("budget", "<exact|mean>", "What the kurtosis rule holds fixed: each kind's kept count (exact) or the mean ρ (mean, the paper's); default \(CodecOptions().budget.rawValue)."),
         OptionSpec("weights", "<w1,w2,…>", "Aggregation weights, one per AFTER file (default equal)."),
@@ -60,7 +61,13 @@ struct CodecCommand: Command {
         var options = CodecOptions()
         options.sparsity = try Self.fraction(parsed.value("sparsity"), "sparsity") ?? 0.9
         options.downloadSparsity = try Self.fraction(parsed.value("download-sparsity"), "download-sparsity")
-        options.adaptive = !parsed.flag("fixed")
+        if let allocation = parsed.value("allocation") {
+            guard let a = SparsityAllocation(rawValue: allocation) else { throw UsageError("--allocation expects fixed, kurtosis or threshold, found '\(allocation)'") }
+            guard !parsed.flag("fixed") || a == .fixed else { throw UsageError("--fixed contradicts --allocation \(allocation)") }
+            options.allocation = a
+        } else if parsed.flag("fixed") {
+            options.allocation = .fixed
+        }
         options.iterations = try parsed.integer("iterations", default: 2, in: 1...100)
         if let rule = parsed.value("download-rule") {
             guard let scope = RuleScope(rawValue: rule) else { throw UsageError("--download-rule expects per-layer or cross-layer, found '\(rule)'") }

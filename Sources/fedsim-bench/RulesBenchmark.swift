@@ -19,35 +19,34 @@ enum RulesBenchmark: Benchmark {
     /// One way of setting the rules.
     struct Variant {
         var label: String
-        var adaptive: Bool
+        var allocation: SparsityAllocation
         var scope: RuleScope
         var budget: SparsityBudget
         var codec = "fedsrd"
-        var threshold = false
 
         func options(alpha: Double) -> CodecOptions {
             var o = CodecOptions()
             o.sparsity = alpha
-            o.adaptive = adaptive
+            o.allocation = allocation
             o.downloadScope = scope
             o.budget = budget
-            o.threshold = threshold
             o.reportResidual = true
             return o
         }
     }
 
     static let variants: [Variant] = [
-        Variant(label: "kurtosis up, cross-layer down, mean (paper)", adaptive: true, scope: .crossLayer, budget: .mean),
-        Variant(label: "kurtosis up, cross-layer down, exact", adaptive: true, scope: .crossLayer, budget: .exact),
-        Variant(label: "kurtosis up, per-layer down, exact", adaptive: true, scope: .perLayer, budget: .exact),
-        Variant(label: "fixed up, per-layer down", adaptive: false, scope: .perLayer, budget: .exact),
-        Variant(label: "threshold up, threshold down", adaptive: true, scope: .crossLayer, budget: .exact, threshold: true),
-        Variant(label: "threshold up, per-layer down", adaptive: true, scope: .perLayer, budget: .exact, threshold: true),
-        Variant(label: "fedsrd-e: kurtosis up, cross-layer down", adaptive: true, scope: .crossLayer, budget: .exact, codec: "fedsrd-e"),
-        Variant(label: "fedsrd-e: kurtosis up, per-layer down", adaptive: true, scope: .perLayer, budget: .exact, codec: "fedsrd-e"),
-        Variant(label: "fedsrd-e: fixed up, per-layer down", adaptive: false, scope: .perLayer, budget: .exact, codec: "fedsrd-e"),
-        Variant(label: "topk (magnitude, fixed)", adaptive: false, scope: .perLayer, budget: .exact, codec: "topk"),
+        Variant(label: "kurtosis up, cross-layer down, mean (paper)", allocation: .kurtosis, scope: .crossLayer, budget: .mean),
+        Variant(label: "kurtosis up, cross-layer down, exact", allocation: .kurtosis, scope: .crossLayer, budget: .exact),
+        Variant(label: "kurtosis up, per-layer down, exact", allocation: .kurtosis, scope: .perLayer, budget: .exact),
+        Variant(label: "fixed up, per-layer down", allocation: .fixed, scope: .perLayer, budget: .exact),
+        Variant(label: "threshold up, threshold down", allocation: .threshold, scope: .crossLayer, budget: .exact),
+        Variant(label: "threshold up, per-layer down", allocation: .threshold, scope: .perLayer, budget: .exact),
+        Variant(label: "fedsrd-e: kurtosis up, cross-layer down", allocation: .kurtosis, scope: .crossLayer, budget: .exact, codec: "fedsrd-e"),
+        Variant(label: "fedsrd-e: kurtosis up, per-layer down", allocation: .kurtosis, scope: .perLayer, budget: .exact, codec: "fedsrd-e"),
+        Variant(label: "fedsrd-e: fixed up, per-layer down", allocation: .fixed, scope: .perLayer, budget: .exact, codec: "fedsrd-e"),
+        Variant(label: "fedsrd-e: threshold up, threshold down", allocation: .threshold, scope: .crossLayer, budget: .exact, codec: "fedsrd-e"),
+        Variant(label: "topk (magnitude, fixed)", allocation: .fixed, scope: .perLayer, budget: .exact, codec: "topk"),
     ]
 
     /// What one variant did to one set of updates.
@@ -128,14 +127,15 @@ enum RulesBenchmark: Benchmark {
             print(String(format: "| %@ | %.4f | %.4f | %.0f | %.0f | %.4f | %@ | %.4f |", variant.label, m.clientError, m.uploadKept, m.uploadBytes,
                          m.downloadBytes, m.aggregateError, m.residual.isNaN ? "–" : String(format: "%.4f", m.residual), m.cosine))
         }
-        // Per case: which download rule gave the lower aggregate error (fedsrd, kurtosis up, exact budget).
-        let cross = perCase[1], per = perCase[2]
-        let perWins = zip(cross, per).filter { $0.1 < $0.0 }.count
-        let worst = zip(cross, per).map { max($0.0 / max($0.1, 1e-300), $0.1 / max($0.0, 1e-300)) }.max() ?? 1
-        let fixedWins = zip(per, perCase[3]).filter { $0.1 < $0.0 }.count
+        // Per case (fedsrd): the download rules with the kurtosis rule up, and the allocations.
+        func wins(_ better: Int, _ than: Int) -> String {
+            let n = zip(perCase[better], perCase[than]).filter { $0.0 < $0.1 }.count
+            let worst = zip(perCase[better], perCase[than]).map { max($0.0 / max($0.1, 1e-300), $0.1 / max($0.0, 1e-300)) }.max() ?? 1
+            return "\(n) of \(perCase[better].count) (largest ratio either way \(String(format: "%.2f", worst))×)"
+        }
         print()
-        print("fedsrd aggregate error, per case: per-layer below cross-layer in \(perWins) of \(per.count) (largest ratio either way \(String(format: "%.2f", worst))×); "
-              + "fixed up below kurtosis up (both per-layer) in \(fixedWins) of \(per.count)")
+        print("fedsrd aggregate error, per case, lower for: per-layer than cross-layer download (kurtosis up) in \(wins(2, 1)); "
+              + "fixed than kurtosis (per-layer down) in \(wins(3, 2)); threshold than fixed in \(wins(4, 3)); threshold than kurtosis (paper) in \(wins(4, 0))")
         print()
         return variants.indices.map { v in
             BenchRow(benchmark: name, metric: "\(title): \(variants[v].label): aggregate error", ours: outcomes[v].mean.aggregateError, peer: nil, peerName: "–", goal: nil)

@@ -91,4 +91,33 @@ final class TopKTests: XCTestCase {
         XCTAssertNotEqual(SparsityRule(alpha: 0.9, adaptive: true).keptCounts(kinds: kinds, scores: scores),
                           perLayer.keptCounts(kinds: kinds, scores: scores))
     }
+
+    /// `allocation: .threshold`: each kind's sparse matrices together keep exactly the kind's top
+    /// Σ kept(n_m, α) entries by importance (so the per-matrix top-k of those counts is the message's
+    /// top-k), small tensors whole; per layer it is the fixed rule.
+    func testThresholdAllocationKeepsTheMessagesTopEntries() {
+        var f = AdapterFactory(seed: 21)
+        var scores = Self.gradedScores(&f, count: 8)
+        scores.append((0..<100).map { _ in abs(f.uniform()) })
+        let kinds = scores.indices.map { $0 % 2 == 0 ? LoRAMatrix.a : .b }
+        let rule = SparsityRule(alpha: 0.9, allocation: .threshold)
+        let counts = rule.keptCounts(kinds: kinds, scores: scores)
+        XCTAssertEqual(counts[8], 100, "small tensors stay dense")
+        for kind in [LoRAMatrix.a, .b] {
+            let members = kinds.indices.filter { kinds[$0] == kind && scores[$0].count >= 1024 }
+            let target = members.reduce(0) { $0 + SparsityRule.kept(count: scores[$1].count, sparsity: 0.9) }
+            XCTAssertEqual(members.reduce(0) { $0 + counts[$1] }, target, "\(kind)")
+            // The entries kept matrix by matrix are the kind's top `target` overall.
+            let all = members.flatMap { m in scores[m] }
+            let threshold = all.sorted(by: >)[target - 1]
+            for m in members {
+                let kept = TopK.indices(of: scores[m], k: counts[m])
+                XCTAssertTrue(kept.allSatisfy { scores[m][Int($0)] >= threshold }, "matrix \(m)")
+                XCTAssertEqual(scores[m].filter { $0 > threshold }.count <= counts[m], true, "matrix \(m) keeps everything above the threshold")
+            }
+        }
+        XCTAssertNotEqual(counts, SparsityRule(alpha: 0.9, adaptive: false).keptCounts(kinds: kinds, scores: scores), "budgets move between matrices")
+        XCTAssertEqual(SparsityRule(alpha: 0.9, allocation: .threshold, scope: .perLayer).keptCounts(kinds: kinds, scores: scores),
+                       SparsityRule(alpha: 0.9, adaptive: false).keptCounts(kinds: kinds, scores: scores))
+    }
 }

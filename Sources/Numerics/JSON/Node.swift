@@ -54,7 +54,8 @@ public struct Node: Sendable {
 
     /// One of an enumeration's raw values (the error lists them all).
     public func choice<E: RawRepresentable & CaseIterable>(_ type: E.Type) throws -> E where E.RawValue == String {
-        let valid = E.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or ")
+        let names = E.allCases.map { "\"\($0.rawValue)\"" }
+        let valid = names.count > 1 ? names.dropLast().joined(separator: ", ") + " or " + names[names.count - 1] : names.joined()
         guard case let .string(s) = value, let e = E(rawValue: s) else { throw invalid(valid) }
         return e
     }

@@ -12,7 +12,9 @@ enum ArmsSection: ScenarioSection {
             ScenarioKey("name", ["type": "string", "pattern": #"^[\w.+-]+$"#,
                                  "description": "Label used in reports, CSV rows and plots: letters, digits and . _ - + (default: the codec name); arm names must be unique."]),
             ScenarioKey("sparsity", SchemaVocabulary.ref("fraction-0-1-open", "α: target upload sparsity (fraction of entries dropped), in [0, 1); default \(Quantity.shortest(d.sparsity)).")),
-            ScenarioKey("adaptive", ["type": "boolean", "description": .string("Per-matrix sparsity from the kurtosis rule (true) or ρ = α everywhere (false); default \(d.adaptive).")]),
+            ScenarioKey("allocation", ["enum": .array(SparsityAllocation.allCases.map { .string($0.rawValue) }),
+                                       "description": .string("How a message's kept entries are shared among its matrices (uploads; downloads too with download_rule cross-layer): fixed (ρ = α each), kurtosis (the paper's rule) or threshold (one importance threshold across the message); default \(d.allocation.rawValue).")]),
+            ScenarioKey("adaptive", ["type": "boolean", "description": .string("Older form of allocation: true is kurtosis, false is fixed (both keys only if they agree).")]),
             ScenarioKey("download_rule", ["enum": .array(RuleScope.allCases.map { .string($0.rawValue) }),
                                           "description": .string("Which matrices the download's sparsity rule compares (fedsrd, fedsrd-e): cross-layer (the kurtosis rule moves budget between layers) or per-layer (each layer decomposed alone at ρ = download_sparsity); default \(d.downloadScope.rawValue).")]),
             ScenarioKey("budget", ["enum": .array(SparsityBudget.allCases.map { .string($0.rawValue) }),
@@ -58,7 +60,20 @@ enum ArmsSection: ScenarioSection {
             o.valueType = defaultValueType
             if let n = item.member("sparsity") { o.sparsity = try n.number(0...1, "a sparsity α in [0, 1)").nonOne(n, "a sparsity α in [0, 1)") }
             if let n = item.member("download_sparsity") { o.downloadSparsity = try n.number(0...1, "a sparsity in [0, 1)").nonOne(n, "a sparsity in [0, 1)") }
-            if let n = item.member("adaptive") { o.adaptive = try n.bool() }
+            if let n = item.member("allocation") { o.allocation = try n.choice(SparsityAllocation.self) }
+            if let n = item.member("adaptive") {
+                let adaptive = try n.bool()
+                if let a = item.member("allocation") {
+                    guard (o.allocation == .fixed) != adaptive else {
+                        throw n.invalid("a value that agrees with allocation \"\(o.allocation.rawValue)\" at \(a.path) (or only one of the two keys)")
+                    }
+                    guard !adaptive || o.allocation == .kurtosis else {
+                        throw n.invalid("no adaptive with allocation \"\(o.allocation.rawValue)\" at \(a.path) (adaptive: true means kurtosis)")
+                    }
+                } else {
+                    o.allocation = adaptive ? .kurtosis : .fixed
+                }
+            }
             if let n = item.member("download_rule") { o.downloadScope = try n.choice(RuleScope.self) }
             if let n = item.member("budget") { o.budget = try n.choice(SparsityBudget.self) }
             if let n = item.member("iterations") { o.iterations = try n.integer(1...100, "a number of iterations in 1…100") }
@@ -82,7 +97,7 @@ enum ArmsSection: ScenarioSection {
     static func resolved(_ arms: [FederationConfig.Arm]) -> JSONValue {
         .array(arms.map { arm in
             let o = arm.options
-            return ["codec": .string(arm.codec), "name": .string(arm.name), "sparsity": .number(o.sparsity), "adaptive": .bool(o.adaptive),
+            return ["codec": .string(arm.codec), "name": .string(arm.name), "sparsity": .number(o.sparsity), "allocation": .string(o.allocation.rawValue),
                     "iterations": Resolved.integer(o.iterations), "values": .string(o.valueType.rawValue), "residual": .bool(o.residual),
                     "history_rounds": Resolved.integer(o.historyRounds), "download_sparsity": .number(o.downloadSparsity ?? o.sparsity),
                     "download_rule": .string(o.downloadScope.rawValue), "budget": .string(o.budget.rawValue)]
