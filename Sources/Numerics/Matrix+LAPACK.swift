@@ -152,6 +152,57 @@ extension Matrix {
         }
     }
 
+    /// Which side of the unknown a matrix multiplies in a solve.
+    public enum SolveSide: Sendable, Equatable {
+        /// `self · x = b`.
+        case left
+        /// `x · self = b`: `x = b · self⁻¹` (b has as many columns as self).
+        case right
+    }
+
+    /// Solves `self · x = b` (`.left`) or `x · self = b` (`.right`) for symmetric positive definite
+    /// `self` by Cholesky: `spotrf` on a copy of `self` (only its upper triangle is read), then two
+    /// `cblas_strsm` in place on a copy of `b`. Unlike `solveSymmetricPositiveDefinite(_:)` no
+    /// right-hand side is transposed (LAPACKE's row-major interface copies `b` into column-major
+    /// order and back); the same factorisation and triangular solves, so the same result to rounding.
+    /// - Throws: `.dimensionMismatch`, `.nonFinite`, or `.notPositiveDefinite(info:)`.
+    /// - Complexity: O(n³ / 3 + n² · (b's other dimension)).
+    public func solveSymmetricPositiveDefinite(_ b: Matrix, side: SolveSide) throws(LinearAlgebraError) -> Matrix {
+        let name = "solveSymmetricPositiveDefinite"
+        guard rows == cols else { throw .dimensionMismatch("\(name) needs a square matrix, got \(rows)×\(cols)") }
+        let shared = side == .left ? b.rows : b.cols
+        guard shared == rows else {
+            throw .dimensionMismatch("\(name): right-hand side is \(b.rows)×\(b.cols), matrix is \(rows)×\(cols)")
+        }
+        try requireFinite(name)
+        try b.requireFinite(name)
+        let n = rows
+        guard n > 0, b.count > 0 else { return Matrix.zeros(rows: b.rows, cols: b.cols) }
+        let n32 = try Self.lapackInt(n)
+        let (m32, k32) = (try Self.lapackInt(b.rows), try Self.lapackInt(b.cols))
+        // Row-major upper triangle = column-major lower: self = Lᵀ·L in row-major terms, U = stored triangle.
+        var factor = storage
+        let info = LAPACKE_spotrf_work(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "U")), n32, &factor, n32)
+        if info > 0 { throw .notPositiveDefinite(info: info) }
+        guard info == 0 else { throw .lapack(routine: "spotrf", info: info) }
+        // self = Uᵀ·U with U upper triangular (row-major, the factor's upper triangle).
+        var x = b.storage
+        factor.withUnsafeBufferPointer { u in
+            x.withUnsafeMutableBufferPointer { px in
+                if side == .left {
+                    // Uᵀ·y = b, then U·x = y.
+                    cblas_strsm(CblasRowMajor, CblasLeft, CblasUpper, CblasTrans, CblasNonUnit, m32, k32, 1, u.baseAddress, n32, px.baseAddress, k32)
+                    cblas_strsm(CblasRowMajor, CblasLeft, CblasUpper, CblasNoTrans, CblasNonUnit, m32, k32, 1, u.baseAddress, n32, px.baseAddress, k32)
+                } else {
+                    // y·U = b, then x·Uᵀ = y  (x·Uᵀ·U = b).
+                    cblas_strsm(CblasRowMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, m32, k32, 1, u.baseAddress, n32, px.baseAddress, k32)
+                    cblas_strsm(CblasRowMajor, CblasRight, CblasUpper, CblasTrans, CblasNonUnit, m32, k32, 1, u.baseAddress, n32, px.baseAddress, k32)
+                }
+            }
+        }
+        return Matrix(rows: b.rows, cols: b.cols, storage: x)
+    }
+
     // MARK: Internal helpers
 
     /// Converts a dimension to LAPACK's 32-bit `lapack_int`, throwing if it does not fit.
