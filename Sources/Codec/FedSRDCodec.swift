@@ -178,7 +178,7 @@ public struct FedSRDCodec: Codec {
         let wAt = zip(operators, layers).map { $0.timesTransposed($1.a) }
         let gramA = layers.map { l -> Matrix in
             let lambda = Float(options.ridge * l.a.frobeniusNormSquared() / Double(l.shape.rank))
-            return l.a.rowGram().addingToDiagonal(lambda)
+            return l.a.multiplied(by: l.a, transposeOther: true).addingToDiagonal(lambda)
         }
         var deltaA = layers.map { Matrix.zeros(rows: $0.a.rows, cols: $0.a.cols) }
         var deltaB = layers.map { Matrix.zeros(rows: $0.b.rows, cols: $0.b.cols) }
@@ -187,7 +187,7 @@ public struct FedSRDCodec: Codec {
         for _ in 0..<max(1, options.iterations) {
             // δB ← (ΔW − B·δA)·Aᵀ·(A·Aᵀ + λ_A I)⁻¹
             for l in layers.indices {
-                let m = wAt[l].minusProduct(layers[l].b, deltaA[l].multiplied(by: layers[l].a, transposeOther: true))
+                let m = wAt[l] - layers[l].b.multiplied(by: deltaA[l].multiplied(by: layers[l].a, transposeOther: true))
                 deltaB[l] = try gramA[l].solveSymmetricPositiveDefinite(m, side: .right)
             }
             let scoresB = layers.indices.map { CodecSupport.importanceB(deltaB[$0], a: layers[$0].a) }
@@ -204,9 +204,9 @@ public struct FedSRDCodec: Codec {
                     deltaA[l] = .zeros(rows: deltaA[l].rows, cols: deltaA[l].cols)
                     continue
                 }
-                let rhs = bStarTW.minusProduct(bStar.multiplied(by: deltaB[l], transposeSelf: true), layers[l].a)
+                let rhs = bStarTW - bStar.multiplied(by: deltaB[l], transposeSelf: true).multiplied(by: layers[l].a)
                 let lambda = Float(options.ridge * normSquared / Double(layers[l].shape.rank))
-                deltaA[l] = try bStar.gram().addingToDiagonal(lambda).solveSymmetricPositiveDefinite(rhs, side: .left)
+                deltaA[l] = try bStar.gram().addingToDiagonal(lambda).solveSymmetricPositiveDefinite(rhs)
             }
             let scoresA = layers.indices.map { CodecSupport.importanceA(deltaA[$0], b: layers[$0].b + deltaB[$0]) }
             let countsA = rule.keptCounts(kinds: layers.map { _ in .a }, scores: scoresA)
@@ -256,9 +256,9 @@ struct FitNorms {
     let innerWithW: Double
 
     init(deltaB: Matrix, a: Matrix, bStar: Matrix, deltaA: Matrix, wAt: Matrix, bStarTW: Matrix) {
-        let aaT = a.rowGram()                                               // r × r
+        let aaT = a.multiplied(by: a, transposeOther: true)                 // r × r
         let dBtdB = deltaB.gram()                                           // r × r
-        let dAdAt = deltaA.rowGram()                                        // r × r
+        let dAdAt = deltaA.multiplied(by: deltaA, transposeOther: true)     // r × r
         let bStarGram = bStar.gram()                                        // r × r
         let dBtBStar = deltaB.multiplied(by: bStar, transposeSelf: true)    // r × r
         let dAaT = deltaA.multiplied(by: a, transposeOther: true)           // r × r

@@ -96,13 +96,6 @@ extension Matrix {
     /// Σ self ∘ other, in Double.
     func dot(_ other: Matrix) -> Double { frobeniusInner(other) }
 
-    /// self − a·b (one gemm into a copy of self).
-    func minusProduct(_ a: Matrix, _ b: Matrix) -> Matrix {
-        var out = self
-        Matrix.gemm(a, b, alpha: -1, beta: 1, into: &out)
-        return out
-    }
-
     /// self + λ·I (square).
     func addingToDiagonal(_ lambda: Float) -> Matrix {
         var m = self

@@ -133,11 +133,16 @@ extension Matrix {
         }
     }
 
-    /// ‖self‖²_F, accumulated in Double (as `frobeniusNorm()`, without the square root).
+    /// ‖self‖²_F, accumulated in Double in index order (one accumulator: the same value as
+    /// `storage.reduce(0) { $0 + Double($1) * Double($1) }`, over the buffer).
     /// - Complexity: O(rows · cols).
     public func frobeniusNormSquared() -> Double {
         checkStorage()
-        return storage.withUnsafeBufferPointer { Self.sumOfSquares($0) }
+        return storage.withUnsafeBufferPointer { p in
+            var sum = 0.0
+            for x in p { sum += Double(x) * Double(x) }
+            return sum
+        }
     }
 
     /// Matrix–vector product `op(self) · x` (`cblas_sgemv`), `op` transposing when `transposeSelf` is set.

@@ -160,46 +160,35 @@ extension Matrix {
         case right
     }
 
-    /// Solves `self · x = b` (`.left`) or `x · self = b` (`.right`) for symmetric positive definite
-    /// `self` by Cholesky: `spotrf` on a copy of `self` (only its upper triangle is read), then two
-    /// `cblas_strsm` in place on a copy of `b`. Unlike `solveSymmetricPositiveDefinite(_:)` no
-    /// right-hand side is transposed (LAPACKE's row-major interface copies `b` into column-major
-    /// order and back); the same factorisation and triangular solves, so the same result to rounding.
+    /// Solves `self · x = b` (`.left`: `solveSymmetricPositiveDefinite(_:)`) or `x · self = b`
+    /// (`.right`: x = b·self⁻¹, b with as many columns as self) for symmetric positive definite `self`
+    /// by Cholesky (`sposv`; only the upper triangle of `self` is read).
+    ///
+    /// `.right` gives exactly `solveSymmetricPositiveDefinite(b.transposed()).transposed()` without
+    /// either transpose: row-major `b` (m × n) is the column-major n × m right-hand side LAPACK wants,
+    /// so `sposv` runs in column-major order on a copy of `b` (LAPACKE's row-major interface would copy
+    /// the m × n matrix to column-major order and back), with `self`'s n × n upper triangle laid out
+    /// as LAPACKE lays it out.
     /// - Throws: `.dimensionMismatch`, `.nonFinite`, or `.notPositiveDefinite(info:)`.
-    /// - Complexity: O(n³ / 3 + n² · (b's other dimension)).
+    /// - Complexity: O(n³ / 3 + n² · m).
     public func solveSymmetricPositiveDefinite(_ b: Matrix, side: SolveSide) throws(LinearAlgebraError) -> Matrix {
+        if side == .left { return try solveSymmetricPositiveDefinite(b) }
         let name = "solveSymmetricPositiveDefinite"
         guard rows == cols else { throw .dimensionMismatch("\(name) needs a square matrix, got \(rows)×\(cols)") }
-        let shared = side == .left ? b.rows : b.cols
-        guard shared == rows else {
+        guard b.cols == rows else {
             throw .dimensionMismatch("\(name): right-hand side is \(b.rows)×\(b.cols), matrix is \(rows)×\(cols)")
         }
         try requireFinite(name)
         try b.requireFinite(name)
         let n = rows
-        guard n > 0, b.count > 0 else { return Matrix.zeros(rows: b.rows, cols: b.cols) }
-        let n32 = try Self.lapackInt(n)
-        let (m32, k32) = (try Self.lapackInt(b.rows), try Self.lapackInt(b.cols))
-        // Row-major upper triangle = column-major lower: self = Lᵀ·L in row-major terms, U = stored triangle.
-        var factor = storage
-        let info = LAPACKE_spotrf_work(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "U")), n32, &factor, n32)
-        if info > 0 { throw .notPositiveDefinite(info: info) }
-        guard info == 0 else { throw .lapack(routine: "spotrf", info: info) }
-        // self = Uᵀ·U with U upper triangular (row-major, the factor's upper triangle).
+        guard n > 0, b.rows > 0 else { return Matrix.zeros(rows: b.rows, cols: b.cols) }
+        let (n32, nrhs32) = (try Self.lapackInt(n), try Self.lapackInt(b.rows))
+        // Column-major copy of self (its transpose in row-major terms): element (i, j) at i + j·n.
+        var a = transposed().storage
         var x = b.storage
-        factor.withUnsafeBufferPointer { u in
-            x.withUnsafeMutableBufferPointer { px in
-                if side == .left {
-                    // Uᵀ·y = b, then U·x = y.
-                    cblas_strsm(CblasRowMajor, CblasLeft, CblasUpper, CblasTrans, CblasNonUnit, m32, k32, 1, u.baseAddress, n32, px.baseAddress, k32)
-                    cblas_strsm(CblasRowMajor, CblasLeft, CblasUpper, CblasNoTrans, CblasNonUnit, m32, k32, 1, u.baseAddress, n32, px.baseAddress, k32)
-                } else {
-                    // y·U = b, then x·Uᵀ = y  (x·Uᵀ·U = b).
-                    cblas_strsm(CblasRowMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, m32, k32, 1, u.baseAddress, n32, px.baseAddress, k32)
-                    cblas_strsm(CblasRowMajor, CblasRight, CblasUpper, CblasTrans, CblasNonUnit, m32, k32, 1, u.baseAddress, n32, px.baseAddress, k32)
-                }
-            }
-        }
+        let info = LAPACKE_sposv_work(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "U")), n32, nrhs32, &a, n32, &x, n32)
+        if info > 0 { throw .notPositiveDefinite(info: info) }
+        guard info == 0 else { throw .lapack(routine: "sposv", info: info) }
         return Matrix(rows: b.rows, cols: b.cols, storage: x)
     }
 

@@ -353,8 +353,8 @@ final class MatrixTests: XCTestCase {
         }
     }
 
-    /// The two-sided Cholesky solve: `.left` agrees with `solveSymmetricPositiveDefinite(_:)`, `.right`
-    /// with it on the transposed system; only the upper triangle is read; same errors.
+    /// The two-sided Cholesky solve: `.left` is `solveSymmetricPositiveDefinite(_:)`, `.right` exactly
+    /// it on the transposed system (no transposes done); only the upper triangle is read; same errors.
     func testSolveSymmetricPositiveDefiniteBothSides() throws {
         for seed in UInt64(0)..<20 {
             var rng = TestGenerator(seed: 7000 + seed)
@@ -368,6 +368,8 @@ final class MatrixTests: XCTestCase {
             XCTAssertEqual(right.rows, k); XCTAssertEqual(right.cols, n)
             let reference = try spd.solveSymmetricPositiveDefinite(b)
             let referenceRight = try spd.solveSymmetricPositiveDefinite(bt.transposed()).transposed()
+            XCTAssertEqual(left, reference, "seed \(seed)")
+            XCTAssertEqual(right, referenceRight, "the same sposv on the same column-major data, seed \(seed)")
             let xMax: Double = (reference.storage + referenceRight.storage).map { abs(Double($0)) }.max()!
             let gNorm = Double(g.frobeniusNorm())
             let bound = (1 + gNorm * gNorm) * 16 * Double(n) * eps * (xMax + 1)
