@@ -19,28 +19,34 @@ enum CodecSupport {
     /// I(ΔB[u,v]) = |ΔB[u,v]|·‖A[v,:]‖₂: each entry's contribution to ΔB·A.
     static func importanceB(_ deltaB: Matrix, a: Matrix) -> [Float] {
         let rowNorms = a.rowNorms()
-        var out = [Float](repeating: 0, count: deltaB.count)
         let r = deltaB.cols
-        deltaB.storage.withUnsafeBufferPointer { d in
-            for u in 0..<deltaB.rows {
-                for v in 0..<r { out[u * r + v] = abs(d[u * r + v]) * rowNorms[v] }
+        precondition(rowNorms.count == r && deltaB.count == deltaB.rows * r, "importanceB: A has \(rowNorms.count) rows, ΔB \(r) columns")
+        return [Float](unsafeUninitializedCapacity: deltaB.count) { out, initialized in
+            deltaB.storage.withUnsafeBufferPointer { d in
+                rowNorms.withUnsafeBufferPointer { w in
+                    for u in 0..<deltaB.rows {
+                        for v in 0..<r { out[u * r + v] = abs(d[u * r + v]) * w[v] }
+                    }
+                }
             }
+            initialized = deltaB.count
         }
-        return out
     }
 
     /// I(ΔA[u,v]) = |ΔA[u,v]|·‖B'[:,u]‖₂: each entry's contribution to B'·ΔA.
     static func importanceA(_ deltaA: Matrix, b: Matrix) -> [Float] {
         let columnNorms = b.columnNorms()
-        var out = [Float](repeating: 0, count: deltaA.count)
         let cols = deltaA.cols
-        deltaA.storage.withUnsafeBufferPointer { d in
-            for u in 0..<deltaA.rows {
-                let w = columnNorms[u]
-                for v in 0..<cols { out[u * cols + v] = abs(d[u * cols + v]) * w }
+        precondition(columnNorms.count == deltaA.rows && deltaA.count == deltaA.rows * cols, "importanceA: B has \(columnNorms.count) columns, ΔA \(deltaA.rows) rows")
+        return [Float](unsafeUninitializedCapacity: deltaA.count) { out, initialized in
+            deltaA.storage.withUnsafeBufferPointer { d in
+                for u in 0..<deltaA.rows {
+                    let w = columnNorms[u]
+                    for v in 0..<cols { out[u * cols + v] = abs(d[u * cols + v]) * w }
+                }
             }
+            initialized = deltaA.count
         }
-        return out
     }
 
     /// Magnitudes, for magnitude top-k.

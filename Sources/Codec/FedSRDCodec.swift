@@ -43,58 +43,122 @@ public struct FedSRDCodec: Codec {
         let shapes = global.shapes
         let messages = try updates.map { try CodecSupport.decode($0.bytes, shapes: shapes, codecID: codecID, kind: .update) }
         let n = messages.count
-        // U = [Σ p_i ΔB̃_i | p_1 B̂_1 | … | p_n B̂_n], Vᵀ = [A; ΔÃ_1; …; ΔÃ_n]: start from the parts that
-        // do not depend on the messages, then scatter each message's (sparse) values straight in.
-        var us: [Matrix] = [], vts: [Matrix] = []
-        for g in global.layers {
-            let r = g.shape.rank
-            var u = Matrix.zeros(rows: g.shape.outFeatures, cols: (n + 1) * r)
-            for (i, weight) in p.enumerated() { u.setColumns(from: g.b * weight, at: (i + 1) * r) }
-            var vt = Matrix.zeros(rows: (n + 1) * r, cols: g.shape.inFeatures)
-            vt.setRows(from: g.a, at: 0)
-            us.append(u)
-            vts.append(vt)
-        }
+        // Each client's ΔB̃ and ΔÃ per layer (nil: not sent, i.e. zero).
+        var deltasB = [[WireTensor?]](repeating: [WireTensor?](repeating: nil, count: n), count: shapes.count)
+        var deltasA = deltasB
         for (i, message) in messages.enumerated() {
-            let weight = p[i]
             for t in message.tensors {
-                let r = shapes[t.layer].rank
-                if t.matrix == .a {
-                    // ΔÃ_i fills rows (i+1)r … of Vᵀ.
-                    let offset = (i + 1) * r * t.cols
-                    vts[t.layer].storage.withUnsafeMutableBufferPointer { v in
-                        Self.scatter(t, into: v) { offset + $0 }
-                    }
-                } else {
-                    // ΔB̃_i adds p_i·ΔB̃_i to column block 0 (the sum) and to block i+1 (p_i·B̂_i).
-                    let cols = (n + 1) * r
-                    us[t.layer].storage.withUnsafeMutableBufferPointer { u in
-                        Self.scatter(t, into: u, scale: weight) { flat in
-                            let row = flat / r, col = flat % r
-                            return row * cols + col
-                        }
-                        Self.scatter(t, into: u, scale: weight) { flat in
-                            let row = flat / r, col = flat % r
-                            return row * cols + (i + 1) * r + col
-                        }
-                    }
-                }
+                if t.matrix == .a { deltasA[t.layer][i] = t } else { deltasB[t.layer][i] = t }
             }
         }
+        // U = [Σ p_i ΔB̃_i | p_1 B̂_1 | … | p_n B̂_n], Vᵀ = [A; ΔÃ_1; …; ΔÃ_n], each written in one pass.
+        let us = global.layers.indices.map { Self.factorU(b: global.layers[$0].b, weights: p, deltas: deltasB[$0]) }
+        let vts = global.layers.indices.map { Self.factorVt(a: global.layers[$0].a, deltas: deltasA[$0]) }
         return zip(us, vts).map { u, vt in
             let factored = FactoredUpdate(u: u, vt: vt)
             return options.denseServer ? DenseUpdate(w: factored.dense()) : factored
         }
     }
 
-    /// Adds `scale ×` the tensor's values at `position(flat index)` of `buffer`.
+    /// Calls `body(flat index, value)` for each value the tensor carries, in order.
     @inline(__always)
-    static func scatter(_ t: WireTensor, into buffer: UnsafeMutableBufferPointer<Float>, scale: Float = 1, position: (Int) -> Int) {
-        if let indices = t.indices {
-            for (k, index) in indices.enumerated() { buffer[position(Int(index))] += scale * t.values[k] }
-        } else {
-            for k in 0..<t.values.count { buffer[position(k)] += scale * t.values[k] }
+    static func forEachValue(of t: WireTensor, _ body: (Int, Float) -> Void) {
+        t.values.withUnsafeBufferPointer { values in
+            if let indices = t.indices {
+                indices.withUnsafeBufferPointer { ix in
+                    for k in 0..<Swift.min(ix.count, values.count) { body(Int(ix[k]), values[k]) }
+                }
+            } else {
+                for k in 0..<values.count { body(k, values[k]) }
+            }
         }
+    }
+
+    /// Whether the tensor is as `WireMessage.decode` makes them: one value per index, indices strictly
+    /// increasing inside rows·cols, or all rows·cols values when dense (the one-pass writers rely on it).
+    static func isWellFormed(_ t: WireTensor) -> Bool {
+        guard let indices = t.indices else { return t.values.count == t.length }
+        guard indices.count == t.values.count else { return false }
+        var previous = -1
+        for index in indices {
+            guard Int(index) > previous else { return false }
+            previous = Int(index)
+        }
+        return previous < t.length
+    }
+
+    /// U = [Σ p_i ΔB̃_i | p_1 B̂_1 | … | p_n B̂_n] (d_out × (n+1)r), B̂_i = B + ΔB̃_i, row by row: each
+    /// row's blocks are written (0, then p_i·B), then each client's entries in that row are added,
+    /// client after client — the same sums in the same order as scattering client by client into
+    /// the finished blocks, without sweeping the whole of U once per client.
+    static func factorU(b: Matrix, weights p: [Float], deltas: [WireTensor?]) -> Matrix {
+        let r = b.cols, rows = b.rows, n = p.count, width = (n + 1) * r, count = rows * width
+        precondition(deltas.count == n && b.count == rows * r, "factorU: one delta per weight, B's storage matching its shape")
+        // The clients' entries one after the other (flat indices into B's shape, sorted per client).
+        var flat: [UInt32] = [], values: [Float] = [], starts: [Int] = [], ends: [Int] = []
+        for t in deltas {
+            starts.append(values.count)
+            if let t {
+                precondition(t.rows == rows && t.cols == r && Self.isWellFormed(t), "factorU: ΔB̃ is \(t.rows)×\(t.cols) or its indices are not sorted in it, B \(rows)×\(r)")
+                if let indices = t.indices { flat += indices } else { flat += (0..<t.values.count).map { UInt32($0) } }
+                values += t.values
+            }
+            ends.append(values.count)
+        }
+        let storage = [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            b.storage.withUnsafeBufferPointer { src in
+                flat.withUnsafeBufferPointer { ix in
+                    values.withUnsafeBufferPointer { vals in
+                        p.withUnsafeBufferPointer { w in
+                            starts.withUnsafeMutableBufferPointer { cursor in
+                                for row in 0..<rows {
+                                    let dst = row &* width, from = row &* r, rowEnd = from &+ r
+                                    for c in 0..<r { out[dst &+ c] = 0 }
+                                    for i in 0..<n {
+                                        let block = dst &+ (i &+ 1) &* r, weight = w[i]
+                                        for c in 0..<r { out[block &+ c] = weight * src[from &+ c] }
+                                    }
+                                    for i in 0..<n {
+                                        let block = (i &+ 1) &* r, weight = w[i], end = ends[i]
+                                        var k = cursor[i]
+                                        while k < end && Int(ix[k]) < rowEnd {
+                                            let at = dst &+ Int(ix[k]) &- from, scaled = weight * vals[k]
+                                            out[at] += scaled
+                                            out[at &+ block] += scaled
+                                            k &+= 1
+                                        }
+                                        cursor[i] = k
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            initialized = count
+        }
+        return Matrix(rows: rows, cols: width, storage: storage)
+    }
+
+    /// Vᵀ = [A; ΔÃ_1; …; ΔÃ_n] ((n+1)r × d_in): A, then each client's slab, zeros plus its values.
+    static func factorVt(a: Matrix, deltas: [WireTensor?]) -> Matrix {
+        let slab = a.count, count = (deltas.count + 1) * slab
+        let storage = [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            a.storage.withUnsafeBufferPointer { src in
+                for k in 0..<slab { out[k] = src[k] }
+            }
+            for (i, t) in deltas.enumerated() {
+                let base = (i + 1) * slab
+                for k in 0..<slab { out[base &+ k] = 0 }
+                if let t {
+                    precondition(t.rows == a.rows && t.cols == a.cols && Self.isWellFormed(t),
+                                 "factorVt: ΔÃ is \(t.rows)×\(t.cols) or its indices are not sorted in it, A \(a.rows)×\(a.cols)")
+                    forEachValue(of: t) { flat, value in out[base &+ flat] += value }
+                }
+            }
+            initialized = count
+        }
+        return Matrix(rows: (deltas.count + 1) * a.rows, cols: a.cols, storage: storage)
     }
 
     /// The fitted broadcast: sparse δB, δA per layer, their kept indices (nil = dense), residual, guard events.
@@ -124,7 +188,7 @@ public struct FedSRDCodec: Codec {
             // δB ← (ΔW − B·δA)·Aᵀ·(A·Aᵀ + λ_A I)⁻¹
             for l in layers.indices {
                 let m = wAt[l] - layers[l].b.multiplied(by: deltaA[l].multiplied(by: layers[l].a, transposeOther: true))
-                deltaB[l] = try gramA[l].solveSymmetricPositiveDefinite(m.transposed()).transposed()
+                deltaB[l] = try gramA[l].solveSymmetricPositiveDefinite(m, side: .right)
             }
             let scoresB = layers.indices.map { CodecSupport.importanceB(deltaB[$0], a: layers[$0].a) }
             let countsB = rule.keptCounts(kinds: layers.map { _ in .b }, scores: scoresB)
@@ -201,22 +265,5 @@ struct FitNorms {
         // ‖δB·A‖² = ⟨δBᵀδB, AAᵀ⟩; ‖B*δA‖² = ⟨B*ᵀB*, δAδAᵀ⟩; ⟨δB·A, B*·δA⟩ = ⟨δBᵀB*, (δA·Aᵀ)ᵀ⟩.
         fitNormSquared = dBtdB.dot(aaT) + bStarGram.dot(dAdAt) + 2 * dBtBStar.dot(dAaT.transposed())
         innerWithW = wAt.dot(deltaB) + bStarTW.dot(deltaA)
-    }
-}
-
-extension Matrix {
-    /// ‖self‖²_F in Double.
-    func frobeniusNormSquared() -> Double { storage.reduce(0) { $0 + Double($1) * Double($1) } }
-
-    /// Writes `block`'s columns into columns `start…` of self (same row count).
-    mutating func setColumns(from block: Matrix, at start: Int) {
-        for i in 0..<rows {
-            for j in 0..<block.cols { storage[i * cols + start + j] = block.storage[i * block.cols + j] }
-        }
-    }
-
-    /// Writes `block`'s rows into rows `start…` of self (same column count).
-    mutating func setRows(from block: Matrix, at start: Int) {
-        storage.replaceSubrange((start * cols)..<((start + block.rows) * cols), with: block.storage)
     }
 }

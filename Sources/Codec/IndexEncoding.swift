@@ -99,22 +99,79 @@ public enum IndexEncoding: UInt8, Sendable, CaseIterable, CustomStringConvertibl
             let highBits = k + ((n - 1) >> low)
             let highStart = try reader.take((highBits + 7) / 8)
             var out = [UInt32](repeating: 0, count: k)
-            var lowReader = BitUnpacker(bytes: reader.bytes, start: lowStart)
-            var i = 0
-            for position in 0..<highBits where reader.bytes[highStart + position >> 3] & (1 << UInt8(position & 7)) != 0 {
-                guard i < k else { throw .malformed("Elias–Fano high part holds more than \(k) indices") }
-                let high = UInt64(position - i)
-                let lowValue = low > 0 ? lowReader.get(width: low) : 0
-                let index = high << UInt64(low) | lowValue
-                guard index < UInt64(n), i == 0 || UInt32(index) > out[i - 1] else {
-                    throw .malformed("Elias–Fano index \(index) out of order or past \(n)")
+            let failure = reader.bytes.withUnsafeBufferPointer { bytes in
+                out.withUnsafeMutableBufferPointer { o in
+                    IndexEncoding.readEliasFano(bytes, lowStart: lowStart, highStart: highStart, highBits: highBits, lowBits: low, length: n, into: o)
                 }
-                out[i] = UInt32(index)
-                i += 1
             }
-            guard i == k else { throw .malformed("Elias–Fano high part holds \(i) indices, header says \(k)") }
+            if let failure { throw failure }
             return out
         }
+    }
+
+    /// Decodes an Elias–Fano code into `out` (k = out.count indices): the high part a 64-bit word at
+    /// a time (one `trailingZeroBitCount` per index), each low part with one unaligned load. The
+    /// checks (and their order) are those of a bit-by-bit reading: more than k indices, an index
+    /// past n or not above the previous one, fewer than k. Returns the first failure, or nil.
+    static func readEliasFano(_ bytes: UnsafeBufferPointer<UInt8>, lowStart: Int, highStart: Int, highBits: Int, lowBits low: Int,
+                              length n: Int, into out: UnsafeMutableBufferPointer<UInt32>) -> WireError? {
+        let k = out.count
+        let highEnd = highStart + (highBits + 7) / 8
+        var i = 0, lowBit = lowStart * 8
+        var previous: UInt64 = 0
+        var wordStart = 0
+        while wordStart < highBits {
+            var word = Self.load64(bytes, at: highStart + wordStart >> 3, limit: highEnd)
+            let remaining = highBits - wordStart
+            if remaining < 64 { word &= (UInt64(1) << UInt64(remaining)) &- 1 }
+            while word != 0 {
+                let position = wordStart + word.trailingZeroBitCount
+                word &= word &- 1
+                guard i < k else { return .malformed("Elias–Fano high part holds more than \(k) indices") }
+                let high = UInt64(position - i)
+                let lowValue = low > 0 ? Self.bits(bytes, at: lowBit, width: low) : 0
+                lowBit += low
+                let index = high << UInt64(low) | lowValue
+                guard index < UInt64(n), i == 0 || index > previous else {
+                    return .malformed("Elias–Fano index \(index) out of order or past \(n)")
+                }
+                out[i] = UInt32(index)
+                previous = index
+                i += 1
+            }
+            wordStart += 64
+        }
+        guard i == k else { return .malformed("Elias–Fano high part holds \(i) indices, header says \(k)") }
+        return nil
+    }
+
+    /// The `width` (1…64) bits starting at bit `bit` of `bytes`, least-significant first.
+    @inline(__always)
+    static func bits(_ bytes: UnsafeBufferPointer<UInt8>, at bit: Int, width: Int) -> UInt64 {
+        if width <= 56 { return shortBits(bytes, at: bit, width: width) }
+        return shortBits(bytes, at: bit, width: 32) | shortBits(bytes, at: bit + 32, width: width - 32) << 32
+    }
+
+    /// `bits` for a width of at most 56 (one unaligned load covers them).
+    @inline(__always)
+    static func shortBits(_ bytes: UnsafeBufferPointer<UInt8>, at bit: Int, width: Int) -> UInt64 {
+        let mask = (UInt64(1) << UInt64(width)) &- 1
+        return (load64(bytes, at: bit >> 3, limit: bytes.count) >> UInt64(bit & 7)) & mask
+    }
+
+    /// Eight bytes from `start` as a little-endian word, zeros past `limit` (≤ bytes.count).
+    @inline(__always)
+    static func load64(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int, limit: Int) -> UInt64 {
+        if start + 8 <= limit, let base = bytes.baseAddress {
+            return UInt64(littleEndian: UnsafeRawPointer(base + start).loadUnaligned(as: UInt64.self))
+        }
+        var value: UInt64 = 0
+        var k = 0
+        while start + k < limit && k < 8 {
+            value |= UInt64(bytes[start + k]) << UInt64(8 * k)
+            k += 1
+        }
+        return value
     }
 }
 
@@ -123,28 +180,18 @@ struct BitPacker {
     var bytes: [UInt8]
     private var position = 0
     init(bitCount: Int) { bytes = [UInt8](repeating: 0, count: (bitCount + 7) / 8) }
+    /// Appends the low `width` (0…64) bits of `value`, a byte at a time.
     mutating func put(_ value: UInt64, width: Int) {
-        for b in 0..<width where (value >> UInt64(b)) & 1 == 1 { set(position + b) }
+        var v = width >= 64 ? value : value & ((UInt64(1) << UInt64(width)) &- 1)
+        var bit = position, remaining = width
+        while remaining > 0 {
+            let offset = bit & 7, taken = Swift.min(8 - offset, remaining)
+            bytes[bit >> 3] |= UInt8(truncatingIfNeeded: v << UInt64(offset))
+            v >>= UInt64(taken)
+            bit += taken
+            remaining -= taken
+        }
         position += width
     }
     mutating func set(_ bit: Int) { bytes[bit >> 3] |= 1 << UInt8(bit & 7) }
-}
-
-/// Reads bits least-significant first.
-struct BitUnpacker {
-    let bytes: [UInt8]
-    var position: Int
-    init(bytes: [UInt8], start: Int) {
-        self.bytes = bytes
-        position = start * 8
-    }
-    mutating func get(width: Int) -> UInt64 {
-        var value: UInt64 = 0
-        for b in 0..<width {
-            let bit = position + b
-            if bytes[bit >> 3] & (1 << UInt8(bit & 7)) != 0 { value |= 1 << UInt64(b) }
-        }
-        position += width
-        return value
-    }
 }

@@ -1,31 +1,109 @@
 import Foundation
 import LoRA
 
-/// Top-k selection in O(n) expected time (quickselect for the threshold, then one pass), with ties
-/// broken by the lower flat index so the result is deterministic.
+/// Top-k selection in O(n) (a radix select for the threshold, then one pass), with ties broken by
+/// the lower flat index so the result is deterministic.
 public enum TopK {
     /// Sorted indices of the `k` largest `scores`; among equal scores the lower indices win.
-    /// - Complexity: O(n) expected.
+    /// - Complexity: O(n).
     public static func indices(of scores: [Float], k: Int) -> [UInt32] {
         let n = scores.count
         guard k < n else { return (0..<n).map { UInt32($0) } }
         guard k > 0 else { return [] }
-        var scratch = scores
-        let threshold = scratch.withUnsafeMutableBufferPointer { select($0, rank: n - k) }
-        var greater = 0
-        for s in scores where s > threshold { greater += 1 }
+        // The threshold (the k-th largest score) and how many scores lie strictly above it.
+        let (threshold, greater) = scores.withUnsafeBufferPointer { s in
+            radixThreshold(s, k: k) ?? quickselectThreshold(s, k: k)
+        }
         var ties = k - greater
         var out = [UInt32]()
         out.reserveCapacity(k)
-        for (i, s) in scores.enumerated() {
-            if s > threshold {
-                out.append(UInt32(i))
-            } else if s == threshold && ties > 0 {
-                out.append(UInt32(i))
-                ties -= 1
+        scores.withUnsafeBufferPointer { s in
+            for i in 0..<n {
+                let x = s[i]
+                if x > threshold {
+                    out.append(UInt32(i))
+                } else if x == threshold && ties > 0 {
+                    out.append(UInt32(i))
+                    ties -= 1
+                }
             }
         }
         return out
+    }
+
+    /// The k-th largest score and the count of scores above it, by quickselect on a copy.
+    static func quickselectThreshold(_ scores: UnsafeBufferPointer<Float>, k: Int) -> (Float, Int) {
+        var scratch = Array(scores)
+        let threshold = scratch.withUnsafeMutableBufferPointer { select($0, rank: scores.count - k) }
+        var greater = 0
+        for s in scores where s > threshold { greater += 1 }
+        return (threshold, greater)
+    }
+
+    /// An order-preserving key of a non-NaN float: a < b ⇔ key(a) < key(b), and −0 has +0's key
+    /// (they compare equal).
+    @inline(__always)
+    static func key(_ x: Float) -> UInt32 {
+        let bits = x == 0 ? 0 : x.bitPattern
+        return bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
+    }
+
+    /// The float of a key (the inverse of `key`, +0 for zero).
+    @inline(__always)
+    static func value(ofKey key: UInt32) -> Float {
+        Float(bitPattern: key & 0x8000_0000 != 0 ? key & 0x7FFF_FFFF : ~key)
+    }
+
+    /// The k-th largest score (0 < k < n) and the count of scores above it, by a three-digit
+    /// (11, 11, 10 bits) most-significant-first radix select on the keys: one pass over all
+    /// scores, then passes over the candidates only. Nil when a score is NaN (the caller falls
+    /// back to quickselect, whose order NaN does not have either).
+    static func radixThreshold(_ scores: UnsafeBufferPointer<Float>, k: Int) -> (Float, Int)? {
+        let n = scores.count
+        var histogram = [Int](repeating: 0, count: 2048)
+        var hasNaN = false
+        let keys = [UInt32](unsafeUninitializedCapacity: n) { out, initialized in
+            histogram.withUnsafeMutableBufferPointer { h in
+                for i in 0..<n {
+                    let x = scores[i]
+                    if x.isNaN { hasNaN = true }
+                    let key = Self.key(x)
+                    out[i] = key
+                    h[Int(key >> 21)] += 1
+                }
+            }
+            initialized = n
+        }
+        if hasNaN { return nil }
+        // Walks the histogram down from the top: the bucket holding the `need`-th largest key,
+        // and how many of the wanted keys are still to be found inside it.
+        func descend(_ h: [Int], need: Int) -> (bucket: Int, need: Int) {
+            var remaining = need
+            var bucket = h.count - 1
+            while bucket > 0 && h[bucket] < remaining {
+                remaining -= h[bucket]
+                bucket -= 1
+            }
+            return (bucket, remaining)
+        }
+        let (top, need1) = descend(histogram, need: k)
+        // Second digit, over the keys of the top bucket (collected as candidates).
+        var candidates: [UInt32] = []
+        candidates.reserveCapacity(Swift.min(n, 4 * (histogram[top] + 1)))
+        var second = [Int](repeating: 0, count: 2048)
+        keys.withUnsafeBufferPointer { ks in
+            for key in ks where Int(key >> 21) == top {
+                candidates.append(key)
+                second[Int((key >> 10) & 0x7FF)] += 1
+            }
+        }
+        let (middle, need2) = descend(second, need: need1)
+        var third = [Int](repeating: 0, count: 1024)
+        for key in candidates where Int((key >> 10) & 0x7FF) == middle { third[Int(key & 0x3FF)] += 1 }
+        let (low, need3) = descend(third, need: need2)
+        let thresholdKey = UInt32(top) << 21 | UInt32(middle) << 10 | UInt32(low)
+        // Keys above the threshold: k minus the ties still wanted at the last digit.
+        return (value(ofKey: thresholdKey), k - need3)
     }
 
     /// The value that would sit at position `rank` if `values` were sorted ascending (values are

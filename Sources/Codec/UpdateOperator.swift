@@ -27,14 +27,8 @@ struct FactoredUpdate: UpdateOperator {
 
     func timesTransposed(_ m: Matrix) -> Matrix { u.multiplied(by: vt.multiplied(by: m, transposeOther: true)) }
     func transposedTimes(_ m: Matrix) -> Matrix { m.multiplied(by: u, transposeSelf: true).multiplied(by: vt) }
-    /// Σ (UᵀU) ∘ (VᵀV), accumulated in Double.
-    func frobeniusNormSquared() -> Double {
-        let gu = u.multiplied(by: u, transposeSelf: true)
-        let gv = vt.multiplied(by: vt, transposeOther: true)
-        var sum = 0.0
-        for i in 0..<gu.storage.count { sum += Double(gu.storage[i]) * Double(gv.storage[i]) }
-        return max(sum, 0)
-    }
+    /// Σ (UᵀU) ∘ (VᵀV), accumulated in Double; both Grams by `ssyrk` (half the flops of gemm).
+    func frobeniusNormSquared() -> Double { max(u.gram().frobeniusInner(vt.rowGram()), 0) }
     func dense() -> Matrix { u.multiplied(by: vt) }
 
     /// ΔW − L·R = X·Y with X = [U | L] (d_out × w) and Y = [Vᵀ; −R] (w × d_in), w = K + k,
@@ -82,7 +76,7 @@ struct DenseUpdate: UpdateOperator {
     var cols: Int { w.cols }
     func timesTransposed(_ m: Matrix) -> Matrix { w.multiplied(by: m, transposeOther: true) }
     func transposedTimes(_ m: Matrix) -> Matrix { m.multiplied(by: w, transposeSelf: true) }
-    func frobeniusNormSquared() -> Double { w.storage.reduce(0) { $0 + Double($1) * Double($1) } }
+    func frobeniusNormSquared() -> Double { w.frobeniusNormSquared() }
     func dense() -> Matrix { w }
     /// Entry by entry in Double (L·R formed densely): the oracle for the factored form.
     func distanceSquared(toProduct left: DoubleMatrix, _ right: DoubleMatrix) -> (distance: Double, norm: Double) {
@@ -100,11 +94,7 @@ struct DenseUpdate: UpdateOperator {
 /// Small helpers on matrices used by the server steps.
 extension Matrix {
     /// Σ self ∘ other, in Double.
-    func dot(_ other: Matrix) -> Double {
-        var sum = 0.0
-        for i in 0..<storage.count { sum += Double(storage[i]) * Double(other.storage[i]) }
-        return sum
-    }
+    func dot(_ other: Matrix) -> Double { frobeniusInner(other) }
 
     /// self + λ·I (square).
     func addingToDiagonal(_ lambda: Float) -> Matrix {
@@ -115,8 +105,13 @@ extension Matrix {
 
     /// Zeros every entry not in `indices` (sorted flat indices).
     func keepingOnly(_ indices: [UInt32]) -> Matrix {
-        var out = Matrix.zeros(rows: rows, cols: cols)
-        for i in indices { out.storage[Int(i)] = storage[Int(i)] }
-        return out
+        precondition(indices.last.map { Int($0) < count } ?? true, "keepingOnly: index past the matrix")
+        var out = [Float](repeating: 0, count: count)
+        out.withUnsafeMutableBufferPointer { o in
+            storage.withUnsafeBufferPointer { s in
+                for i in indices { o[Int(i)] = s[Int(i)] }
+            }
+        }
+        return Matrix(rows: rows, cols: cols, storage: out)
     }
 }

@@ -166,22 +166,33 @@ public struct WireMessage: Sendable, Equatable {
 
     static func readValues(_ count: Int, as type: ValueType, from r: inout ByteReader) throws(WireError) -> [Float] {
         let start = try r.take(count * type.byteWidth)
-        let b = r.bytes
-        var out = [Float](repeating: 0, count: count)
-        for i in 0..<count {
-            switch type {
-            case .f32:
-                let o = start + 4 * i
-                out[i] = Float(bitPattern: UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24)
-            case .f16:
-                let o = start + 2 * i
-                out[i] = Float(Float16(bitPattern: UInt16(b[o]) | UInt16(b[o + 1]) << 8))
-            case .bf16:
-                let o = start + 2 * i
-                out[i] = ValueType.bfloat16ToFloat(UInt16(b[o]) | UInt16(b[o + 1]) << 8)
+        return r.bytes.withUnsafeBufferPointer { b in
+            [Float](unsafeUninitializedCapacity: count) { out, initialized in
+                switch type {
+                case .f32:
+                    // Little-endian binary32 on the wire: on a little-endian host, a copy.
+                    if UInt32(1).littleEndian == 1, count > 0, let source = b.baseAddress, let destination = out.baseAddress {
+                        UnsafeMutableRawPointer(destination).copyMemory(from: source + start, byteCount: 4 * count)
+                    } else {
+                        for i in 0..<count {
+                            let o = start + 4 * i
+                            out[i] = Float(bitPattern: UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24)
+                        }
+                    }
+                case .f16:
+                    for i in 0..<count {
+                        let o = start + 2 * i
+                        out[i] = Float(Float16(bitPattern: UInt16(b[o]) | UInt16(b[o + 1]) << 8))
+                    }
+                case .bf16:
+                    for i in 0..<count {
+                        let o = start + 2 * i
+                        out[i] = ValueType.bfloat16ToFloat(UInt16(b[o]) | UInt16(b[o + 1]) << 8)
+                    }
+                }
+                initialized = count
             }
         }
-        return out
     }
 
     /// Decodes `bytes`, checking magic, version, CRC, lengths, and every tensor against `shapes`

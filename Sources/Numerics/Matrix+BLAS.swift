@@ -89,6 +89,62 @@ extension Matrix {
         return g
     }
 
+    /// The Gram matrix of the rows, `self · selfᵀ` (rows×rows, exactly symmetric), via `cblas_ssyrk`.
+    /// - Complexity: O(rows² · cols), about half the flops of the equivalent gemm.
+    public func rowGram() -> Matrix {
+        let n = rows
+        checkStorage()
+        var g = Matrix.zeros(rows: n, cols: n)
+        guard n > 0, cols > 0 else { return g }
+        let (n32, k32) = (Matrix.blasInt(n), Matrix.blasInt(cols))
+        storage.withUnsafeBufferPointer { pa in
+            g.storage.withUnsafeMutableBufferPointer { pg in
+                cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, n32, k32,
+                            1, pa.baseAddress, k32, 0, pg.baseAddress, n32)
+                for i in 0..<n {
+                    for j in (i + 1)..<n { pg[j * n + i] = pg[i * n + j] }
+                }
+            }
+        }
+        return g
+    }
+
+    /// Σ self ∘ other (the Frobenius inner product), products and sum in Double (four independent
+    /// accumulators; OpenBLAS's `cblas_dsdot` is not used: its Haswell kernel sums in Float).
+    /// - Precondition: same shape.
+    /// - Complexity: O(rows · cols).
+    public func frobeniusInner(_ other: Matrix) -> Double {
+        precondition(rows == other.rows && cols == other.cols,
+                     "frobeniusInner: shape \(other.rows)×\(other.cols) does not match \(rows)×\(cols)")
+        checkStorage(); other.checkStorage()
+        return storage.withUnsafeBufferPointer { x in
+            other.storage.withUnsafeBufferPointer { y in
+                var (s0, s1, s2, s3) = (0.0, 0.0, 0.0, 0.0)
+                let n = x.count
+                var k = 0
+                while k + 4 <= n {
+                    s0 += Double(x[k]) * Double(y[k]); s1 += Double(x[k + 1]) * Double(y[k + 1])
+                    s2 += Double(x[k + 2]) * Double(y[k + 2]); s3 += Double(x[k + 3]) * Double(y[k + 3])
+                    k += 4
+                }
+                while k < n { s0 += Double(x[k]) * Double(y[k]); k += 1 }
+                return (s0 + s1) + (s2 + s3)
+            }
+        }
+    }
+
+    /// ‖self‖²_F, accumulated in Double in index order (one accumulator: the same value as
+    /// `storage.reduce(0) { $0 + Double($1) * Double($1) }`, over the buffer).
+    /// - Complexity: O(rows · cols).
+    public func frobeniusNormSquared() -> Double {
+        checkStorage()
+        return storage.withUnsafeBufferPointer { p in
+            var sum = 0.0
+            for x in p { sum += Double(x) * Double(x) }
+            return sum
+        }
+    }
+
     /// Matrix–vector product `op(self) · x` (`cblas_sgemv`), `op` transposing when `transposeSelf` is set.
     /// - Precondition: `x.count` equals the column count of `op(self)`.
     /// - Complexity: O(rows · cols).

@@ -152,6 +152,46 @@ extension Matrix {
         }
     }
 
+    /// Which side of the unknown a matrix multiplies in a solve.
+    public enum SolveSide: Sendable, Equatable {
+        /// `self · x = b`.
+        case left
+        /// `x · self = b`: `x = b · self⁻¹` (b has as many columns as self).
+        case right
+    }
+
+    /// Solves `self · x = b` (`.left`: `solveSymmetricPositiveDefinite(_:)`) or `x · self = b`
+    /// (`.right`: x = b·self⁻¹, b with as many columns as self) for symmetric positive definite `self`
+    /// by Cholesky (`sposv`; only the upper triangle of `self` is read).
+    ///
+    /// `.right` gives exactly `solveSymmetricPositiveDefinite(b.transposed()).transposed()` without
+    /// either transpose: row-major `b` (m × n) is the column-major n × m right-hand side LAPACK wants,
+    /// so `sposv` runs in column-major order on a copy of `b` (LAPACKE's row-major interface would copy
+    /// the m × n matrix to column-major order and back), with `self`'s n × n upper triangle laid out
+    /// as LAPACKE lays it out.
+    /// - Throws: `.dimensionMismatch`, `.nonFinite`, or `.notPositiveDefinite(info:)`.
+    /// - Complexity: O(n³ / 3 + n² · m).
+    public func solveSymmetricPositiveDefinite(_ b: Matrix, side: SolveSide) throws(LinearAlgebraError) -> Matrix {
+        if side == .left { return try solveSymmetricPositiveDefinite(b) }
+        let name = "solveSymmetricPositiveDefinite"
+        guard rows == cols else { throw .dimensionMismatch("\(name) needs a square matrix, got \(rows)×\(cols)") }
+        guard b.cols == rows else {
+            throw .dimensionMismatch("\(name): right-hand side is \(b.rows)×\(b.cols), matrix is \(rows)×\(cols)")
+        }
+        try requireFinite(name)
+        try b.requireFinite(name)
+        let n = rows
+        guard n > 0, b.rows > 0 else { return Matrix.zeros(rows: b.rows, cols: b.cols) }
+        let (n32, nrhs32) = (try Self.lapackInt(n), try Self.lapackInt(b.rows))
+        // Column-major copy of self (its transpose in row-major terms): element (i, j) at i + j·n.
+        var a = transposed().storage
+        var x = b.storage
+        let info = LAPACKE_sposv_work(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "U")), n32, nrhs32, &a, n32, &x, n32)
+        if info > 0 { throw .notPositiveDefinite(info: info) }
+        guard info == 0 else { throw .lapack(routine: "sposv", info: info) }
+        return Matrix(rows: b.rows, cols: b.cols, storage: x)
+    }
+
     // MARK: Internal helpers
 
     /// Converts a dimension to LAPACK's 32-bit `lapack_int`, throwing if it does not fit.

@@ -16,6 +16,44 @@ final class TopKTests: XCTestCase {
         }
     }
 
+    /// The radix threshold against quickselect (the previous method) and the sort reference, on
+    /// signed values with ±0, infinities, subnormals and ties; NaN falls back to quickselect.
+    func testRadixThresholdAgreesWithQuickselect() {
+        var f = AdapterFactory(seed: 12)
+        let specials: [Float] = [0, -0.0, .infinity, -.infinity, .leastNonzeroMagnitude, -.leastNonzeroMagnitude, .greatestFiniteMagnitude, 1, -1]
+        for trial in 0..<300 {
+            let n = f.int(2...3000)
+            let scores: [Float] = (0..<n).map { _ in
+                switch trial % 4 {
+                case 0: return Float(f.int(-3...3))
+                case 1: return specials[f.int(0...specials.count - 1)]
+                case 2: return f.uniform() * Float(f.int(1...1000))
+                default: return abs(f.uniform())
+                }
+            }
+            let k = f.int(1...n - 1)
+            let radix = scores.withUnsafeBufferPointer { TopK.radixThreshold($0, k: k) }
+            let quick = scores.withUnsafeBufferPointer { TopK.quickselectThreshold($0, k: k) }
+            XCTAssertNotNil(radix)
+            XCTAssertEqual(radix?.0, quick.0, "trial \(trial)")
+            XCTAssertEqual(radix?.1, quick.1, "trial \(trial)")
+            let reference = scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }.prefix(k).sorted()
+            XCTAssertEqual(TopK.indices(of: scores, k: k), reference.map { UInt32($0) }, "trial \(trial)")
+        }
+        let withNaN: [Float] = [3, .nan, 1, 2, 2]
+        XCTAssertNil(withNaN.withUnsafeBufferPointer { TopK.radixThreshold($0, k: 2) })
+        let quick = withNaN.withUnsafeBufferPointer { TopK.quickselectThreshold($0, k: 2) }
+        var expected: [UInt32] = []
+        var ties = 2 - quick.1
+        for (i, s) in withNaN.enumerated() where s > quick.0 || (s == quick.0 && ties > 0) {
+            if s == quick.0 { ties -= 1 }
+            expected.append(UInt32(i))
+        }
+        XCTAssertEqual(TopK.indices(of: withNaN, k: 2), expected, "NaN: the quickselect path, as before")
+        XCTAssertEqual(TopK.key(-0.0), TopK.key(0))
+        XCTAssertEqual(TopK.value(ofKey: TopK.key(-2.5)), -2.5)
+    }
+
     func testAllEqualKeepsTheLowestIndices() {
         XCTAssertEqual(TopK.indices(of: [Float](repeating: 1, count: 10), k: 3), [0, 1, 2])
     }

@@ -59,7 +59,9 @@ final class WireTests: XCTestCase {
 
     func testEliasFanoEdgeCases() throws {
         for (n, indices) in [(1, [0]), (2, [1]), (1000, [0, 999]), (1000, Array(0..<1000).filter { $0 % 7 == 3 }.map { $0 }),
-                             (70000, [5, 65535, 65536, 69999])] as [(Int, [Int])] {
+                             (70000, [5, 65535, 65536, 69999]),
+                             // 58 low bits (read in two parts), 64-bit words with and without a full tail.
+                             (1 << 59, [5, 4_000_000_000]), (64, Array(0..<64)), (200, Array(stride(from: 1, to: 200, by: 3)))] as [(Int, [Int])] {
             var w = ByteWriter()
             let idx = indices.map { UInt32($0) }
             IndexEncoding.eliasFano.write(idx, length: n, into: &w)

@@ -212,6 +212,28 @@ final class MatrixTests: XCTestCase {
                                               from: Matrix(rows: 17, cols: 1, storage: z)), 8 * 9 * 17 * eps)
     }
 
+    /// rowGram = self·selfᵀ (exactly symmetric); frobeniusInner and frobeniusNormSquared in Double.
+    func testRowGramAndFrobeniusInner() {
+        var rng = TestGenerator(seed: 17)
+        let a = rng.matrix(9, 33), b = rng.matrix(9, 33)
+        let g = a.rowGram()
+        XCTAssertEqual(g.rows, 9); XCTAssertEqual(g.cols, 9)
+        XCTAssertEqual(g, g.transposed(), "rowGram must be exactly symmetric")
+        XCTAssertLessThanOrEqual(maxDeviation(a, false, a, true, from: g), 8 * 33 * eps)
+        var inner = 0.0, squares = 0.0
+        for i in 0..<a.count {
+            inner += Double(a.storage[i]) * Double(b.storage[i])
+            squares += Double(a.storage[i]) * Double(a.storage[i])
+        }
+        XCTAssertEqual(a.frobeniusInner(b), inner, accuracy: 1e-12)
+        XCTAssertEqual(a.frobeniusNormSquared(), squares, accuracy: 1e-12)
+        XCTAssertEqual(Matrix.zeros(rows: 0, cols: 3).frobeniusNormSquared(), 0)
+        XCTAssertEqual(Matrix.zeros(rows: 3, cols: 0).rowGram(), .zeros(rows: 3, cols: 3))
+        // Products in Double: Float would round 2²⁴ + 1.
+        let big = Matrix(rows: 1, cols: 2, storage: [4096, 1])
+        XCTAssertEqual(big.frobeniusNormSquared(), 16_777_217)
+    }
+
     // MARK: LAPACK: QR
 
     func testQROrthonormalUpperTriangularAndReconstructs() throws {
@@ -329,6 +351,61 @@ final class MatrixTests: XCTestCase {
             for i in 0..<n { for j in 0..<i { corrupted[i, j] = 1e6 } }
             XCTAssertEqual(try corrupted.solveSymmetricPositiveDefinite(b), x)
         }
+    }
+
+    /// The two-sided Cholesky solve: `.left` is `solveSymmetricPositiveDefinite(_:)`, `.right` exactly
+    /// it on the transposed system (no transposes done); only the upper triangle is read; same errors.
+    func testSolveSymmetricPositiveDefiniteBothSides() throws {
+        for seed in UInt64(0)..<20 {
+            var rng = TestGenerator(seed: 7000 + seed)
+            let n = rng.int(1...30), m = rng.int(1...40), k = rng.int(1...50)
+            let g = rng.matrix(m, n)
+            let spd = g.gram() + .identity(n)
+            let b = rng.matrix(n, k), bt = rng.matrix(k, n)
+            let left = try spd.solveSymmetricPositiveDefinite(b, side: .left)
+            let right = try spd.solveSymmetricPositiveDefinite(bt, side: .right)
+            XCTAssertEqual(left.rows, n); XCTAssertEqual(left.cols, k)
+            XCTAssertEqual(right.rows, k); XCTAssertEqual(right.cols, n)
+            let reference = try spd.solveSymmetricPositiveDefinite(b)
+            let referenceRight = try spd.solveSymmetricPositiveDefinite(bt.transposed()).transposed()
+            XCTAssertEqual(left, reference, "seed \(seed)")
+            XCTAssertEqual(right, referenceRight, "the same sposv on the same column-major data, seed \(seed)")
+            let xMax: Double = (reference.storage + referenceRight.storage).map { abs(Double($0)) }.max()!
+            let gNorm = Double(g.frobeniusNorm())
+            let bound = (1 + gNorm * gNorm) * 16 * Double(n) * eps * (xMax + 1)
+            XCTAssertLessThanOrEqual(zip(left.storage, reference.storage).map { abs(Double($0) - Double($1)) }.max()!, bound, "seed \(seed)")
+            XCTAssertLessThanOrEqual(zip(right.storage, referenceRight.storage).map { abs(Double($0) - Double($1)) }.max()!, bound, "seed \(seed)")
+            // Residuals: spd·left ≈ b and right·spd ≈ bt.
+            let scale = Double(m + 1) * Double(n) * (xMax + 1)
+            XCTAssertLessThanOrEqual(maxDeviation(spd, false, left, false, from: b), 4 * Double(2 * n) * eps * scale, "seed \(seed)")
+            XCTAssertLessThanOrEqual(maxDeviation(right, false, spd, false, from: bt), 4 * Double(2 * n) * eps * scale, "seed \(seed)")
+            var corrupted = spd
+            for i in 0..<n { for j in 0..<i { corrupted[i, j] = 1e6 } }
+            XCTAssertEqual(try corrupted.solveSymmetricPositiveDefinite(b, side: .left), left)
+            XCTAssertEqual(try corrupted.solveSymmetricPositiveDefinite(bt, side: .right), right)
+        }
+        let indefinite = Matrix(rows: 2, cols: 2, storage: [1, 2, 2, 1])
+        for side in [Matrix.SolveSide.left, .right] {
+            XCTAssertThrowsError(try indefinite.solveSymmetricPositiveDefinite(.identity(2), side: side)) {
+                XCTAssertEqual($0 as? LinearAlgebraError, .notPositiveDefinite(info: 2))
+            }
+        }
+        var rng = TestGenerator(seed: 9)
+        let square = rng.matrix(4, 4).gram() + .identity(4)
+        for (b, side) in [(rng.matrix(3, 2), Matrix.SolveSide.left), (rng.matrix(2, 3), .right)] {
+            XCTAssertThrowsError(try square.solveSymmetricPositiveDefinite(b, side: side)) {
+                guard case .dimensionMismatch? = $0 as? LinearAlgebraError else { return XCTFail("\($0)") }
+            }
+        }
+        XCTAssertThrowsError(try rng.matrix(3, 4).solveSymmetricPositiveDefinite(rng.matrix(3, 1), side: .left)) {
+            guard case .dimensionMismatch? = $0 as? LinearAlgebraError else { return XCTFail("\($0)") }
+        }
+        var bad = rng.matrix(5, 4)
+        bad[1, 2] = .nan
+        XCTAssertThrowsError(try square.solveSymmetricPositiveDefinite(bad, side: .right)) {
+            XCTAssertEqual($0 as? LinearAlgebraError, .nonFinite("solveSymmetricPositiveDefinite"))
+        }
+        XCTAssertEqual(try square.solveSymmetricPositiveDefinite(Matrix.zeros(rows: 0, cols: 4), side: .right).rows, 0)
     }
 
     func testSingularAndNotPositiveDefiniteThrow() {
