@@ -64,6 +64,9 @@ public protocol EventScheduler: AnyObject {
     func peek() -> QueuedEvent?
     /// Removes and returns the earliest entry by (time, sequence).
     func removeNext() -> QueuedEvent?
+    /// Removes and returns the earliest entry if its time is at most `limit`; otherwise leaves it
+    /// (and returns nil). The run loop's one call per event.
+    func removeNext(notAfter limit: Double) -> QueuedEvent?
     /// Removes `event`; returns false if it is not queued.
     func remove(_ event: QueuedEvent) -> Bool
     /// Keeps only entries for which `isLive` holds, then restores the queue order.
@@ -76,6 +79,13 @@ public protocol EventScheduler: AnyObject {
 }
 
 extension EventScheduler {
+    /// `peek`, then `removeNext` if the entry is due.
+    @inlinable @inline(__always)
+    public func removeNext(notAfter limit: Double) -> QueuedEvent? {
+        guard let next = peek(), next.time <= limit else { return nil }
+        return removeNext()
+    }
+
     /// No hint.
     @inlinable @inline(__always)
     public func takeUpcoming(_ body: (QueuedEvent) -> Void) {}

@@ -86,12 +86,21 @@ public final class RadixHeap: EventScheduler {
     /// highest differing digit p and `key`'s digit d there.
     @inlinable @inline(__always)
     static func bucket(of key: UInt128, relativeTo last: UInt128) -> Int {
-        let x = key ^ last
-        // The highest differing bit, rounded down to its digit's lowest bit (0 when x = 0).
-        let low = (127 &- (x | 1).leadingZeroBitCount) & ~3
-        let digit = Int(truncatingIfNeeded: key &>> UInt128(truncatingIfNeeded: low)) & 15
-        let index = low &* 4 &+ digit
-        return x == 0 ? 0 : index
+        // On the two 64-bit halves: which half holds the highest differing bit is predictable (the
+        // time half, unless times are equal), and each half's shift is one instruction.
+        let keyHigh = UInt64(truncatingIfNeeded: key &>> 64)
+        let high = keyHigh ^ UInt64(truncatingIfNeeded: last &>> 64)
+        if high != 0 {
+            // The highest differing bit, rounded down to its digit's lowest bit.
+            let low = (63 &- high.leadingZeroBitCount) & ~3
+            let digit = Int(truncatingIfNeeded: keyHigh &>> UInt64(truncatingIfNeeded: low)) & 15
+            return (64 &+ low) &* 4 &+ digit
+        }
+        let keyLow = UInt64(truncatingIfNeeded: key)
+        let x = keyLow ^ UInt64(truncatingIfNeeded: last)
+        let low = (63 &- (x | 1).leadingZeroBitCount) & ~3
+        let digit = Int(truncatingIfNeeded: keyLow &>> UInt64(truncatingIfNeeded: low)) & 15
+        return x == 0 ? 0 : low &* 4 &+ digit
     }
 
     @usableFromInline func grow(_ b: Int) {
@@ -246,7 +255,8 @@ public final class RadixHeap: EventScheduler {
     /// Spreads bucket `b` over the buckets below it, relative to its minimum (one sequential pass;
     /// the minimum itself lands in bucket 0).
     @usableFromInline func redistribute(_ b: Int) {
-        let from = buckets + b
+        let all = buckets
+        let from = all + b
         let source = from.pointee.base
         let n = Int(from.pointee.count)
         let newLast = from.pointee.minimum
@@ -254,19 +264,25 @@ public final class RadixHeap: EventScheduler {
         from.pointee.count = 0
         from.pointee.minimum = .max
         markEmpty(b)
+        // The occupancy words and the summary are kept in locals through the pass (a store and a
+        // reload per entry otherwise, each depending on the one before).
+        let mask = occupied
+        var summaryBits = summary
         var i = 0
         while i < n {
             let key = source[i]
             let t = RadixHeap.bucket(of: key, relativeTo: newLast)
-            let to = buckets + t
+            let to = all + t
             let c = to.pointee.count
             if c == to.pointee.capacity { grow(t) }
             to.pointee.base[Int(c)] = key
             to.pointee.count = c &+ 1
             if key < to.pointee.minimum { to.pointee.minimum = key }
-            markOccupied(t)
+            mask[t &>> 6] |= 1 &<< UInt64(truncatingIfNeeded: t & 63)
+            summaryBits |= 1 &<< UInt64(truncatingIfNeeded: t &>> 6)
             i &+= 1
         }
+        summary = summaryBits
     }
 
     /// Reports the entries of the front just filled from a bucket (the next ≤ 32 to come out), once.
@@ -294,6 +310,18 @@ public final class RadixHeap: EventScheduler {
         size &-= 1
         checkAfterMutation()
         return QueuedEvent(packed: next)
+    }
+
+    /// - Complexity: O(1) amortised.
+    @inlinable @inline(__always)
+    public func removeNext(notAfter limit: Double) -> QueuedEvent? {
+        if frontStart == frontEnd { guard refill() else { return nil } }
+        let next = QueuedEvent(packed: front[frontStart])
+        guard next.time <= limit else { return nil }
+        frontStart &+= 1
+        size &-= 1
+        checkAfterMutation()
+        return next
     }
 
     /// - Complexity: O(front + size of the entry's bucket): the bucket is known from the key, then

@@ -127,7 +127,8 @@ public final class EventSimulator<Queue: EventScheduler> {
     @discardableResult @inlinable @inline(__always)
     public func schedule(at time: SimTime, _ handler: EventHandlerID, payload: UInt64 = 0) -> EventHandle {
         if !(time.seconds >= clock) { schedulingInThePast(time) }
-        if !(handler.index > 0 && Int(handler.index) < handlerCount) { unknownHandler(handler) }
+        // 1 ≤ index < handlerCount in one unsigned comparison (index 0 wraps around).
+        if !(UInt(handler.index) &- 1 < UInt(handlerCount &- 1)) { unknownHandler(handler) }
         let slot = slots.take()
         let sequence = takeSequence()
         slots.cells[slot] = EventSlot(tag: UInt64(handler.index) << EventSlots.handlerShift | sequence, payload: payload)
@@ -217,8 +218,8 @@ public final class EventSimulator<Queue: EventScheduler> {
     public func run(until limit: SimTime = .infinity) -> UInt64 {
         stopRequested = false
         let start = fired
-        while !stopRequested, let next = queue.peek(), next.time <= limit.seconds {
-            _ = queue.removeNext()
+        let limitSeconds = limit.seconds
+        while !stopRequested, let next = queue.removeNext(notAfter: limitSeconds) {
             touchUpcoming()
             fire(next)
         }

@@ -57,7 +57,8 @@ final class EventSchedulerTests: XCTestCase {
 /// Checks of one queue type.
 struct SchedulerChecks<Queue: EventScheduler> {
     /// Random inserts (many equal times, some below an entry already peeked), removals of the next
-    /// and eager removals of random entries, against a sorted array.
+    /// (also bounded by a time limit, as the run loop asks) and eager removals of random entries,
+    /// against a sorted array.
     func againstSortedReference() {
         for seed in 0..<40 {
             var rng = TestRNG(state: UInt64(seed) &+ 5000)
@@ -79,6 +80,15 @@ struct SchedulerChecks<Queue: EventScheduler> {
                     XCTAssertTrue(queue.remove(reference[index]), "\(Queue.self) seed \(seed)")
                     XCTAssertFalse(queue.remove(reference[index]), "\(Queue.self): removed twice")
                     reference.remove(at: index)
+                } else if r < 0.85 {
+                    // The run loop's call: the next entry only if it is due by `limit`.
+                    let limit = floor + Double(rng.below(40)) - 0.5
+                    let due = reference.first.flatMap { $0.time <= limit ? $0 : nil }
+                    XCTAssertEqual(queue.removeNext(notAfter: limit), due, "\(Queue.self) seed \(seed)")
+                    if let due {
+                        reference.removeFirst()
+                        floor = due.time
+                    }
                 } else {
                     XCTAssertEqual(queue.peek(), reference.first, "\(Queue.self) seed \(seed)")
                     let next = queue.removeNext()

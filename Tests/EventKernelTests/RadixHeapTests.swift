@@ -1,7 +1,32 @@
-import EventKernel
+@testable import EventKernel
 import XCTest
 
 final class RadixHeapTests: XCTestCase {
+    /// The bucket index on 64-bit halves equals the definition on the 128-bit key: 0 when equal,
+    /// else 16·p + d for the highest differing 4-bit digit p and the key's digit d there.
+    func testBucketIndexMatchesItsDefinition() {
+        func reference(_ key: UInt128, _ last: UInt128) -> Int {
+            let x = key ^ last
+            guard x != 0 else { return 0 }
+            let p = (127 - x.leadingZeroBitCount) / 4
+            return 16 * p + Int(truncatingIfNeeded: key >> UInt128(4 * p)) & 15
+        }
+        var rng = TestRNG(state: 77)
+        for _ in 0..<200_000 {
+            let last = UInt128(rng.next()) << 64 | UInt128(rng.next())
+            // Keys at or above `last` differing from it in the high half, the low half only, or not at all.
+            let shift = UInt128(rng.below(128))
+            let key: UInt128
+            switch rng.below(3) {
+            case 0: key = last
+            case 1: key = last | (UInt128(1) << shift) | UInt128(rng.next() & 0xff)
+            default: key = last &+ (UInt128(rng.next()) >> UInt128(rng.below(64)))
+            }
+            guard key >= last else { continue }
+            XCTAssertEqual(RadixHeap.bucket(of: key, relativeTo: last), reference(key, last))
+        }
+    }
+
     /// Random inserts and removals against a sorted array, with many equal times, inserts at or after
     /// the last removed entry (the simulator's case) and, after a peek, below the peeked minimum.
     func testAgainstSortedReference() {
