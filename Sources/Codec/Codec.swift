@@ -6,7 +6,7 @@ public struct CodecOptions: Sendable, Equatable, Codable {
     /// α: target sparsity of uploads (fraction of entries dropped).
     public var sparsity: Double = 0.9
     /// How a message's kept entries are shared among its matrices (upload; the download too when cross-layer).
-    public var allocation: SparsityAllocation = .kurtosis
+    public var allocation: SparsityAllocation = .threshold
     /// Whether the matrices' budgets differ (false: ρ = α everywhere); setting it true picks the kurtosis rule.
     public var adaptive: Bool {
         get { allocation != .fixed }

@@ -166,9 +166,9 @@ public enum ImportanceStatistics {
 }
 
 /// Which matrices one application of the sparsity rule sees [ours]: all matrices of a kind in the
-/// message at once (`crossLayer`: the kurtosis rule's mean, and the budget it holds, run over them, so
-/// budget moves between layers), or each matrix alone (`perLayer`: every layer keeps its own budget,
-/// ρ = α; the kurtosis rule has no other matrices to compare with, so it reduces to α).
+/// message at once (`crossLayer`: the allocation — one threshold, or the kurtosis rule's mean and
+/// budget — runs over them, so budget moves between layers), or each matrix alone (`perLayer`: every
+/// layer keeps its own budget, ρ = α; a rule that compares matrices has nothing to compare with).
 public enum RuleScope: String, Sendable, Equatable, Codable, CaseIterable {
     case crossLayer = "cross-layer"
     case perLayer = "per-layer"
@@ -196,11 +196,12 @@ public enum SparsityBudget: String, Sendable, Equatable, Codable, CaseIterable {
     case mean
 }
 
-/// The kurtosis rule of FedSRD: per matrix, ρ_m = clamp(α + γ·(ln κ_m − mean ln κ) + c, ρ_lo, ρ_hi),
-/// the mean taken over the sparsified matrices of the same kind in one message (or each matrix alone,
-/// `scope`), with bounds [min(ρ_min, α), max(ρ_max, α)] (so ρ = α is always allowed) and the shift c
-/// chosen per kind so that the kept count never exceeds what ρ = α keeps (`budget: .exact`; c = 0 for
-/// `.mean`, the paper's normalisation).
+/// How many entries each matrix of a message keeps (docs/FEDSRD.md): each kind (A or B) keeps
+/// K = Σ kept(n_m, α) in all, shared by `allocation` over the matrices `scope` lets it compare —
+/// one importance threshold (`threshold`), ρ = α each (`fixed`), or the kurtosis rule of FedSRD,
+/// ρ_m = clamp(α + γ·(ln κ_m − mean ln κ) + c, ρ_lo, ρ_hi), mean over the sparsified matrices of the
+/// kind, bounds [min(ρ_min, α), max(ρ_max, α)] (so ρ = α is always allowed), the shift c chosen per
+/// kind so that no more than K are kept (`budget: .exact`; c = 0 for `.mean`, the paper's normalisation).
 public struct SparsityRule: Sendable, Equatable {
     /// α: the target average sparsity.
     public var alpha: Double

@@ -16,7 +16,7 @@ enum ArmsSection: ScenarioSection {
                                        "description": .string("How a message's kept entries are shared among its matrices (uploads; downloads too with download_rule cross-layer): fixed (ρ = α each), kurtosis (the paper's rule) or threshold (one importance threshold across the message); default \(d.allocation.rawValue).")]),
             ScenarioKey("adaptive", ["type": "boolean", "description": .string("Older form of allocation: true is kurtosis, false is fixed (both keys only if they agree).")]),
             ScenarioKey("download_rule", ["enum": .array(RuleScope.allCases.map { .string($0.rawValue) }),
-                                          "description": .string("Which matrices the download's sparsity rule compares (fedsrd, fedsrd-e): cross-layer (the kurtosis rule moves budget between layers) or per-layer (each layer decomposed alone at ρ = download_sparsity); default \(d.downloadScope.rawValue).")]),
+                                          "description": .string("Which matrices the download's sparsity rule compares (fedsrd, fedsrd-e): cross-layer (the allocation runs across the broadcast's layers) or per-layer (each layer decomposed alone at ρ = download_sparsity); default \(d.downloadScope.rawValue).")]),
             ScenarioKey("budget", ["enum": .array(SparsityBudget.allCases.map { .string($0.rawValue) }),
                                    "description": .string("What the kurtosis rule holds fixed: exact (each kind's kept count never exceeds what ρ = α keeps) or mean (the paper's: mean ρ = α before clamping); default \(d.budget.rawValue).")]),
             ScenarioKey("download_sparsity", SchemaVocabulary.ref("fraction-0-1-open", "Target broadcast sparsity, in [0, 1); default: sparsity.")),
