@@ -115,6 +115,12 @@ public final class EventSimulator<Queue: EventScheduler> {
         let slot = slots.take(action)
         let sequence = takeSequence()
         slots.cells[slot].tag = sequence
+        return enqueue(time: time, sequence: sequence, slot: slot)
+    }
+
+    /// Puts a new entry for `slot` (its cell already written) into the queue.
+    @inlinable @inline(__always)
+    func enqueue(time: SimTime, sequence: UInt64, slot: Int) -> EventHandle {
         let entry = QueuedEvent(time: time.seconds, sequence: sequence, slot: UInt32(truncatingIfNeeded: slot))
         queue.insert(entry)
         livePending &+= 1
@@ -132,10 +138,7 @@ public final class EventSimulator<Queue: EventScheduler> {
         let slot = slots.take()
         let sequence = takeSequence()
         slots.cells[slot] = EventSlot(tag: UInt64(handler.index) << EventSlots.handlerShift | sequence, payload: payload)
-        let entry = QueuedEvent(time: time.seconds, sequence: sequence, slot: UInt32(truncatingIfNeeded: slot))
-        queue.insert(entry)
-        livePending &+= 1
-        return EventHandle(entry)
+        return enqueue(time: time, sequence: sequence, slot: slot)
     }
 
     /// Schedules an event for `handler` after `delay` (≥ 0) from now.

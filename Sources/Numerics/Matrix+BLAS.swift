@@ -70,37 +70,24 @@ extension Matrix {
 
     /// The Gram matrix `selfᵀ · self` (cols×cols, exactly symmetric), via `cblas_ssyrk`.
     /// - Complexity: O(rows · cols²), about half the flops of the equivalent gemm.
-    public func gram() -> Matrix {
-        let n = cols
-        checkStorage()
-        var g = Matrix.zeros(rows: n, cols: n)
-        guard n > 0, rows > 0 else { return g }
-        let (n32, k32) = (Matrix.blasInt(n), Matrix.blasInt(rows))
-        storage.withUnsafeBufferPointer { pa in
-            g.storage.withUnsafeMutableBufferPointer { pg in
-                cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, n32, k32,
-                            1, pa.baseAddress, n32, 0, pg.baseAddress, n32)
-                // syrk fills the upper triangle only; mirror it so the result is a full matrix.
-                for i in 0..<n {
-                    for j in (i + 1)..<n { pg[j * n + i] = pg[i * n + j] }
-                }
-            }
-        }
-        return g
-    }
+    public func gram() -> Matrix { symmetricProduct(transposingFirst: true) }
 
     /// The Gram matrix of the rows, `self · selfᵀ` (rows×rows, exactly symmetric), via `cblas_ssyrk`.
     /// - Complexity: O(rows² · cols), about half the flops of the equivalent gemm.
-    public func rowGram() -> Matrix {
-        let n = rows
+    public func rowGram() -> Matrix { symmetricProduct(transposingFirst: false) }
+
+    /// `selfᵀ·self` (`transposingFirst`) or `self·selfᵀ` by `cblas_ssyrk`, its upper triangle mirrored.
+    private func symmetricProduct(transposingFirst: Bool) -> Matrix {
+        let n = transposingFirst ? cols : rows, k = transposingFirst ? rows : cols
         checkStorage()
         var g = Matrix.zeros(rows: n, cols: n)
-        guard n > 0, cols > 0 else { return g }
-        let (n32, k32) = (Matrix.blasInt(n), Matrix.blasInt(cols))
+        guard n > 0, k > 0 else { return g }
+        let (n32, k32, lda) = (Matrix.blasInt(n), Matrix.blasInt(k), Matrix.blasInt(cols))
         storage.withUnsafeBufferPointer { pa in
             g.storage.withUnsafeMutableBufferPointer { pg in
-                cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, n32, k32,
-                            1, pa.baseAddress, k32, 0, pg.baseAddress, n32)
+                cblas_ssyrk(CblasRowMajor, CblasUpper, transposingFirst ? CblasTrans : CblasNoTrans, n32, k32,
+                            1, pa.baseAddress, lda, 0, pg.baseAddress, n32)
+                // syrk fills the upper triangle only; mirror it so the result is a full matrix.
                 for i in 0..<n {
                     for j in (i + 1)..<n { pg[j * n + i] = pg[i * n + j] }
                 }
