@@ -10,10 +10,7 @@ public enum TopK {
         let n = scores.count
         guard k < n else { return (0..<n).map { UInt32($0) } }
         guard k > 0 else { return [] }
-        // The threshold (the k-th largest score) and how many scores lie strictly above it.
-        let (threshold, greater) = scores.withUnsafeBufferPointer { s in
-            radixThreshold(s, k: k) ?? quickselectThreshold(s, k: k)
-        }
+        let (threshold, greater) = kthLargest(scores, k: k)
         var ties = k - greater
         var out = [UInt32]()
         out.reserveCapacity(k)
@@ -29,6 +26,12 @@ public enum TopK {
             }
         }
         return out
+    }
+
+    /// The threshold of `indices(of:k:)` (0 < k < n): the k-th largest score and how many scores lie
+    /// strictly above it (radix select; quickselect when a score is NaN).
+    static func kthLargest(_ scores: [Float], k: Int) -> (Float, Int) {
+        scores.withUnsafeBufferPointer { s in radixThreshold(s, k: k) ?? quickselectThreshold(s, k: k) }
     }
 
     /// The k-th largest score and the count of scores above it, by quickselect on a copy.
@@ -323,16 +326,18 @@ public struct SparsityRule: Sendable, Equatable {
             var all: [Float] = []
             all.reserveCapacity(members.reduce(0) { $0 + scores[$1].count })
             for m in members { all += scores[m] }
-            let top = TopK.indices(of: all, k: target)
-            var offsets: [Int] = [], o = 0
-            for m in members { offsets.append(o); o += scores[m].count }
-            var kept = [Int](repeating: 0, count: members.count)
-            var j = 0
-            for index in top {
-                while j + 1 < offsets.count && Int(index) >= offsets[j + 1] { j += 1 }
-                kept[j] += 1
+            guard target < all.count else { continue }
+            // What `TopK.indices(of: all, k: target)` keeps, counted per matrix without listing it:
+            // everything above the threshold, and the ties at it in order until `target` is reached.
+            let (threshold, greater) = TopK.kthLargest(all, k: target)
+            var ties = target - greater
+            for m in members {
+                var kept = 0
+                for x in scores[m] {
+                    if x > threshold { kept += 1 } else if x == threshold && ties > 0 { kept += 1; ties -= 1 }
+                }
+                counts[m] = max(1, kept)
             }
-            for (i, m) in members.enumerated() { counts[m] = max(1, kept[i]) }
         }
         return counts
     }
