@@ -7,10 +7,10 @@ public struct CodecOptions: Sendable, Equatable, Codable {
     public var sparsity: Double = 0.9
     /// How a message's kept entries are shared among its matrices (upload; the download too when cross-layer).
     public var allocation: SparsityAllocation = .threshold
-    /// Whether the matrices' budgets differ (false: ρ = α everywhere); setting it true picks the kurtosis rule.
+    /// `allocation.isAdaptive`.
     public var adaptive: Bool {
-        get { allocation != .fixed }
-        set { allocation = newValue ? (allocation == .fixed ? .kurtosis : allocation) : .fixed }
+        get { allocation.isAdaptive }
+        set { allocation.isAdaptive = newValue }
     }
     /// α_down: target sparsity of broadcasts; nil means `sparsity`.
     public var downloadSparsity: Double?

@@ -187,6 +187,13 @@ public enum SparsityAllocation: String, Sendable, Equatable, Codable, CaseIterab
     case fixed
     case kurtosis
     case threshold
+
+    /// Whether the matrices' budgets differ (false: ρ = α everywhere), the older `adaptive` key;
+    /// setting it true on `fixed` picks the kurtosis rule, and leaves any other allocation as it is.
+    public var isAdaptive: Bool {
+        get { self != .fixed }
+        set { self = newValue ? (self == .fixed ? .kurtosis : self) : .fixed }
+    }
 }
 
 /// What the kurtosis rule holds fixed [ours]: `exact` keeps the kept *count* of each kind (A or B) at
@@ -210,10 +217,10 @@ public struct SparsityRule: Sendable, Equatable {
     public var alpha: Double
     /// How the kept entries are shared among the matrices.
     public var allocation: SparsityAllocation
-    /// Whether the matrices' budgets differ (false: ρ = α everywhere); setting it true picks the kurtosis rule.
+    /// `allocation.isAdaptive`.
     public var adaptive: Bool {
-        get { allocation != .fixed }
-        set { allocation = newValue ? (allocation == .fixed ? .kurtosis : allocation) : .fixed }
+        get { allocation.isAdaptive }
+        set { allocation.isAdaptive = newValue }
     }
     /// γ, ρ_min, ρ_max of the rule.
     public var gamma: Double

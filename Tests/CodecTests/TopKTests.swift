@@ -59,6 +59,25 @@ final class TopKTests: XCTestCase {
     }
 
     /// ρ_m = clamp(α + γ(ln κ_m − mean ln κ), ρ_min, ρ_max), means per kind, small tensors dense (the paper's normalisation).
+    func testAdaptiveIsTheAllocationsOlderForm() {
+        // Reading: only fixed is not adaptive. Setting true: fixed becomes kurtosis, others stay; false: fixed.
+        XCTAssertEqual(SparsityAllocation.allCases.map(\.isAdaptive), [false, true, true])
+        for allocation in SparsityAllocation.allCases {
+            var on = allocation, off = allocation
+            on.isAdaptive = true
+            off.isAdaptive = false
+            XCTAssertEqual(on, allocation == .fixed ? .kurtosis : allocation)
+            XCTAssertEqual(off, .fixed)
+            var options = CodecOptions()
+            options.allocation = allocation
+            options.adaptive = true
+            XCTAssertEqual(options.allocation, on)
+            var rule = SparsityRule(alpha: 0.9, allocation: allocation)
+            rule.adaptive = false
+            XCTAssertEqual(rule.allocation, .fixed)
+        }
+    }
+
     func testKurtosisRuleKeptCounts() {
         var f = AdapterFactory(seed: 5)
         let flat = (0..<4096).map { _ in abs(f.uniform()) }                     // κ ≈ 1.8
