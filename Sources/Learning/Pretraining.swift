@@ -26,13 +26,32 @@ public struct Pretraining: Sendable, Equatable {
         self.seed = seed
     }
 
-    /// The cache key: every setting and the dataset's name and size.
+    /// The cache key: every setting, the BLAS kernel (another kernel rounds differently: a base
+    /// pretrained under it is another base), and the training data themselves — their shape and a
+    /// digest of every feature and label, so that two datasets that differ anywhere (a synthetic
+    /// dataset drawn with another seed, another IDX folder of the same size) never share a base.
+    /// (v1 keyed the data by name and size only: synthetic data drawn with the run's seed, and any
+    /// folder of 60,000 images, collided.)
     public func key(for data: Dataset) -> String {
-        // The BLAS kernel rounds differently from family to family: a base pretrained under another
-        // kernel is another base (Haswell, the kernel fedsim pins, keeps the v1 key of earlier caches).
-        let kernel = BLASKernel.coreName
-        let text = "v1|\(data.name)|\(data.count)|\(widths)|\(classes)|\(epochs)|\(learningRate)|\(batchSize)|\(seed)" + (kernel == "Haswell" ? "" : "|\(kernel)")
+        let text = "v2|\(data.count)|\(data.dimension)|\(data.classes)|\(Pretraining.digest(of: data))|\(widths)|\(classes)|\(epochs)|\(learningRate)|\(batchSize)|\(seed)|\(BLASKernel.coreName)"
         return String(StreamKey.fnv1a64(text), radix: 16)
+    }
+
+    /// FNV-1a over the features' bit patterns, two floats per 64-bit step, then the labels.
+    /// - Complexity: O(count · dimension); ≈ 20 ms for Fashion-MNIST's 47 M pixels.
+    static func digest(of data: Dataset) -> UInt64 {
+        let prime: UInt64 = 0x100_0000_01b3
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        data.features.storage.withUnsafeBufferPointer { f in
+            var i = 0
+            while i &+ 1 < f.count {
+                h = (h ^ (UInt64(f[i].bitPattern) | UInt64(f[i &+ 1].bitPattern) << 32)) &* prime
+                i &+= 2
+            }
+            if i < f.count { h = (h ^ UInt64(f[i].bitPattern)) &* prime }
+        }
+        for label in data.labels { h = (h ^ UInt64(UInt32(bitPattern: label))) &* prime }
+        return h
     }
 
     /// The default cache folder: `$FEDSIM_CACHE`, else `$XDG_CACHE_HOME/fedsim`, else `~/.cache/fedsim`.

@@ -28,6 +28,29 @@ func learningScenario(clients: Int = 6, perRound: Int = 6, rounds: Int = 3, arms
 final class LearningFederationTests: XCTestCase {
     let cache = FileManager.default.temporaryDirectory.appendingPathComponent("fedsim-test-cache").path
 
+    /// The pretrained base and its evaluation do not depend on how many threads OpenBLAS has when
+    /// the model is made: they run single-threaded, as the run does. The layers are large enough
+    /// that OpenBLAS splits their products over threads (before the fix the two bases differed).
+    func testPretrainedBaseDoesNotDependOnBLASThreads() throws {
+        let s = try scenario(learningScenario(dimension: 784, hidden: 256))
+        let training = try XCTUnwrap(s.config.workload.training)
+        let threadsBefore = Parallelism.threads
+        defer { Parallelism.use(threads: threadsBefore) }
+        func make(threads: Int) throws -> LearningWorkload {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fedsim-threads-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            Parallelism.use(threads: threads)
+            let model = try training.makeModel(clients: 6, seed: 4, cacheDirectory: dir)
+            return try XCTUnwrap(model as? LearningWorkload)
+        }
+        let one = try make(threads: 1), two = try make(threads: 2)
+        XCTAssertFalse(one.baseWasCached)
+        XCTAssertFalse(two.baseWasCached)
+        XCTAssertEqual(one.base, two.base)
+        XCTAssertEqual(one.baseAccuracy, two.baseAccuracy)
+        XCTAssertEqual(one.baseLoss, two.baseLoss)
+    }
+
     /// With `lora` (dense FedAvg on A and B, f32) and every client completing, one round's global
     /// adapter equals centralised FedAvg of the same local updates, computed here independently.
     func testLoRAWithFullParticipationIsFedAvg() throws {

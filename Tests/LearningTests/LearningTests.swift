@@ -118,6 +118,31 @@ final class MLPTests: XCTestCase {
         other.epochs = 2
         XCTAssertNotEqual(other.key(for: train), pre.key(for: train))
     }
+
+    /// The cache key follows the data, not only their name and size: synthetic data drawn with
+    /// another seed (a run's seed draws them) or one changed feature or label is another base.
+    /// Before, a sweep over seeds of a synthetic scenario read the first seed's base for every seed.
+    func testPretrainingCacheKeyFollowsTheData() throws {
+        let pre = Pretraining(widths: [8, 6, 3], classes: [0, 1], epochs: 1, seed: 5)
+        let (a, _) = SyntheticDataset.make(classes: 3, dimension: 8, train: 300, test: 10, seed: 1)
+        let (b, _) = SyntheticDataset.make(classes: 3, dimension: 8, train: 300, test: 10, seed: 2)
+        XCTAssertEqual(a.name, b.name)
+        XCTAssertEqual(a.count, b.count)
+        XCTAssertEqual(pre.key(for: a), pre.key(for: SyntheticDataset.make(classes: 3, dimension: 8, train: 300, test: 99, seed: 1).train))
+        XCTAssertNotEqual(pre.key(for: a), pre.key(for: b))
+        var pixel = a
+        pixel.features.storage[123] += 1
+        var label = a
+        label.labels[7] = (label.labels[7] + 1) % 3
+        XCTAssertEqual(Set([pre.key(for: a), pre.key(for: pixel), pre.key(for: label)]).count, 3)
+        // Through the cache: the second dataset gets its own base, not the first one's.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fedsim-cache-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try pre.base(on: a, cacheDirectory: dir)
+        let second = try pre.base(on: b, cacheDirectory: dir)
+        XCTAssertFalse(second.cached)
+        XCTAssertEqual(second.base, pre.train(on: b))
+    }
 }
 
 final class DataTests: XCTestCase {
