@@ -37,21 +37,11 @@ public struct Pretraining: Sendable, Equatable {
         return String(StreamKey.fnv1a64(text), radix: 16)
     }
 
-    /// FNV-1a over the features' bit patterns, two floats per 64-bit step, then the labels.
-    /// - Complexity: O(count · dimension); ≈ 20 ms for Fashion-MNIST's 47 M pixels.
+    /// FNV-1a over the features' bit patterns, then the labels'.
+    /// - Complexity: O(count · dimension); ≈ 0.1 s for Fashion-MNIST's 47 M pixels.
     static func digest(of data: Dataset) -> UInt64 {
-        let prime: UInt64 = 0x100_0000_01b3
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        data.features.storage.withUnsafeBufferPointer { f in
-            var i = 0
-            while i &+ 1 < f.count {
-                h = (h ^ (UInt64(f[i].bitPattern) | UInt64(f[i &+ 1].bitPattern) << 32)) &* prime
-                i &+= 2
-            }
-            if i < f.count { h = (h ^ UInt64(f[i].bitPattern)) &* prime }
-        }
-        for label in data.labels { h = (h ^ UInt64(UInt32(bitPattern: label))) &* prime }
-        return h
+        let features = StreamKey.fnv1a64(data.features.storage.lazy.map { $0.bitPattern })
+        return StreamKey.fnv1a64(data.labels.lazy.map { UInt32(bitPattern: $0) }, continuing: features)
     }
 
     /// The default cache folder: `$FEDSIM_CACHE`, else `$XDG_CACHE_HOME/fedsim`, else `~/.cache/fedsim`.

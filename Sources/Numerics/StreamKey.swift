@@ -32,13 +32,18 @@ public struct StreamKey: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// FNV-1a, 64-bit, over the UTF-8 bytes of `text`.
-    public static func fnv1a64(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01b3
-        }
-        return hash
+    public static func fnv1a64(_ text: String) -> UInt64 { fnv1a64(text.utf8) }
+
+    /// FNV-1a's offset basis, where a hash starts.
+    public static let fnvOffsetBasis: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    /// FNV-1a, 64-bit, one step per value (its bits, zero-extended: a byte of text, a float's bit
+    /// pattern), continuing from `hash` (so several sequences hash as one).
+    @inlinable
+    public static func fnv1a64<S: Sequence>(_ values: S, continuing hash: UInt64 = fnvOffsetBasis) -> UInt64 where S.Element: UnsignedInteger & FixedWidthInteger {
+        var h = hash
+        for value in values { h = (h ^ UInt64(truncatingIfNeeded: value)) &* 0x0000_0100_0000_01b3 }
+        return h
     }
 
     public var description: String { "\(purpose)#\(index)@seed\(seed)" }

@@ -18,7 +18,7 @@ public struct TransformerPretraining: Sendable, Equatable {
     /// The cache key: the shapes, the settings, the seed, the text (its length and FNV-1a hash) and
     /// the BLAS kernel (another kernel rounds differently).
     public func key(for text: [UInt8]) -> String {
-        let digest = text.reduce(UInt64(0xcbf2_9ce4_8422_2325)) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+        let digest = StreamKey.fnv1a64(text)
         let body = "t1|\(config)|\(settings)|\(seed)|\(text.count)|\(digest)|\(BLASKernel.coreName)"
         return String(StreamKey.fnv1a64(body), radix: 16)
     }
