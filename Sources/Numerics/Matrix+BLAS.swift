@@ -162,7 +162,9 @@ public enum BLASThreads {
     public static var count: Int { Int(openblas_get_num_threads()) }
 
     /// Runs `body` with single-threaded BLAS calls (for running independent work on several
-    /// threads of our own), then restores the previous count. Not reentrant.
+    /// threads of our own, and for results that must not depend on the number of cores), then
+    /// restores the previous count. Calls may nest (the inner one restores 1); the count is global
+    /// to the process, so calls must not overlap from threads running at the same time.
     public static func singleThreaded<T>(_ body: () throws -> T) rethrows -> T {
         let previous = openblas_get_num_threads()
         openblas_set_num_threads(1)
