@@ -137,18 +137,10 @@ public func trainingStream(seed: UInt64, round: Int, client: Int) -> StreamKey {
 extension FederationConfig.Training {
     /// The proxy model of these settings for `clients` clients (its data loaded, its base pretrained or read from the cache).
     /// `needsFLOPs`: compute is priced from the model's own FLOPs (a measured payload).
-    ///
-    /// Pretraining and the base's evaluation run with single-threaded BLAS, as the run itself does
-    /// (`FederationRun`): OpenBLAS's threaded products round differently, and the base — hence every
-    /// output — must not depend on the number of cores. (Before 2026-12-06 they ran on OpenBLAS's
-    /// threads: the Fashion-MNIST MLP base scored 57.1% pretrained with 2 threads and 55.8% with 1,
-    /// and a run read whichever had been cached first.)
     public func makeModel(clients: Int, seed: UInt64, cacheDirectory: String?, needsFLOPs: Bool = false) throws -> any ProxyModel {
         switch model {
-        case .mlp:
-            return try BLASThreads.singleThreaded { try LearningWorkload(self, clients: clients, seed: seed, cacheDirectory: cacheDirectory) }
-        case let .transformer(text):
-            return try BLASThreads.singleThreaded { try TextWorkload(self, text: text, clients: clients, seed: seed, cacheDirectory: cacheDirectory) }
+        case .mlp: return try LearningWorkload(self, clients: clients, seed: seed, cacheDirectory: cacheDirectory)
+        case let .transformer(text): return try TextWorkload(self, text: text, clients: clients, seed: seed, cacheDirectory: cacheDirectory)
         case let .external(trainer): return try ExternalWorkload(self, trainer: trainer, clients: clients, seed: seed, needsFLOPs: needsFLOPs)
         }
     }

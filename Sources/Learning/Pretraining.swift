@@ -79,7 +79,16 @@ public struct Pretraining: Sendable, Equatable {
         return r.base
     }
 
+    /// With single-threaded BLAS, as every other training and evaluation path has through
+    /// `parallelMap`: OpenBLAS's threaded products round differently, and the base — hence every
+    /// output — must not depend on the number of cores. (Before 2026-12-06 it ran on OpenBLAS's
+    /// threads: the Fashion-MNIST base scored 57.1% pretrained with 2 threads and 55.8% with 1,
+    /// and a run read whichever had been cached first.)
     func run(on data: Dataset) -> (base: BaseMLP, divergence: (epoch: Int, step: Int, loss: Double)?) {
+        BLASThreads.singleThreaded { runUnthreaded(on: data) }
+    }
+
+    private func runUnthreaded(on data: Dataset) -> (base: BaseMLP, divergence: (epoch: Int, step: Int, loss: Double)?) {
         let keep = Set(classes)
         let subset = data.subset(data.labels.indices.filter { keep.contains(Int(data.labels[$0])) })
         var base = BaseMLP(widths: widths, seed: seed)

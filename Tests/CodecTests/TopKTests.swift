@@ -58,7 +58,6 @@ final class TopKTests: XCTestCase {
         XCTAssertEqual(TopK.indices(of: [Float](repeating: 1, count: 10), k: 3), [0, 1, 2])
     }
 
-    /// ρ_m = clamp(α + γ(ln κ_m − mean ln κ), ρ_min, ρ_max), means per kind, small tensors dense (the paper's normalisation).
     func testAdaptiveIsTheAllocationsOlderForm() {
         // Reading: only fixed is not adaptive. Setting true: fixed becomes kurtosis, others stay; false: fixed.
         XCTAssertEqual(SparsityAllocation.allCases.map(\.isAdaptive), [false, true, true])
@@ -78,6 +77,7 @@ final class TopKTests: XCTestCase {
         }
     }
 
+    /// ρ_m = clamp(α + γ(ln κ_m − mean ln κ), ρ_min, ρ_max), means per kind, small tensors dense (the paper's normalisation).
     func testKurtosisRuleKeptCounts() {
         var f = AdapterFactory(seed: 5)
         let flat = (0..<4096).map { _ in abs(f.uniform()) }                     // κ ≈ 1.8

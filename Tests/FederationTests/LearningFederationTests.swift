@@ -29,7 +29,7 @@ final class LearningFederationTests: XCTestCase {
     let cache = FileManager.default.temporaryDirectory.appendingPathComponent("fedsim-test-cache").path
 
     /// The pretrained base and its evaluation do not depend on how many threads OpenBLAS has when
-    /// the model is made: they run single-threaded, as the run does. The layers are large enough
+    /// the model is made: pretraining runs single-threaded, as training and evaluation do. The layers are large enough
     /// that OpenBLAS splits their products over threads (before the fix the two bases differed).
     func testPretrainedBaseDoesNotDependOnBLASThreads() throws {
         let s = try scenario(learningScenario(dimension: 784, hidden: 256))
